@@ -1,0 +1,80 @@
+import {
+  GetCommand,
+  QueryCommand,
+  TransactWriteCommand,
+  PutCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import type { ApiKeyRecord, Customer } from '#core/model.ts';
+import type { CustomerRegistry, KeyDirectory, KeyLookup } from '#core/ports.ts';
+import { isConditionalCheckFailed } from './dynamodb.ts';
+
+/** Customers and API keys in DynamoDB: the key directory the authorizer reads and the registry the CLI writes. */
+export class DynamoCustomerStore implements KeyDirectory, CustomerRegistry {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tables: { readonly customers: string; readonly apiKeys: string },
+  ) {}
+
+  async lookup(keyHash: string): Promise<KeyLookup> {
+    const key = (await this.doc.send(new GetCommand({ TableName: this.tables.apiKeys, Key: { keyHash } }))).Item as ApiKeyRecord | undefined;
+    if (!key) return { kind: 'unknown' };
+    const customer = await this.getCustomer(key.customerId);
+    // A key whose customer is gone is as good as unknown.
+    return customer ? { kind: 'found', key, customer } : { kind: 'unknown' };
+  }
+
+  async getCustomer(customerId: string): Promise<Customer | undefined> {
+    const result = await this.doc.send(new GetCommand({ TableName: this.tables.customers, Key: { customerId } }));
+    return result.Item as Customer | undefined;
+  }
+
+  async createCustomerWithKey(customer: Customer, key: ApiKeyRecord): Promise<void> {
+    await this.doc.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          { Put: { TableName: this.tables.customers, Item: customer, ConditionExpression: 'attribute_not_exists(customerId)' } },
+          { Put: { TableName: this.tables.apiKeys, Item: key, ConditionExpression: 'attribute_not_exists(keyHash)' } },
+        ],
+      }),
+    );
+  }
+
+  async listKeys(customerId: string): Promise<ApiKeyRecord[]> {
+    const result = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tables.apiKeys,
+        IndexName: 'byCustomer',
+        KeyConditionExpression: 'customerId = :c',
+        ExpressionAttributeValues: { ':c': customerId },
+      }),
+    );
+    return (result.Items ?? []) as ApiKeyRecord[];
+  }
+
+  async addKey(key: ApiKeyRecord): Promise<void> {
+    await this.doc.send(new PutCommand({ TableName: this.tables.apiKeys, Item: key, ConditionExpression: 'attribute_not_exists(keyHash)' }));
+  }
+
+  async revokeKey(customerId: string, keyId: string, revokedAt: string): Promise<boolean> {
+    const key = (await this.listKeys(customerId)).find((k) => k.keyId === keyId);
+    if (!key) return false;
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tables.apiKeys,
+          Key: { keyHash: key.keyHash },
+          UpdateExpression: 'SET #status = :revoked, revokedAt = if_not_exists(revokedAt, :at)',
+          ConditionExpression: 'customerId = :c',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':revoked': 'revoked', ':at': revokedAt, ':c': customerId },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * The one typed configuration of tiers, prices and guardrails.
+ *
+ * Every figure the product uses (quotas, prices, rate limits, cap, anomaly factor, retention)
+ * lives here and nowhere else: the CDK stack reads it for usage plans and TTLs, the Lambdas
+ * for pricing and guardrails. Money is in integer US cents; per-call prices are in
+ * millicents (1/1000 of a cent) so that fractional-cent overage stays exact.
+ */
+import { z } from 'zod';
+
+const positiveInt = z.number().int().positive();
+const nonNegativeInt = z.number().int().nonnegative();
+
+const VolumeBandSchema = z.object({
+  /** Upper bound of the band in calls per month; `null` is the open-ended last band. */
+  upTo: positiveInt.nullable(),
+  /** Price of every call in the month when the month's volume lands in this band. */
+  unitMillicents: nonNegativeInt,
+});
+
+const TierSchema = z.discriminatedUnion('pricing', [
+  z.object({
+    pricing: z.literal('free'),
+    /** Hard monthly quota, enforced by the usage plan: the next call is a 429. */
+    monthlyQuota: positiveInt,
+  }),
+  z.object({
+    pricing: z.literal('included-plus-overage'),
+    monthlyFeeCents: nonNegativeInt,
+    includedCalls: nonNegativeInt,
+    overageUnitMillicents: positiveInt,
+  }),
+  z.object({
+    pricing: z.literal('volume'),
+    monthlyFeeCents: nonNegativeInt,
+    bands: z.array(VolumeBandSchema).min(1),
+  }),
+]);
+
+export const BillingConfigSchema = z
+  .object({
+    tiers: z.object({ free: TierSchema, pro: TierSchema, enterprise: TierSchema }),
+    rateLimit: z.object({
+      /** Steady-state requests per minute per API key (the seed's guardrail). */
+      requestsPerMinute: positiveInt,
+      /** Token-bucket size: how many requests a key may send at once. */
+      burst: positiveInt,
+    }),
+    /** No customer is billed more than this in a calendar month without an operator's approval. */
+    billingCapCents: positiveInt,
+    /** Percentages of the cap at which an alert is sent. */
+    capAlertPercents: z.array(z.number().int().min(1).max(100)).min(1),
+    /** A month billed above `anomalyFactor` x the previous month raises an alert. */
+    anomalyFactor: z.number().gt(1),
+    /** Length of the grandfathering lever: usage is counted but not charged. */
+    grandfatherDays: positiveInt,
+    /** Raw usage events expire after this many days (Stripe accepts meter events up to 35 days old). */
+    usageEventRetentionDays: z.number().int().min(36),
+    /** How long a resolved key stays cached in the authorizer; revocation takes effect within it. */
+    keyCacheTtlSeconds: z.number().int().min(1).max(60),
+    /** Bound on the authorizer's key cache, positive and negative entries together. */
+    keyCacheMaxEntries: positiveInt,
+    /** Where a 429 for an exhausted quota sends the customer. */
+    upgradeUrl: z.string().url(),
+  })
+  .superRefine((config, ctx) => {
+    const free = config.tiers.free;
+    if (free.pricing !== 'free') ctx.addIssue({ code: 'custom', path: ['tiers', 'free'], message: 'the free tier must use "free" pricing' });
+    for (const [name, tier] of Object.entries(config.tiers)) {
+      if (tier.pricing !== 'volume') continue;
+      const last = tier.bands[tier.bands.length - 1];
+      if (last?.upTo !== null) ctx.addIssue({ code: 'custom', path: ['tiers', name, 'bands'], message: 'the last volume band must be open-ended (upTo: null)' });
+      const bounds = tier.bands.slice(0, -1).map((b) => b.upTo ?? Infinity);
+      if (bounds.some((b, i) => i > 0 && b <= (bounds[i - 1] ?? 0))) ctx.addIssue({ code: 'custom', path: ['tiers', name, 'bands'], message: 'volume band bounds must increase' });
+    }
+  });
+
+export type BillingConfig = z.infer<typeof BillingConfigSchema>;
+export type TierConfig = z.infer<typeof TierSchema>;
+export const TIER_NAMES = ['free', 'pro', 'enterprise'] as const;
+export type TierName = (typeof TIER_NAMES)[number];
+export const TierNameSchema = z.enum(TIER_NAMES);
+
+/** The shipped defaults; the README's configuration table documents each one. */
+export const billingConfig: BillingConfig = BillingConfigSchema.parse({
+  tiers: {
+    free: { pricing: 'free', monthlyQuota: 1_000 },
+    pro: { pricing: 'included-plus-overage', monthlyFeeCents: 4_900, includedCalls: 10_000, overageUnitMillicents: 200 },
+    enterprise: {
+      pricing: 'volume',
+      monthlyFeeCents: 49_900,
+      bands: [
+        { upTo: 100_000, unitMillicents: 150 },
+        { upTo: 1_000_000, unitMillicents: 100 },
+        { upTo: null, unitMillicents: 50 },
+      ],
+    },
+  },
+  rateLimit: { requestsPerMinute: 1_000, burst: 100 },
+  billingCapCents: 100_000,
+  capAlertPercents: [80, 100],
+  anomalyFactor: 2,
+  grandfatherDays: 30,
+  usageEventRetentionDays: 40,
+  keyCacheTtlSeconds: 30,
+  keyCacheMaxEntries: 10_000,
+  upgradeUrl: 'https://billing.example.com/dashboard#upgrade',
+} satisfies z.input<typeof BillingConfigSchema>);
+
+/** The monthly quota a tier's usage plan enforces, or `undefined` where the tier has none. */
+export function monthlyQuotaOf(tier: TierConfig): number | undefined {
+  return tier.pricing === 'free' ? tier.monthlyQuota : undefined;
+}

@@ -1,0 +1,59 @@
+/**
+ * API keys: their format, how they are read from a request, and how they are hashed.
+ * A key is shown once, at issue; only its SHA-256 hash is stored or compared.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+
+/** Recognisable prefix, so a leaked key is easy to spot in a repository or a ticket. */
+export const API_KEY_PREFIX = 'ab_live_';
+const SECRET_BYTES = 32;
+/** 32 random bytes in base64url are 43 characters. */
+const API_KEY_PATTERN = /^ab_live_[A-Za-z0-9_-]{43}$/;
+/** Characters of the key kept for display: the prefix and 4 characters of the secret. */
+const DISPLAY_PREFIX_LENGTH = API_KEY_PREFIX.length + 4;
+
+export interface IssuedKey {
+  /** The full key: return it to the operator once and never store or log it. */
+  readonly key: string;
+  readonly keyHash: string;
+  readonly keyPrefix: string;
+}
+
+/** Creates a new high-entropy key (256 random bits). */
+export function generateApiKey(random: (bytes: number) => Uint8Array = randomBytes): IssuedKey {
+  const key = API_KEY_PREFIX + Buffer.from(random(SECRET_BYTES)).toString('base64url');
+  return { key, keyHash: hashApiKey(key), keyPrefix: key.slice(0, DISPLAY_PREFIX_LENGTH) };
+}
+
+/** SHA-256, hex: with 256-bit random keys a slow hash buys nothing and would cost the hot path. */
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}
+
+export function isWellFormedApiKey(candidate: string): boolean {
+  return API_KEY_PATTERN.test(candidate);
+}
+
+export type KeyExtraction = { ok: true; key: string } | { ok: false; code: 'MISSING_KEY' | 'MALFORMED_KEY' };
+
+/**
+ * Reads the key from `x-api-key`, or from `Authorization: Bearer <key>` when that is absent.
+ * Header names are matched case-insensitively, as HTTP requires.
+ */
+export function extractApiKey(headers: Readonly<Record<string, string | undefined>> | null | undefined): KeyExtraction {
+  let apiKeyHeader: string | undefined;
+  let authorization: string | undefined;
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    const lower = name.toLowerCase();
+    if (lower === 'x-api-key') apiKeyHeader = value;
+    else if (lower === 'authorization') authorization = value;
+  }
+  let candidate = apiKeyHeader?.trim();
+  if (!candidate && authorization) {
+    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    if (!bearer) return { ok: false, code: 'MALFORMED_KEY' };
+    candidate = bearer[1];
+  }
+  if (!candidate) return { ok: false, code: 'MISSING_KEY' };
+  return isWellFormedApiKey(candidate) ? { ok: true, key: candidate } : { ok: false, code: 'MALFORMED_KEY' };
+}

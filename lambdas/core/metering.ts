@@ -1,0 +1,106 @@
+/**
+ * The hot path: decide whether a call may go through, and meter it exactly once if so.
+ * One event write per allowed, metered call; key resolution is amortised by a cache.
+ */
+import type { BillingConfig } from './config.ts';
+import { extractApiKey, hashApiKey } from './keys.ts';
+import type { ApiKeyRecord, Customer, UsageEvent } from './model.ts';
+import type { KeyDirectory, KeyLookup, UsageEventLog } from './ports.ts';
+import { utcHour, utcMonth } from './time.ts';
+import { TtlCache } from './ttl-cache.ts';
+
+/**
+ * The product's own routes, free to call: the usage API and the dashboard authenticate with the
+ * key but are never metered (webhooks do not pass the authorizer at all).
+ */
+export const FREE_ROUTE_PREFIXES = ['/usage', '/dashboard', '/support', '/webhooks'] as const;
+
+export function isFreeRoute(route: string): boolean {
+  return FREE_ROUTE_PREFIXES.some((prefix) => route === prefix || route.startsWith(`${prefix}/`));
+}
+
+export interface CallRequest {
+  readonly headers: Readonly<Record<string, string | undefined>> | null | undefined;
+  /** API Gateway's requestId: the same for a retried authorizer invocation of the same call. */
+  readonly requestId: string;
+  readonly method: string;
+  /** The resource template (`/api/{proxy+}`), not the raw path: bounded cardinality. */
+  readonly route: string;
+  readonly now: number;
+}
+
+export type DenialCode =
+  | 'MISSING_KEY'
+  | 'MALFORMED_KEY'
+  | 'UNKNOWN_KEY'
+  | 'KEY_REVOKED'
+  | 'CUSTOMER_SUSPENDED'
+  | 'BILLING_CAP_REACHED';
+
+export type CallDecision =
+  | { ok: true; customer: Customer; key: ApiKeyRecord; metering: 'recorded' | 'duplicate' | 'free-route' }
+  | { ok: false; code: DenialCode; status: 401 | 403; message: string };
+
+const DENIALS: Record<DenialCode, { status: 401 | 403; message: string }> = {
+  MISSING_KEY: { status: 401, message: 'Missing API key: send it in the x-api-key header or as Authorization: Bearer <key>.' },
+  MALFORMED_KEY: { status: 401, message: 'Malformed API key.' },
+  UNKNOWN_KEY: { status: 401, message: 'Invalid API key.' },
+  KEY_REVOKED: { status: 403, message: 'This API key has been revoked.' },
+  CUSTOMER_SUSPENDED: { status: 403, message: 'This account is suspended; contact support.' },
+  BILLING_CAP_REACHED: { status: 403, message: "This account has reached its monthly billing cap; calls resume next month or when the operator raises the cap." },
+};
+
+function deny(code: DenialCode): CallDecision {
+  return { ok: false, code, ...DENIALS[code] };
+}
+
+export interface MeteringDeps {
+  readonly directory: KeyDirectory;
+  readonly events: UsageEventLog;
+  readonly config: Pick<BillingConfig, 'usageEventRetentionDays'>;
+}
+
+/** Decides one call; writes its usage event only when it is allowed and on a metered route. */
+export async function authorizeCall(request: CallRequest, deps: MeteringDeps): Promise<CallDecision> {
+  const extracted = extractApiKey(request.headers);
+  if (!extracted.ok) return deny(extracted.code);
+
+  const lookup = await deps.directory.lookup(hashApiKey(extracted.key));
+  if (lookup.kind === 'unknown') return deny('UNKNOWN_KEY');
+  const { key, customer } = lookup;
+  if (key.status !== 'active') return deny('KEY_REVOKED');
+  if (customer.status !== 'active') return deny('CUSTOMER_SUSPENDED');
+  const month = utcMonth(request.now);
+  if (customer.capBehaviour === 'block' && customer.cappedMonth === month) return deny('BILLING_CAP_REACHED');
+
+  if (isFreeRoute(request.route)) return { ok: true, customer, key, metering: 'free-route' };
+
+  const metering = await deps.events.recordOnce({
+    requestId: request.requestId,
+    customerId: customer.customerId,
+    keyId: key.keyId,
+    method: request.method,
+    route: request.route,
+    at: request.now,
+    hour: utcHour(request.now),
+    month,
+    expiresAt: Math.floor(request.now / 1000) + deps.config.usageEventRetentionDays * 86_400,
+  });
+  return { ok: true, customer, key, metering };
+}
+
+/**
+ * Wraps a directory with an in-memory cache. Unknown keys are cached too (a flood of bad keys
+ * must not become a flood of reads); the TTL bounds how long a revoked key keeps working.
+ */
+export function cachedKeyDirectory(directory: KeyDirectory, cache: TtlCache<KeyLookup>): KeyDirectory {
+  return {
+    async lookup(keyHash) {
+      const hit = cache.get(keyHash);
+      if (hit) return hit;
+      const resolved = await directory.lookup(keyHash);
+      cache.set(keyHash, resolved);
+      return resolved;
+    },
+  };
+}

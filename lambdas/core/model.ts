@@ -1,0 +1,56 @@
+/** The records the product keeps, shared by the core, the adapters and the local stack. */
+import type { TierName } from './config.ts';
+
+export type CustomerStatus = 'active' | 'suspended';
+/** What happens when a customer reaches its billing cap: deny calls, or serve them uncharged. */
+export type CapBehaviour = 'block' | 'absorb';
+
+export interface Customer {
+  readonly customerId: string;
+  readonly name: string;
+  readonly tier: TierName;
+  readonly status: CustomerStatus;
+  readonly capBehaviour: CapBehaviour;
+  /** Month (`YYYY-MM`) in which the customer reached its cap; with `block` its calls are denied. */
+  readonly cappedMonth?: string;
+  /** The API Gateway key that puts the customer in its tier's usage plan. Never shown to the customer. */
+  readonly gatewayKeyId: string;
+  readonly gatewayKeyValue: string;
+  readonly createdAt: string;
+}
+
+export type ApiKeyStatus = 'active' | 'revoked';
+
+/** An issued API key. Only the SHA-256 hash of the key is ever stored. */
+export interface ApiKeyRecord {
+  readonly keyHash: string;
+  readonly keyId: string;
+  readonly customerId: string;
+  /** The first characters of the key, enough for a person to recognise it, too few to use it. */
+  readonly keyPrefix: string;
+  readonly status: ApiKeyStatus;
+  readonly createdAt: string;
+  readonly revokedAt?: string;
+}
+
+/** Why a served call is taken back out of the bill. */
+export type VoidReason = 'THROTTLED' | 'QUOTA_EXCEEDED' | 'SERVER_ERROR';
+
+/** One metered call, written by the authorizer, keyed by API Gateway's requestId. */
+export interface UsageEvent {
+  readonly requestId: string;
+  readonly customerId: string;
+  readonly keyId: string;
+  readonly method: string;
+  readonly route: string;
+  /** Epoch ms at which the authorizer allowed the call. */
+  readonly at: number;
+  /** `YYYY-MM-DDTHH`, UTC. */
+  readonly hour: string;
+  /** `YYYY-MM`, UTC. */
+  readonly month: string;
+  /** Epoch seconds after which DynamoDB's TTL removes the raw event. */
+  readonly expiresAt: number;
+  readonly voided?: boolean;
+  readonly voidReason?: VoidReason;
+}
