@@ -1,0 +1,97 @@
+/**
+ * What the API gateway answers and logs, shared by the CDK stack (gateway responses, access-log
+ * format), the outcome path (which parses the log) and the local gateway (which imitates both).
+ */
+import { z } from 'zod';
+
+/** Context the authorizer hands to the gateway; available as `$context.authorizer.<name>`. */
+export interface AuthorizerContext {
+  readonly customerId: string;
+  readonly keyId: string;
+  readonly tier: string;
+  [key: string]: string;
+}
+
+/** Context on a Deny: why, in words a customer can act on. */
+export interface DenialContext {
+  readonly reason: string;
+  readonly message: string;
+  [key: string]: string;
+}
+
+/**
+ * The access-log line, as API Gateway variables. `$context.error.responseType` says whether the
+ * gateway itself rejected the call after the authorizer allowed it (THROTTLED, QUOTA_EXCEEDED).
+ * It carries the customer id, never a key.
+ */
+export const ACCESS_LOG_FORMAT = {
+  requestId: '$context.requestId',
+  requestTimeEpoch: '$context.requestTimeEpoch',
+  httpMethod: '$context.httpMethod',
+  resourcePath: '$context.resourcePath',
+  status: '$context.status',
+  responseType: '$context.error.responseType',
+  customerId: '$context.authorizer.customerId',
+  latencyMs: '$context.responseLatency',
+} as const;
+
+/** One parsed access-log line. API Gateway writes every value as a string, `-` or empty when unset. */
+export const AccessLogLineSchema = z.object({
+  requestId: z.string().min(1),
+  requestTimeEpoch: z.coerce.number(),
+  httpMethod: z.string(),
+  resourcePath: z.string(),
+  status: z.coerce.number().int(),
+  responseType: z.string().optional(),
+  customerId: z.string().optional(),
+  latencyMs: z.string().optional(),
+});
+export type AccessLogLine = z.infer<typeof AccessLogLineSchema>;
+
+/** API Gateway's gateway response types the product answers with a JSON body of its own. */
+export type GatewayResponseType =
+  | 'UNAUTHORIZED'
+  | 'ACCESS_DENIED'
+  | 'THROTTLED'
+  | 'QUOTA_EXCEEDED'
+  | 'AUTHORIZER_FAILURE'
+  | 'AUTHORIZER_CONFIGURATION_ERROR'
+  | 'DEFAULT_4XX'
+  | 'DEFAULT_5XX';
+
+export interface GatewayResponseSpec {
+  /** Absent for the DEFAULT_* families, which keep the status API Gateway chose. */
+  readonly statusCode?: number;
+  /** JSON body; `$context.*` variables are filled in by API Gateway (or the local gateway). */
+  readonly body: Record<string, string>;
+}
+
+/** The JSON bodies of the gateway's own answers: a client always gets a machine-readable error. */
+export function gatewayResponses(upgradeUrl: string): Record<GatewayResponseType, GatewayResponseSpec> {
+  return {
+    UNAUTHORIZED: {
+      statusCode: 401,
+      body: {
+        error: 'unauthorized',
+        message: 'Missing, malformed or unknown API key: send the key issued to you in the x-api-key header or as Authorization: Bearer <key>.',
+        requestId: '$context.requestId',
+      },
+    },
+    ACCESS_DENIED: {
+      statusCode: 403,
+      body: { error: 'forbidden', reason: '$context.authorizer.reason', message: '$context.authorizer.message', requestId: '$context.requestId' },
+    },
+    THROTTLED: {
+      statusCode: 429,
+      body: { error: 'rate_limited', message: 'Too many requests for this API key: slow down and retry shortly.', upgradeUrl, requestId: '$context.requestId' },
+    },
+    QUOTA_EXCEEDED: {
+      statusCode: 429,
+      body: { error: 'quota_exceeded', message: "This month's included calls are used up. Upgrade to keep calling.", upgradeUrl, requestId: '$context.requestId' },
+    },
+    AUTHORIZER_FAILURE: { statusCode: 500, body: { error: 'authorizer_failure', message: 'The request could not be authorized; retry shortly.', requestId: '$context.requestId' } },
+    AUTHORIZER_CONFIGURATION_ERROR: { statusCode: 500, body: { error: 'authorizer_failure', message: 'The request could not be authorized; retry shortly.', requestId: '$context.requestId' } },
+    DEFAULT_4XX: { body: { error: 'bad_request', message: '$context.error.messageString', requestId: '$context.requestId' } },
+    DEFAULT_5XX: { body: { error: 'internal_error', message: '$context.error.messageString', requestId: '$context.requestId' } },
+  };
+}
