@@ -36,15 +36,17 @@ export const ACCESS_LOG_FORMAT = {
 } as const;
 
 /** One parsed access-log line. API Gateway writes every value as a string, `-` or empty when unset. */
+const unsetAsUndefined = (value: unknown) => (value === '-' || value === '' ? undefined : value);
+const optionalLogString = z.preprocess(unsetAsUndefined, z.string().optional());
 export const AccessLogLineSchema = z.object({
   requestId: z.string().min(1),
   requestTimeEpoch: z.coerce.number(),
   httpMethod: z.string(),
-  resourcePath: z.string(),
+  resourcePath: optionalLogString,
   status: z.coerce.number().int(),
-  responseType: z.string().optional(),
-  customerId: z.string().optional(),
-  latencyMs: z.string().optional(),
+  responseType: optionalLogString,
+  customerId: optionalLogString,
+  latencyMs: z.preprocess(unsetAsUndefined, z.coerce.number().optional()),
 });
 export type AccessLogLine = z.infer<typeof AccessLogLineSchema>;
 
@@ -91,7 +93,7 @@ export function gatewayResponses(upgradeUrl: string): Record<GatewayResponseType
     },
     AUTHORIZER_FAILURE: { statusCode: 500, body: { error: 'authorizer_failure', message: 'The request could not be authorized; retry shortly.', requestId: '$context.requestId' } },
     AUTHORIZER_CONFIGURATION_ERROR: { statusCode: 500, body: { error: 'authorizer_failure', message: 'The request could not be authorized; retry shortly.', requestId: '$context.requestId' } },
-    DEFAULT_4XX: { body: { error: 'bad_request', message: '$context.error.messageString', requestId: '$context.requestId' } },
-    DEFAULT_5XX: { body: { error: 'internal_error', message: '$context.error.messageString', requestId: '$context.requestId' } },
+    DEFAULT_4XX: { body: { error: 'bad_request', message: '$context.error.message', requestId: '$context.requestId' } },
+    DEFAULT_5XX: { body: { error: 'internal_error', message: '$context.error.message', requestId: '$context.requestId' } },
   };
 }

@@ -1,0 +1,225 @@
+/**
+ * The local stand-in for API Gateway (REST, `apiKeySource: AUTHORIZER`): it builds the event API
+ * Gateway sends, calls the same authorizer handler, applies the tier's usage plan (throttle, then
+ * monthly quota) to the key the authorizer returns, answers with the same JSON gateway responses,
+ * proxies allowed calls to the backend and writes one access-log line per call.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { APIGatewayAuthorizerResult, APIGatewayProxyEvent, APIGatewayProxyResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { monthlyQuotaOf, type BillingConfig } from '../lambdas/core/config.ts';
+import { ACCESS_LOG_FORMAT, gatewayResponses, type GatewayResponseType } from '../lambdas/core/gateway-contract.ts';
+import { utcMonth } from '../lambdas/core/time.ts';
+import type { LocalGatewayKeyRegistry } from '../lambdas/adapters/gateway-keys-local.ts';
+
+/** One access-log line with the fields of ACCESS_LOG_FORMAT, every value a string as API Gateway writes it. */
+export type RawAccessLogLine = Record<keyof typeof ACCESS_LOG_FORMAT, string>;
+
+export interface LocalGatewayOptions {
+  readonly authorizer: (event: APIGatewayRequestAuthorizerEvent) => Promise<APIGatewayAuthorizerResult>;
+  readonly backend: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+  readonly gatewayKeys: Pick<LocalGatewayKeyRegistry, 'findByValue'>;
+  readonly config: Pick<BillingConfig, 'tiers' | 'rateLimit' | 'upgradeUrl'>;
+  readonly accessLog: (line: RawAccessLogLine) => void;
+  /** @default 0 - any free port */
+  readonly port?: number;
+  /** @default Date.now */
+  readonly now?: () => number;
+}
+
+export interface RunningLocalGateway {
+  readonly url: string;
+  readonly server: Server;
+  stop(): Promise<void>;
+}
+
+const STAGE = 'prod';
+const METERED_RESOURCES = [
+  { resource: '/api/{proxy+}', matches: (path: string) => path.startsWith('/api/') && path.length > 5 },
+  { resource: '/api', matches: (path: string) => path === '/api' },
+];
+
+/** A token bucket per gateway key, as API Gateway throttles a usage plan: `burst` at once, then the steady rate. */
+class TokenBuckets {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  constructor(
+    private readonly perSecond: number,
+    private readonly burst: number,
+  ) {}
+
+  take(key: string, now: number): boolean {
+    const bucket = this.buckets.get(key) ?? { tokens: this.burst, at: now };
+    bucket.tokens = Math.min(this.burst, bucket.tokens + ((now - bucket.at) / 1000) * this.perSecond);
+    bucket.at = now;
+    this.buckets.set(key, bucket);
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  }
+}
+
+export async function startLocalGateway(options: LocalGatewayOptions): Promise<RunningLocalGateway> {
+  const now = options.now ?? Date.now;
+  const responses = gatewayResponses(options.config.upgradeUrl);
+  const buckets = new TokenBuckets(options.config.rateLimit.requestsPerMinute / 60, options.config.rateLimit.burst);
+  const quotaUsed = new Map<string, number>(); // `${gatewayKeyId}|${month}` -> calls counted against the quota
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const startedAt = now();
+    const requestId = randomUUID();
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const method = (req.method ?? 'GET').toUpperCase();
+    const headers = flattenHeaders(req);
+    const body = await readBody(req);
+    const context: Record<string, string> = { requestId };
+    let responseType = '-';
+
+    const send = (status: number, payload: string, extraHeaders: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json', 'x-amzn-requestid': requestId, ...extraHeaders });
+      res.end(payload);
+      options.accessLog({
+        requestId,
+        requestTimeEpoch: String(startedAt),
+        httpMethod: method,
+        resourcePath: route?.resource ?? '-',
+        status: String(status),
+        responseType,
+        customerId: context['authorizer.customerId'] ?? '-',
+        latencyMs: String(now() - startedAt),
+      });
+    };
+    const sendGatewayResponse = (type: GatewayResponseType, status?: number, message?: string) => {
+      responseType = type;
+      if (message) context['error.message'] = message;
+      const spec = responses[type];
+      const filled = Object.fromEntries(Object.entries(spec.body).map(([k, v]) => [k, v.replace(/\$context\.([A-Za-z.]+)/g, (_, name: string) => context[name] ?? '')]));
+      send(spec.statusCode ?? status ?? 500, JSON.stringify(filled));
+    };
+
+    const route = METERED_RESOURCES.find((r) => r.matches(url.pathname));
+    if (!route) return sendGatewayResponse('DEFAULT_4XX', 403, 'Missing Authentication Token');
+
+    const authorizerEvent: APIGatewayRequestAuthorizerEvent = {
+      type: 'REQUEST',
+      methodArn: `arn:aws:execute-api:local:000000000000:local/${STAGE}/${method}${url.pathname}`,
+      resource: route.resource,
+      path: url.pathname,
+      httpMethod: method,
+      headers,
+      multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
+      pathParameters: route.resource === '/api' ? null : { proxy: url.pathname.slice('/api/'.length) },
+      queryStringParameters: url.searchParams.size ? Object.fromEntries(url.searchParams) : null,
+      multiValueQueryStringParameters: null,
+      stageVariables: null,
+      requestContext: requestContext(requestId, method, route.resource, url.pathname, startedAt) as unknown as APIGatewayRequestAuthorizerEvent['requestContext'],
+    };
+
+    let authorization: APIGatewayAuthorizerResult;
+    try {
+      authorization = await options.authorizer(authorizerEvent);
+    } catch (error) {
+      if (error instanceof Error && error.message === 'Unauthorized') return sendGatewayResponse('UNAUTHORIZED');
+      console.error(`authorizer failed for ${requestId}:`, error instanceof Error ? error.message : error);
+      return sendGatewayResponse('AUTHORIZER_FAILURE');
+    }
+    for (const [k, v] of Object.entries(authorization.context ?? {})) context[`authorizer.${k}`] = String(v);
+    const allowed = authorization.policyDocument.Statement.some((s) => 'Effect' in s && s.Effect === 'Allow');
+    if (!allowed) return sendGatewayResponse('ACCESS_DENIED');
+
+    // Usage plan: the key the authorizer names must be in a plan, as with apiKeySource AUTHORIZER.
+    const gatewayKey = authorization.usageIdentifierKey ? options.gatewayKeys.findByValue(authorization.usageIdentifierKey) : undefined;
+    if (!gatewayKey) return sendGatewayResponse('DEFAULT_4XX', 403, 'Forbidden');
+    if (!buckets.take(gatewayKey.gatewayKeyId, now())) return sendGatewayResponse('THROTTLED');
+    const quota = monthlyQuotaOf(options.config.tiers[gatewayKey.tier]);
+    if (quota !== undefined) {
+      const quotaKey = `${gatewayKey.gatewayKeyId}|${utcMonth(now())}`;
+      const used = quotaUsed.get(quotaKey) ?? 0;
+      if (used >= quota) return sendGatewayResponse('QUOTA_EXCEEDED');
+      quotaUsed.set(quotaKey, used + 1);
+    }
+
+    let result: APIGatewayProxyResult;
+    try {
+      result = await options.backend({
+        resource: route.resource,
+        path: url.pathname,
+        httpMethod: method,
+        headers,
+        multiValueHeaders: authorizerEvent.multiValueHeaders as APIGatewayProxyEvent['multiValueHeaders'],
+        queryStringParameters: authorizerEvent.queryStringParameters,
+        multiValueQueryStringParameters: null,
+        pathParameters: authorizerEvent.pathParameters,
+        stageVariables: null,
+        body: body || null,
+        isBase64Encoded: false,
+        requestContext: {
+          ...requestContext(requestId, method, route.resource, url.pathname, startedAt),
+          authorizer: { principalId: authorization.principalId, ...authorization.context },
+        } as unknown as APIGatewayProxyEvent['requestContext'],
+      });
+    } catch (error) {
+      console.error(`backend failed for ${requestId}:`, error instanceof Error ? error.message : error);
+      return sendGatewayResponse('DEFAULT_5XX', 502, 'Internal server error');
+    }
+    const backendHeaders = Object.fromEntries(Object.entries(result.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
+    send(result.statusCode, result.body, backendHeaders);
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      console.error('local gateway fault:', error instanceof Error ? error.message : error);
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'internal_error', message: 'local gateway fault' }));
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', resolve);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    server,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function flattenHeaders(req: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return headers;
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function requestContext(requestId: string, method: string, resource: string, path: string, at: number) {
+  return {
+    accountId: '000000000000',
+    apiId: 'local',
+    stage: STAGE,
+    requestId,
+    extendedRequestId: requestId,
+    httpMethod: method,
+    resourcePath: resource,
+    resourceId: 'local',
+    path: `/${STAGE}${path}`,
+    protocol: 'HTTP/1.1',
+    requestTimeEpoch: at,
+    identity: { sourceIp: '127.0.0.1' },
+  };
+}
