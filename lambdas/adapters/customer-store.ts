@@ -1,6 +1,7 @@
 import {
   GetCommand,
   QueryCommand,
+  ScanCommand,
   TransactWriteCommand,
   PutCommand,
   UpdateCommand,
@@ -39,6 +40,17 @@ export class DynamoCustomerStore implements KeyDirectory, CustomerRegistry {
         ],
       }),
     );
+  }
+
+  async listCustomers(): Promise<Customer[]> {
+    const customers: Customer[] = [];
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(new ScanCommand({ TableName: this.tables.customers, ExclusiveStartKey }));
+      customers.push(...((page.Items ?? []) as Customer[]));
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    return customers.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
   async listKeys(customerId: string): Promise<ApiKeyRecord[]> {

@@ -20,6 +20,7 @@ export interface CustomerRegistry {
   /** Writes the customer and its first key together: both or neither. */
   createCustomerWithKey(customer: Customer, key: ApiKeyRecord): Promise<void>;
   getCustomer(customerId: string): Promise<Customer | undefined>;
+  listCustomers(): Promise<Customer[]>;
   listKeys(customerId: string): Promise<ApiKeyRecord[]>;
   addKey(key: ApiKeyRecord): Promise<void>;
   /** Marks the key revoked; `false` when no such key of that customer exists. */

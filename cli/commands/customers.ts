@@ -1,0 +1,89 @@
+import { Option, type Command } from 'commander';
+import { TIER_NAMES, type TierName } from '../../lambdas/core/config.ts';
+import { createCustomer, issueKey, revokeKey } from '../../lambdas/core/customers.ts';
+import type { CapBehaviour } from '../../lambdas/core/model.ts';
+import { CliError, type CliContext } from '../context.ts';
+import { printRecord, printRows } from '../output.ts';
+
+const KEY_SHOWN_ONCE = 'Store this key now: it is shown once and only its hash is kept.';
+
+/** `customers create|list|show` and `keys issue|list|revoke`. */
+export function registerCustomerCommands(program: Command, connect: () => CliContext): void {
+  const customers = program.command('customers').description('create and inspect customers');
+
+  customers
+    .command('create')
+    .description('create a customer in a tier and issue its first API key')
+    .requiredOption('--name <name>', 'customer name')
+    .addOption(new Option('--tier <tier>', 'pricing tier').choices(TIER_NAMES).default('free'))
+    .addOption(new Option('--cap-behaviour <behaviour>', 'at the billing cap: block calls, or absorb them uncharged').choices(['block', 'absorb']).default('block'))
+    .option('--json', 'print JSON')
+    .action(async (options: { name: string; tier: TierName; capBehaviour: CapBehaviour; json?: boolean }) => {
+      if (!options.name.trim()) throw new CliError('--name must not be empty');
+      const { customer, apiKey } = await createCustomer({ name: options.name, tier: options.tier, capBehaviour: options.capBehaviour }, connect().customerDeps);
+      printRecord({ customerId: customer.customerId, name: customer.name, tier: customer.tier, keyId: apiKey.keyId, apiKey: apiKey.key }, Boolean(options.json));
+      if (!options.json) console.error(KEY_SHOWN_ONCE);
+    });
+
+  customers
+    .command('list')
+    .description('list customers')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => {
+      const rows = (await connect().store.listCustomers()).map((c) => ({ customerId: c.customerId, name: c.name, tier: c.tier, status: c.status, capBehaviour: c.capBehaviour, createdAt: c.createdAt }));
+      printRows(rows, Boolean(options.json));
+    });
+
+  customers
+    .command('show')
+    .description('show one customer and its keys')
+    .argument('<customerId>')
+    .option('--json', 'print JSON')
+    .action(async (customerId: string, options: { json?: boolean }) => {
+      const { store } = connect();
+      const customer = await store.getCustomer(customerId);
+      if (!customer) throw new CliError(`no customer ${customerId}`);
+      const keys = await store.listKeys(customerId);
+      const { gatewayKeyValue: _secret, ...shown } = customer;
+      if (options.json) return void console.log(JSON.stringify({ ...shown, keys: keys.map(({ keyHash: _h, ...k }) => k) }, null, 2));
+      printRecord({ ...shown, keys: keys.length }, false);
+    });
+
+  const keys = program.command('keys').description('issue, list and revoke API keys');
+
+  keys
+    .command('issue')
+    .description('issue another key to a customer (rotate: issue, switch clients, revoke the old key)')
+    .requiredOption('--customer <customerId>')
+    .option('--json', 'print JSON')
+    .action(async (options: { customer: string; json?: boolean }) => {
+      const issued = await issueKey(options.customer, connect().customerDeps);
+      if (!issued.ok) throw new CliError(`no customer ${options.customer}`);
+      printRecord({ customerId: options.customer, keyId: issued.value.keyId, apiKey: issued.value.key }, Boolean(options.json));
+      if (!options.json) console.error(KEY_SHOWN_ONCE);
+    });
+
+  keys
+    .command('list')
+    .description("list a customer's keys (prefixes only: keys are stored as hashes)")
+    .requiredOption('--customer <customerId>')
+    .option('--json', 'print JSON')
+    .action(async (options: { customer: string; json?: boolean }) => {
+      const { store } = connect();
+      if (!(await store.getCustomer(options.customer))) throw new CliError(`no customer ${options.customer}`);
+      const rows = (await store.listKeys(options.customer)).map((k) => ({ keyId: k.keyId, prefix: `${k.keyPrefix}…`, status: k.status, createdAt: k.createdAt, revokedAt: k.revokedAt }));
+      printRows(rows, Boolean(options.json));
+    });
+
+  keys
+    .command('revoke')
+    .description('revoke a key; calls with it are refused within a minute')
+    .requiredOption('--customer <customerId>')
+    .requiredOption('--key <keyId>')
+    .option('--json', 'print JSON')
+    .action(async (options: { customer: string; key: string; json?: boolean }) => {
+      const revoked = await revokeKey(options.customer, options.key, connect().customerDeps);
+      if (!revoked.ok) throw new CliError(revoked.code === 'UNKNOWN_CUSTOMER' ? `no customer ${options.customer}` : `no key ${options.key} for customer ${options.customer}`);
+      printRecord({ customerId: options.customer, keyId: options.key, status: 'revoked' }, Boolean(options.json));
+    });
+}

@@ -1,0 +1,32 @@
+/** What every CLI command works on: the local stack's tables and gateway keys. */
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoCustomerStore } from '../lambdas/adapters/customer-store.ts';
+import { connectDynamoDb } from '../lambdas/adapters/dynamodb.ts';
+import type { TableNames } from '../lambdas/adapters/env.ts';
+import { LocalGatewayKeyRegistry } from '../lambdas/adapters/gateway-keys-local.ts';
+import type { CustomerDeps } from '../lambdas/core/customers.ts';
+import { readLocalState } from '../local/state.ts';
+
+/** An expected failure of a command: printed as one line, exit code 1, nothing changed. */
+export class CliError extends Error {}
+
+export interface CliContext {
+  readonly doc: DynamoDBDocumentClient;
+  readonly tables: TableNames;
+  readonly store: DynamoCustomerStore;
+  readonly customerDeps: CustomerDeps;
+}
+
+/** Connects to the running local stack (started by `npm start`). */
+export function connectLocalStack(): CliContext {
+  const state = readLocalState();
+  if (!state) throw new CliError('the local stack is not running: start it with `npm start` in another terminal');
+  const { doc } = connectDynamoDb({ endpoint: state.dynamoDbEndpoint });
+  const store = new DynamoCustomerStore(doc, state.tables);
+  return {
+    doc,
+    tables: state.tables,
+    store,
+    customerDeps: { registry: store, gatewayKeys: new LocalGatewayKeyRegistry(state.gatewayKeysFile), now: Date.now },
+  };
+}

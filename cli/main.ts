@@ -1,0 +1,29 @@
+/** The operator CLI: `npm run cli -- <command>` (or `npx api-billing <command>`). */
+import { Command, CommanderError } from 'commander';
+import { registerCustomerCommands } from './commands/customers.ts';
+import { CliError, connectLocalStack, type CliContext } from './context.ts';
+
+export function buildProgram(connect: () => CliContext = connectLocalStack): Command {
+  const program = new Command('api-billing')
+    .description('Operate api-billing: customers, keys, usage. Works against the local stack started by `npm start`.');
+  registerCustomerCommands(program, connect);
+  return program;
+}
+
+/** Runs the CLI; an expected failure is one line on stderr and exit code 1. */
+export async function main(argv: readonly string[] = process.argv): Promise<void> {
+  try {
+    await buildProgram().exitOverride().parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has printed its one-line message already; help and version exit 0.
+      process.exitCode = error.exitCode;
+      return;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(`error: ${error instanceof CliError ? message : `unexpected failure: ${message}`}`);
+    process.exitCode = 1;
+  }
+}
+
+if (require.main === module) void main();
