@@ -1,0 +1,101 @@
+/**
+ * The whole pipeline on one machine: DynamoDB Local with the synthesized tables, the local gateway
+ * in front of the same authorizer and sample backend. Used by `npm start` and the end-to-end tests.
+ */
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { billingConfig, type BillingConfig } from '../lambdas/core/config.ts';
+import { cachedKeyDirectory } from '../lambdas/core/metering.ts';
+import type { KeyLookup } from '../lambdas/core/ports.ts';
+import { TtlCache } from '../lambdas/core/ttl-cache.ts';
+import { DynamoCustomerStore } from '../lambdas/adapters/customer-store.ts';
+import { connectDynamoDb, type DynamoDbConnection } from '../lambdas/adapters/dynamodb.ts';
+import type { TableNames } from '../lambdas/adapters/env.ts';
+import { LocalGatewayKeyRegistry } from '../lambdas/adapters/gateway-keys-local.ts';
+import { DynamoUsageEventLog } from '../lambdas/adapters/usage-event-log.ts';
+import { createAuthorizer } from '../lambdas/authorizer/authorizer.ts';
+import { handler as sampleBackend } from '../lambdas/sample-backend/handler.ts';
+import { startDynamoDbLocal, type RunningDynamoDbLocal } from './dynamodb-local.ts';
+import { startLocalGateway, type RawAccessLogLine, type RunningLocalGateway } from './gateway.ts';
+import { createTables, synthesizeTableDefinitions } from './tables.ts';
+
+export interface LocalStackOptions {
+  /** Folder for the gateway keys file and the access log. */
+  readonly dir: string;
+  /** @default a DynamoDB Local started for this stack */
+  readonly dynamoDbEndpoint?: string;
+  /** @default 'local-' */
+  readonly tablePrefix?: string;
+  /** @default 0 - any free port */
+  readonly port?: number;
+  /** @default the shipped configuration */
+  readonly config?: BillingConfig;
+  /** @default Date.now */
+  readonly now?: () => number;
+}
+
+export interface LocalStack extends DynamoDbConnection {
+  readonly dynamoDbEndpoint: string;
+  readonly tables: TableNames;
+  readonly gateway: RunningLocalGateway;
+  readonly gatewayKeysFile: string;
+  readonly accessLogFile: string;
+  readonly store: DynamoCustomerStore;
+  readonly gatewayKeys: LocalGatewayKeyRegistry;
+  stop(): Promise<void>;
+}
+
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const config = options.config ?? billingConfig;
+  const now = options.now ?? Date.now;
+  mkdirSync(options.dir, { recursive: true });
+  const gatewayKeysFile = join(options.dir, 'gateway-keys.json');
+  const accessLogFile = join(options.dir, 'access.log');
+
+  let dynamo: RunningDynamoDbLocal | undefined;
+  const dynamoDbEndpoint = options.dynamoDbEndpoint ?? (dynamo = await startDynamoDbLocal()).endpoint;
+  const connection = connectDynamoDb({ endpoint: dynamoDbEndpoint });
+  const tables = await createTables(connection.client, synthesizeTableDefinitions(), options.tablePrefix ?? 'local-');
+
+  const store = new DynamoCustomerStore(connection.doc, tables);
+  const gatewayKeys = new LocalGatewayKeyRegistry(gatewayKeysFile);
+  const logger = new Logger({ serviceName: 'api-billing-local', logLevel: 'WARN' });
+  const authorizer = createAuthorizer({
+    directory: cachedKeyDirectory(store, new TtlCache<KeyLookup>(config.keyCacheMaxEntries, config.keyCacheTtlSeconds * 1000, now)),
+    events: new DynamoUsageEventLog(connection.doc, tables.usageEvents),
+    config,
+    now,
+    logger,
+  });
+
+  const accessLog = (line: RawAccessLogLine) => {
+    appendFileSync(accessLogFile, `${JSON.stringify(line)}\n`);
+  };
+
+  const gateway = await startLocalGateway({
+    authorizer,
+    backend: (event) => sampleBackend(event),
+    gatewayKeys,
+    config,
+    accessLog,
+    port: options.port,
+    now,
+  });
+
+  return {
+    ...connection,
+    dynamoDbEndpoint,
+    tables,
+    gateway,
+    gatewayKeysFile,
+    accessLogFile,
+    store,
+    gatewayKeys,
+    async stop() {
+      await gateway.stop();
+      connection.client.destroy();
+      await dynamo?.stop();
+    },
+  };
+}

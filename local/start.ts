@@ -1,0 +1,72 @@
+/**
+ * `npm start`: the whole product on this machine with embedded defaults. Prints how to issue a
+ * key and make a call; Ctrl-C stops everything it started.
+ */
+import { spawnSync } from 'node:child_process';
+import { createCustomer } from '../lambdas/core/customers.ts';
+import { startLocalStack } from './stack.ts';
+import { clearLocalState, LOCAL_DIR, readLocalState, writeLocalState } from './state.ts';
+
+async function main(): Promise<void> {
+  const port = Number(process.env.PORT ?? 3000);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return fail(`PORT must be a TCP port number, not "${process.env.PORT}"`);
+  const running = readLocalState();
+  if (running) return fail(`a local stack is already running (pid ${running.pid}) at ${running.gatewayUrl}`);
+  if (spawnSync('java', ['-version'], { stdio: 'ignore' }).error) {
+    return fail('Java is needed to run DynamoDB Local: install it (apt-get install -y default-jre-headless) and try again');
+  }
+
+  console.log('Starting DynamoDB Local and creating the tables from the synthesized template…');
+  const stack = await startLocalStack({ dir: LOCAL_DIR, port }).catch((error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    return fail(/EADDRINUSE/.test(message) ? `port ${port} is in use: set PORT to another one (PORT=3001 npm start)` : message);
+  });
+  writeLocalState({
+    pid: process.pid,
+    dynamoDbEndpoint: stack.dynamoDbEndpoint,
+    gatewayUrl: stack.gateway.url,
+    gatewayKeysFile: stack.gatewayKeysFile,
+    accessLogFile: stack.accessLogFile,
+    tables: stack.tables,
+  });
+
+  const demo = await createCustomer({ name: 'Demo Co', tier: 'free' }, { registry: stack.store, gatewayKeys: stack.gatewayKeys, now: Date.now });
+  const api = `${stack.gateway.url}/api/hello`;
+  console.log(`
+api-billing is running locally.
+
+  API gateway     ${stack.gateway.url}   (metered routes: /api and /api/*)
+  DynamoDB Local  ${stack.dynamoDbEndpoint}
+  Access log      ${stack.accessLogFile}
+
+A demo customer on the Free tier (1,000 calls a month) was created for you:
+  customer  ${demo.customer.customerId}
+  API key   ${demo.apiKey.key}
+
+Make a call:
+  curl -s -H "x-api-key: ${demo.apiKey.key}" ${api}
+
+Issue a key for a customer of your own (in another terminal):
+  npm run cli -- customers create --name "Acme" --tier pro
+
+Press Ctrl-C to stop.`);
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nStopping…');
+    clearLocalState();
+    await stack.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+}
+
+function fail(message: string): never {
+  console.error(`error: ${message}`);
+  process.exit(1);
+}
+
+void main();
