@@ -1,7 +1,7 @@
 /** Where the running local stack says what it is, so the CLI (another process) can find it. */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 
 const ROOT = resolve(__dirname, '..');
 /** Default home of the local stack's files: state, gateway keys, access log. */

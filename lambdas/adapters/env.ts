@@ -1,5 +1,5 @@
 /** Reading a Lambda's environment once, at cold start, through a schema that names what is wrong. */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** The environment variable under which every Lambda finds each table. */
 export const TABLE_ENV = {

@@ -6,7 +6,7 @@
  * for pricing and guardrails. Money is in integer US cents; per-call prices are in
  * millicents (1/1000 of a cent) so that fractional-cent overage stays exact.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const positiveInt = z.number().int().positive();
 const nonNegativeInt = z.number().int().nonnegative();

@@ -2,7 +2,7 @@
  * What the API gateway answers and logs, shared by the CDK stack (gateway responses, access-log
  * format), the outcome path (which parses the log) and the local gateway (which imitates both).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Context the authorizer hands to the gateway; available as `$context.authorizer.<name>`. */
 export interface AuthorizerContext {

@@ -1,0 +1,117 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { billingConfig, type BillingConfig } from '../../lambdas/core/config.ts';
+import { createCustomer, revokeKey } from '../../lambdas/core/customers.ts';
+import type { UsageEvent } from '../../lambdas/core/model.ts';
+import { startLocalStack, type LocalStack } from '../../local/stack.ts';
+
+/** The local stack on the run's DynamoDB Local, with its own tables and files. */
+async function localStack(config: BillingConfig = billingConfig): Promise<LocalStack> {
+  return startLocalStack({
+    dir: mkdtempSync(join(tmpdir(), 'local-stack-')),
+    dynamoDbEndpoint: process.env.TEST_DYNAMODB_ENDPOINT,
+    tablePrefix: `gw${randomUUID().slice(0, 8)}-`,
+    config,
+  });
+}
+
+async function events(stack: LocalStack): Promise<UsageEvent[]> {
+  const result = await stack.doc.send(new ScanCommand({ TableName: stack.tables.usageEvents, ConsistentRead: true }));
+  return (result.Items ?? []) as UsageEvent[];
+}
+
+function accessLog(stack: LocalStack): Array<Record<string, string>> {
+  return readFileSync(stack.accessLogFile, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, string>);
+}
+
+const call = (stack: LocalStack, headers: Record<string, string>, path = '/api/hello') => fetch(`${stack.gateway.url}${path}`, { headers });
+
+describe('local gateway (same authorizer, usage plans and gateway responses)', () => {
+  let stack: LocalStack;
+  afterEach(async () => stack?.stop());
+
+  async function customer(tier: 'free' | 'pro' = 'free') {
+    return createCustomer({ name: 'Acme', tier }, { registry: stack.store, gatewayKeys: stack.gatewayKeys, now: Date.now });
+  }
+
+  it("serves an issued key's call with 200 and leaves exactly one usage event", async () => {
+    stack = await localStack();
+    const { customer: c, apiKey } = await customer();
+    const response = await call(stack, { 'x-api-key': apiKey.key });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ ok: true });
+    const written = await events(stack);
+    expect(written).toHaveLength(1);
+    expect(written[0]).toMatchObject({ customerId: c.customerId, route: '/api/{proxy+}', method: 'GET', requestId: response.headers.get('x-amzn-requestid') });
+    expect(accessLog(stack)).toEqual([expect.objectContaining({ status: '200', customerId: c.customerId, responseType: '-', resourcePath: '/api/{proxy+}' })]);
+  });
+
+  it.each([
+    ['a malformed key', { 'x-api-key': 'hello' }],
+    ['no key', {} as Record<string, string>],
+    ['a bearer token that is not a key', { authorization: 'Bearer abc' }],
+  ])('answers %s with a JSON 401 and leaves no event', async (_name, headers) => {
+    stack = await localStack();
+    const response = await call(stack, headers);
+    expect(response.status).toBe(401);
+    expect(response.headers.get('content-type')).toBe('application/json');
+    expect(await response.json()).toMatchObject({ error: 'unauthorized', message: expect.stringContaining('x-api-key') });
+    expect(await events(stack)).toEqual([]);
+  });
+
+  it('answers a revoked key with a JSON 403 that gives the reason, and leaves no event', async () => {
+    stack = await localStack();
+    const { customer: c, apiKey } = await customer();
+    await revokeKey(c.customerId, apiKey.keyId, { registry: stack.store, gatewayKeys: stack.gatewayKeys, now: Date.now });
+    const response = await call(stack, { 'x-api-key': apiKey.key });
+    expect(response.status).toBe(403);
+    expect(await response.json()).toMatchObject({ error: 'forbidden', reason: 'KEY_REVOKED', message: expect.stringContaining('revoked') });
+    expect(await events(stack)).toEqual([]);
+  });
+
+  it("answers the Free tier's 1,001st call of the month with a JSON 429 and the upgrade link", async () => {
+    // The real quota; a rate limit high enough that only the quota can refuse.
+    stack = await localStack({ ...billingConfig, rateLimit: { requestsPerMinute: 6_000_000, burst: 100_000 } });
+    const { apiKey } = await customer('free');
+    const statuses: number[] = [];
+    for (let batch = 0; batch < 10; batch++) {
+      const responses = await Promise.all(Array.from({ length: 100 }, () => call(stack, { 'x-api-key': apiKey.key })));
+      statuses.push(...responses.map((r) => r.status));
+    }
+    expect(statuses.filter((s) => s === 200)).toHaveLength(1_000);
+    const over = await call(stack, { 'x-api-key': apiKey.key });
+    expect(over.status).toBe(429);
+    expect(await over.json()).toMatchObject({ error: 'quota_exceeded', upgradeUrl: billingConfig.upgradeUrl });
+    // The authorizer metered it before the usage plan refused it: the access log says QUOTA_EXCEEDED,
+    // which is what the outcome path voids it by.
+    expect(accessLog(stack).at(-1)).toMatchObject({ status: '429', responseType: 'QUOTA_EXCEEDED' });
+    expect(await events(stack)).toHaveLength(1_001);
+  });
+
+  it('does not hold a Pro customer to the Free quota', async () => {
+    stack = await localStack({ ...billingConfig, tiers: { ...billingConfig.tiers, free: { pricing: 'free', monthlyQuota: 1 } } });
+    const { apiKey } = await customer('pro');
+    expect((await call(stack, { 'x-api-key': apiKey.key })).status).toBe(200);
+    expect((await call(stack, { 'x-api-key': apiKey.key })).status).toBe(200);
+  });
+
+  it('throttles a key past its burst with a JSON 429', async () => {
+    stack = await localStack({ ...billingConfig, rateLimit: { requestsPerMinute: 60, burst: 2 } });
+    const { apiKey } = await customer('pro');
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await call(stack, { 'x-api-key': apiKey.key })).status);
+    expect(statuses).toEqual([200, 200, 429]);
+    expect(accessLog(stack).at(-1)).toMatchObject({ status: '429', responseType: 'THROTTLED' });
+  });
+
+  it('answers an unknown route as API Gateway does, with JSON', async () => {
+    stack = await localStack();
+    const response = await call(stack, {}, '/nope');
+    expect(response.status).toBe(403);
+    expect(await response.json()).toMatchObject({ error: 'bad_request', message: 'Missing Authentication Token' });
+  });
+});
