@@ -12,6 +12,8 @@ export function buildProgram(connect: () => CliContext = connectLocalStack): Com
 
 /** Runs the CLI; an expected failure is one line on stderr and exit code 1. */
 export async function main(argv: readonly string[] = process.argv): Promise<void> {
+  // Node.js 20 is this project's development runtime; Lambda runs 22. The lockfile pins SDK versions that support both.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   try {
     await buildProgram().exitOverride().parseAsync(argv);
   } catch (error) {

@@ -8,6 +8,8 @@ import { startLocalStack } from './stack.ts';
 import { clearLocalState, LOCAL_DIR, readLocalState, writeLocalState } from './state.ts';
 
 async function main(): Promise<void> {
+  // Node.js 20 is this project's development runtime; Lambda runs 22. The lockfile pins SDK versions that support both.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const port = Number(process.env.PORT ?? 3000);
   if (!Number.isInteger(port) || port < 0 || port > 65535) return fail(`PORT must be a TCP port number, not "${process.env.PORT}"`);
   const running = readLocalState();
