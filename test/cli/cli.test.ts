@@ -1,0 +1,83 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import { startLocalStack, type LocalStack } from '../../local/stack.ts';
+import { writeLocalState } from '../../local/state.ts';
+
+const ROOT = resolve(__dirname, '../..');
+const TSX = join(ROOT, 'node_modules/.bin/tsx');
+
+describe('operator CLI (child process against the local stack)', () => {
+  let stack: LocalStack;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'cli-'));
+    stack = await startLocalStack({ dir, dynamoDbEndpoint: process.env.TEST_DYNAMODB_ENDPOINT, tablePrefix: `cli${randomUUID().slice(0, 8)}-` });
+    writeLocalState(
+      { pid: process.pid, dynamoDbEndpoint: stack.dynamoDbEndpoint, gatewayUrl: stack.gateway.url, gatewayKeysFile: stack.gatewayKeysFile, accessLogFile: stack.accessLogFile, tables: stack.tables },
+      dir,
+    );
+  });
+  afterAll(async () => stack.stop());
+
+  async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    try {
+      const { stdout, stderr } = await promisify(execFile)(TSX, [join(ROOT, 'cli/main.ts'), ...args], { env: { ...process.env, API_BILLING_LOCAL_DIR: dir } });
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const e = error as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  }
+
+  it('creates a customer whose printed key makes a metered call, and lists it', async () => {
+    const created = await cli('customers', 'create', '--name', 'Acme Inc', '--tier', 'pro', '--json');
+    expect(created.code).toBe(0);
+    const { customerId, apiKey } = JSON.parse(created.stdout) as { customerId: string; apiKey: string };
+    expect((await fetch(`${stack.gateway.url}/api/x`, { headers: { 'x-api-key': apiKey } })).status).toBe(200);
+
+    const listed = await cli('customers', 'list');
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toMatch(new RegExp(`^CUSTOMERID\\s+NAME\\s+TIER.*\\n${customerId}\\s+Acme Inc\\s+pro\\s+active`, 'm'));
+    const shown = await cli('customers', 'show', customerId, '--json');
+    expect(JSON.parse(shown.stdout)).toMatchObject({ customerId, tier: 'pro', keys: [expect.objectContaining({ status: 'active' })] });
+    expect(shown.stdout).not.toContain(apiKey);
+    expect(shown.stdout).not.toContain('gatewayKeyValue');
+  });
+
+  it('revokes a key so that its next call is a 403', async () => {
+    const { customerId, apiKey, keyId } = JSON.parse((await cli('customers', 'create', '--name', 'Rev', '--json')).stdout) as Record<string, string>;
+    const revoked = await cli('keys', 'revoke', '--customer', customerId!, '--key', keyId!);
+    expect(revoked.code).toBe(0);
+    // The key was never called before, so the authorizer has no cached entry that could outlive the revocation.
+    expect((await fetch(`${stack.gateway.url}/api/x`, { headers: { 'x-api-key': apiKey! } })).status).toBe(403);
+  });
+
+  it.each([
+    [['customers', 'create', '--name', 'X', '--tier', 'gold'], /^error: option '--tier <tier>' argument 'gold' is invalid/],
+    [['customers', 'create'], /^error: required option '--name <name>' not specified/],
+    [['keys', 'issue', '--customer', 'cust_nope'], /^error: no customer cust_nope$/],
+    [['keys', 'revoke', '--customer', 'cust_nope', '--key', 'key_x'], /^error: no customer cust_nope$/],
+    [['customers', 'show', 'cust_nope'], /^error: no customer cust_nope$/],
+    [['frobnicate'], /^error: unknown command 'frobnicate'/],
+  ])('rejects %j with one line and a non-zero exit, changing nothing', async (args, message) => {
+    const before = (await stack.store.listCustomers()).length;
+    const result = await cli(...args);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr.trim()).toMatch(message);
+    expect(await stack.store.listCustomers()).toHaveLength(before);
+  });
+
+  it('says how to start the local stack when it is not running', async () => {
+    const { code, stderr } = await promisify(execFile)(TSX, [join(ROOT, 'cli/main.ts'), 'customers', 'list'], {
+      env: { ...process.env, API_BILLING_LOCAL_DIR: mkdtempSync(join(tmpdir(), 'none-')) },
+    }).then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => e);
+    expect(code).toBe(1);
+    expect(stderr.trim()).toBe('error: the local stack is not running: start it with `npm start` in another terminal');
+  });
+});
