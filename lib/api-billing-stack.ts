@@ -1,15 +1,49 @@
-import { Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type { Construct } from 'constructs';
+import { TIER_NAMES } from '../lambdas/core/config.ts';
+import { Aggregation } from './aggregation.ts';
+import { MeteredApi } from './metered-api.ts';
 import { BillingTables } from './tables.ts';
 
-export interface ApiBillingStackProps extends StackProps {}
+export interface ApiBillingStackProps extends StackProps {
+  /**
+   * What the metered routes call once a request is authorized and within its plan.
+   * @default - the sample backend Lambda (lambdas/sample-backend)
+   */
+  readonly backend?: apigateway.Integration;
+}
 
 /** The whole product: tables, metered gateway, aggregation, billing sync, alerts, dashboard. */
 export class ApiBillingStack extends Stack {
   readonly tables: BillingTables;
+  readonly meteredApi: MeteredApi;
+  readonly aggregation: Aggregation;
 
   constructor(scope: Construct, id: string, props: ApiBillingStackProps = {}) {
     super(scope, id, props);
+    // Construct ids are load-bearing: local/tables.ts finds the tables under `Tables/`.
     this.tables = new BillingTables(this, 'Tables');
+    this.meteredApi = new MeteredApi(this, 'MeteredApi', { tables: this.tables, backend: props.backend });
+    this.aggregation = new Aggregation(this, 'Aggregation', { tables: this.tables, accessLogGroup: this.meteredApi.accessLogGroup });
+
+    const api = this.meteredApi.api;
+    new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'Base URL of the API; metered routes are under api/' });
+    new CfnOutput(this, 'RestApiId', { value: api.restApiId });
+    new CfnOutput(this, 'CustomersTable', { value: this.tables.customers.tableName });
+    new CfnOutput(this, 'ApiKeysTable', { value: this.tables.apiKeys.tableName });
+    new CfnOutput(this, 'UsageEventsTable', { value: this.tables.usageEvents.tableName });
+    new CfnOutput(this, 'CountersTable', { value: this.tables.counters.tableName });
+    new CfnOutput(this, 'BillingTable', { value: this.tables.billing.tableName });
+    for (const tier of TIER_NAMES) {
+      new CfnOutput(this, `UsagePlanId${tier[0]!.toUpperCase()}${tier.slice(1)}`, {
+        value: this.meteredApi.usagePlans[tier].usagePlanId,
+        description: `Usage plan of the ${tier} tier: a customer's gateway key is placed in it`,
+      });
+    }
+    new CfnOutput(this, 'DeadLetterQueueUrl', {
+      value: this.aggregation.deadLetterQueue.queueUrl,
+      description: 'Usage event batches the aggregator gave up on: replay them, they are uncounted calls',
+    });
   }
 }
