@@ -4,7 +4,7 @@ import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { billingConfig, monthlyQuotaOf, TIER_NAMES, type BillingConfig, type TierName } from '../lambdas/core/config.ts';
-import { ACCESS_LOG_FORMAT, gatewayResponses, type GatewayResponseSpec } from '../lambdas/core/gateway-contract.ts';
+import { ACCESS_LOG_FORMAT, gatewayResponses } from '../lambdas/core/gateway-contract.ts';
 import { TABLE_ENV } from '../lambdas/adapters/env.ts';
 import { ProductFunction } from './lambda-defaults.ts';
 import type { BillingTables } from './tables.ts';
@@ -71,6 +71,7 @@ export class MeteredApi extends Construct {
     });
 
     this.api = new apigateway.RestApi(this, 'Api', {
+      restApiName: 'api-billing',
       description: 'api-billing: the metered API',
       endpointTypes: [apigateway.EndpointType.REGIONAL],
       // The usage plan key comes from the authorizer's usageIdentifierKey, never from the caller.
@@ -160,7 +161,7 @@ export class MeteredApi extends Construct {
         type: apigateway.ResponseType.of(type),
         ...(spec.statusCode !== undefined && { statusCode: String(spec.statusCode) }),
         responseHeaders: { 'Content-Type': "'application/json'", 'Cache-Control': "'no-store'" },
-        templates: { 'application/json': gatewayResponseTemplate(spec) },
+        templates: { 'application/json': JSON.stringify(spec.body) },
       });
     }
 
@@ -182,10 +183,3 @@ export class MeteredApi extends Construct {
   }
 }
 
-/**
- * The VTL template of a gateway response: the contract's JSON body. `$context.error.messageString`
- * is already a quoted JSON string, so it is emitted without the quotes around it.
- */
-export function gatewayResponseTemplate(spec: GatewayResponseSpec): string {
-  return JSON.stringify(spec.body).replaceAll('"$context.error.messageString"', '$context.error.messageString');
-}

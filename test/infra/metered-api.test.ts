@@ -1,0 +1,179 @@
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { billingConfig, TIER_NAMES } from '../../lambdas/core/config.ts';
+import { gatewayResponses } from '../../lambdas/core/gateway-contract.ts';
+import { actionsOn, logicalIdAt, statementsOfFunction, synthesizeStack } from './synth.ts';
+
+let template: Template;
+let ids: Record<'api' | 'authorizer' | 'authorizerFunction' | 'accessLogs' | 'customers' | 'apiKeys' | 'usageEvents', string>;
+beforeAll(() => {
+  ({ template } = synthesizeStack());
+  ids = {
+    api: logicalIdAt(template, 'ApiBilling/MeteredApi/Api/Resource'),
+    authorizer: logicalIdAt(template, 'ApiBilling/MeteredApi/Authorizer/Resource'),
+    authorizerFunction: logicalIdAt(template, 'ApiBilling/MeteredApi/AuthorizerFunction/Resource'),
+    accessLogs: logicalIdAt(template, 'ApiBilling/MeteredApi/AccessLogs/Resource'),
+    customers: logicalIdAt(template, 'ApiBilling/Tables/Customers/Resource'),
+    apiKeys: logicalIdAt(template, 'ApiBilling/Tables/ApiKeys/Resource'),
+    usageEvents: logicalIdAt(template, 'ApiBilling/Tables/UsageEvents/Resource'),
+  };
+});
+
+const stageProperties = () => Object.values(template.findResources('AWS::ApiGateway::Stage'))[0]!.Properties;
+
+describe('metered REST API', () => {
+  it('takes the usage-plan key from the authorizer, never from the caller', () => {
+    template.hasResourceProperties('AWS::ApiGateway::RestApi', { ApiKeySourceType: 'AUTHORIZER' });
+  });
+
+  it('has a REQUEST authorizer with no result caching and no identity sources', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Authorizer', {
+      Type: 'REQUEST',
+      AuthorizerResultTtlInSeconds: 0,
+      // Identity sources are AND-ed; the key may come in either of two headers.
+      IdentitySource: Match.absent(),
+    });
+    template.hasResourceProperties('AWS::ApiGateway::Authorizer', {
+      AuthorizerUri: { 'Fn::Join': ['', Match.arrayWith([{ 'Fn::GetAtt': [ids.authorizerFunction, 'Arn'] }])] },
+    });
+  });
+
+  it.each([
+    ['/api', 'api'],
+    ['/api/{proxy+}', '{proxy+}'],
+  ])('meters ANY %s: API key required, custom authorizer', (_path, pathPart) => {
+    const resourceId = Object.entries(template.findResources('AWS::ApiGateway::Resource', { Properties: { PathPart: pathPart } }))[0]![0];
+
+    template.hasResourceProperties('AWS::ApiGateway::Method', {
+      HttpMethod: 'ANY',
+      ResourceId: { Ref: resourceId },
+      ApiKeyRequired: true,
+      AuthorizationType: 'CUSTOM',
+      AuthorizerId: { Ref: ids.authorizer },
+      Integration: Match.objectLike({ Type: 'AWS_PROXY' }),
+    });
+  });
+
+  it('has no method outside the metered routes', () => {
+    template.resourceCountIs('AWS::ApiGateway::Method', 2);
+  });
+
+  it('logs every call as one JSON line with the fields the outcome path reads', () => {
+    const format = JSON.parse(stageProperties().AccessLogSetting.Format) as Record<string, string>;
+
+    expect(Object.values(format)).toEqual(
+      expect.arrayContaining(['$context.requestId', '$context.status', '$context.error.responseType', '$context.authorizer.customerId']),
+    );
+    expect(stageProperties().AccessLogSetting.DestinationArn).toEqual({ 'Fn::GetAtt': [ids.accessLogs, 'Arn'] });
+  });
+
+  it('keeps the access log for a bounded time', () => {
+    expect(template.toJSON().Resources[ids.accessLogs].Properties.RetentionInDays).toBe(90);
+  });
+
+  it('traces, records metrics, logs errors without request data, and throttles the stage', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      TracingEnabled: true,
+      MethodSettings: [
+        Match.objectLike({
+          HttpMethod: '*',
+          ResourcePath: '/*',
+          MetricsEnabled: true,
+          LoggingLevel: 'ERROR',
+          DataTraceEnabled: false,
+          ThrottlingRateLimit: Match.anyValue(),
+          ThrottlingBurstLimit: Match.anyValue(),
+        }),
+      ],
+    });
+  });
+
+  describe('usage plans', () => {
+    const plan = (tier: string) => {
+      const found = Object.values(template.findResources('AWS::ApiGateway::UsagePlan', { Properties: { UsagePlanName: `api-billing-${tier}` } }));
+      expect(found).toHaveLength(1);
+      return found[0]!.Properties;
+    };
+
+    it.each(TIER_NAMES)('%s: 1000 requests/minute per key, burst 100, on the API stage', (tier) => {
+      const properties = plan(tier);
+
+      expect(properties.Throttle.RateLimit).toBeCloseTo(16.67, 2);
+      expect(properties.Throttle.BurstLimit).toBe(billingConfig.rateLimit.burst);
+      expect(properties.ApiStages).toEqual([expect.objectContaining({ ApiId: { Ref: ids.api } })]);
+    });
+
+    it('Free has a hard quota of 1000 calls per month', () => {
+      expect(plan('free').Quota).toEqual({ Limit: 1000, Period: 'MONTH' });
+    });
+
+    it.each(['pro', 'enterprise'])('%s has no quota', (tier) => {
+      expect(plan(tier).Quota).toBeUndefined();
+    });
+  });
+
+  describe('gateway responses', () => {
+    const responses = Object.entries(gatewayResponses(billingConfig.upgradeUrl));
+
+    it.each(responses)('%s answers with the contract JSON body', (type, spec) => {
+      template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+        RestApiId: { Ref: ids.api },
+        ResponseType: type,
+        StatusCode: spec.statusCode === undefined ? Match.absent() : String(spec.statusCode),
+        ResponseTemplates: { 'application/json': JSON.stringify(spec.body) },
+        ResponseParameters: Match.objectLike({ 'gatewayresponse.header.Content-Type': "'application/json'" }),
+      });
+    });
+
+    it.each([
+      ['UNAUTHORIZED', '401'],
+      ['ACCESS_DENIED', '403'],
+      ['THROTTLED', '429'],
+      ['QUOTA_EXCEEDED', '429'],
+    ])('%s is a %s', (type, status) => {
+      template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', { ResponseType: type, StatusCode: status });
+    });
+
+    it('QUOTA_EXCEEDED links to the upgrade page', () => {
+      const [response] = Object.values(template.findResources('AWS::ApiGateway::GatewayResponse', { Properties: { ResponseType: 'QUOTA_EXCEEDED' } }));
+      const body = JSON.parse(response!.Properties.ResponseTemplates['application/json']) as Record<string, string>;
+
+      expect(body.upgradeUrl).toBe(billingConfig.upgradeUrl);
+      expect(body.error).toBe('quota_exceeded');
+    });
+
+    it('covers every response type of the contract', () => {
+      template.resourceCountIs('AWS::ApiGateway::GatewayResponse', responses.length);
+    });
+  });
+
+  describe('authorizer function', () => {
+    it('finds the tables it reads and writes in its environment', () => {
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Environment: {
+          Variables: Match.objectLike({
+            CUSTOMERS_TABLE: { Ref: ids.customers },
+            API_KEYS_TABLE: { Ref: ids.apiKeys },
+            USAGE_EVENTS_TABLE: { Ref: ids.usageEvents },
+          }),
+        },
+        Description: Match.stringLikeRegexp('authorizer'),
+      });
+    });
+
+    it('may look keys and customers up and put usage events, nothing more', () => {
+      const statements = statementsOfFunction(template, ids.authorizerFunction);
+
+      expect(actionsOn(statements, ids.apiKeys)).toEqual(['dynamodb:GetItem']);
+      expect(actionsOn(statements, ids.customers)).toEqual(['dynamodb:GetItem']);
+      expect(actionsOn(statements, ids.usageEvents)).toEqual(['dynamodb:PutItem']);
+    });
+
+    it('may be invoked by API Gateway', () => {
+      template.hasResourceProperties('AWS::Lambda::Permission', {
+        Action: 'lambda:InvokeFunction',
+        FunctionName: { 'Fn::GetAtt': [ids.authorizerFunction, 'Arn'] },
+        Principal: 'apigateway.amazonaws.com',
+      });
+    });
+  });
+});
