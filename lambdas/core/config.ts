@@ -60,6 +60,8 @@ export const BillingConfigSchema = z
     keyCacheTtlSeconds: z.number().int().min(1).max(60),
     /** Bound on the authorizer's key cache, positive and negative entries together. */
     keyCacheMaxEntries: positiveInt,
+    /** An hour's usage is pushed to Stripe once it ended this long ago, so late voids land first. */
+    settleWindowMinutes: z.number().int().min(0).max(24 * 60),
     /** Where a 429 for an exhausted quota sends the customer. */
     upgradeUrl: z.string().url(),
   })
@@ -104,6 +106,7 @@ export const billingConfig: BillingConfig = BillingConfigSchema.parse({
   usageEventRetentionDays: 40,
   keyCacheTtlSeconds: 30,
   keyCacheMaxEntries: 10_000,
+  settleWindowMinutes: 15,
   upgradeUrl: 'https://billing.example.com/dashboard#upgrade',
 } satisfies z.input<typeof BillingConfigSchema>);
 

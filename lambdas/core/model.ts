@@ -17,6 +17,11 @@ export interface Customer {
   readonly gatewayKeyId: string;
   readonly gatewayKeyValue: string;
   readonly createdAt: string;
+  /** Monthly billing cap in cents; absent means the configured default. Raised only by an operator's approval. */
+  readonly capCents?: number;
+  /** Stripe customer and subscription, set when the customer is subscribed. */
+  readonly stripeCustomerId?: string;
+  readonly subscriptionId?: string;
 }
 
 export type ApiKeyStatus = 'active' | 'revoked';

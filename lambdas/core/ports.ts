@@ -1,4 +1,5 @@
 /** The ports the core needs; adapters (DynamoDB, API Gateway, local files) implement them. */
+import type { Catalog } from './catalog.ts';
 import type { TierName } from './config.ts';
 import type { ApiKeyRecord, Customer, UsageEvent } from './model.ts';
 
@@ -33,4 +34,34 @@ export interface GatewayKeyRegistry {
   createKey(customerId: string, tier: TierName): Promise<{ gatewayKeyId: string; gatewayKeyValue: string }>;
   /** Moves the gateway key to another tier's usage plan. */
   moveKey(gatewayKeyId: string, from: TierName, to: TierName): Promise<void>;
+}
+
+/** The Stripe objects the catalog maps to, recorded by the setup command. */
+export interface CatalogIds {
+  readonly meterId: string;
+  /** Stripe price id by catalog lookup key. */
+  readonly priceIds: Readonly<Record<string, string>>;
+}
+
+export interface MeterEventPush {
+  /** Stable per outbox entry: a re-send after a time-out or crash is recognised as a repeat. */
+  readonly identifier: string;
+  readonly stripeCustomerId: string;
+  readonly value: number;
+  /** Epoch seconds inside the billing month the usage belongs to. */
+  readonly timestampSec: number;
+}
+
+/** Stripe, as the billing core needs it (the adapter speaks stripe-node with a pinned API version). */
+export interface BillingProvider {
+  /** Creates whatever of the catalog is missing (found by lookup key / meter event name) and returns all ids. */
+  ensureCatalog(catalog: Catalog): Promise<CatalogIds>;
+  /** A Stripe customer and its subscription to `prices`, billed monthly from the 1st (UTC). */
+  createSubscriber(input: { customerId: string; name: string; priceIds: readonly string[]; billingCycleAnchorSec: number }): Promise<{ stripeCustomerId: string; subscriptionId: string }>;
+  /** Replaces the subscription's prices (a tier change). */
+  replacePrices(subscriptionId: string, priceIds: readonly string[]): Promise<void>;
+  /** `duplicate` when Stripe already holds an event with this identifier. */
+  pushMeterEvent(event: MeterEventPush): Promise<'accepted' | 'duplicate'>;
+  /** Sum of the meter's events for the customer in [fromSec, toSec), minute-aligned. */
+  meteredTotal(meterId: string, stripeCustomerId: string, fromSec: number, toSec: number): Promise<number>;
 }

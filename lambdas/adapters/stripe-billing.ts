@@ -1,0 +1,152 @@
+/** Stripe through the official SDK, with the API version pinned. Secret keys come from the caller (env or Secrets Manager). */
+import Stripe from 'stripe';
+import { METER_EVENT_NAME, METER_PAYLOAD_KEYS, millicentsToDecimalCents, productId, type Catalog, type CatalogPrice } from '#core/catalog.ts';
+import { ApiBillingError } from '#core/errors.ts';
+import type { BillingProvider, CatalogIds, MeterEventPush } from '#core/ports.ts';
+
+/** The Stripe API version this code was written and tested against. */
+export const STRIPE_API_VERSION = '2026-10-28.endive' as const;
+
+export interface StripeConnection {
+  readonly secretKey: string;
+  /** Base URL of a local Stripe; absent for api.stripe.com. */
+  readonly baseUrl?: string;
+  /** @default 10000 */
+  readonly timeoutMs?: number;
+}
+
+export function stripeClient(connection: StripeConnection): Stripe {
+  const local = connection.baseUrl ? new URL(connection.baseUrl) : undefined;
+  return new Stripe(connection.secretKey, {
+    apiVersion: STRIPE_API_VERSION,
+    timeout: connection.timeoutMs ?? 10_000,
+    // Our own outbox retries across runs; an SDK retry would only hide a time-out from it.
+    maxNetworkRetries: 0,
+    ...(local && { host: local.hostname, port: Number(local.port), protocol: local.protocol.replace(':', '') as 'http' | 'https' }),
+  });
+}
+
+/** Stripe faults worth retrying: time-outs, connection errors, 429 and 5xx. */
+function asBillingError(error: unknown, what: string): ApiBillingError {
+  const retryable =
+    error instanceof Stripe.errors.StripeConnectionError ||
+    error instanceof Stripe.errors.StripeAPIError ||
+    error instanceof Stripe.errors.StripeRateLimitError ||
+    (error instanceof Stripe.errors.StripeError && (error.statusCode ?? 0) >= 500);
+  return new ApiBillingError(`Stripe ${what} failed: ${error instanceof Error ? error.message : String(error)}`, { retryable, cause: error });
+}
+
+export class StripeBillingProvider implements BillingProvider {
+  constructor(private readonly stripe: Stripe) {}
+
+  async ensureCatalog(catalog: Catalog): Promise<CatalogIds> {
+    const meterId = await this.ensureMeter();
+    for (const product of catalog.products) {
+      try {
+        await this.stripe.products.retrieve(product.id);
+      } catch (error) {
+        if (!(error instanceof Stripe.errors.StripeInvalidRequestError && error.statusCode === 404)) throw asBillingError(error, 'product lookup');
+        await this.stripe.products.create({ id: product.id, name: product.name, metadata: { tier: product.tier } });
+      }
+    }
+    const existing = await this.stripe.prices.list({ lookup_keys: catalog.prices.map((p) => p.lookupKey), active: true, limit: 100 });
+    const priceIds: Record<string, string> = Object.fromEntries(existing.data.map((p) => [p.lookup_key ?? '', p.id]));
+    for (const price of catalog.prices) {
+      if (priceIds[price.lookupKey]) continue;
+      const created = await this.stripe.prices.create(this.priceParams(price, meterId), { idempotencyKey: `price-${price.lookupKey}` });
+      priceIds[price.lookupKey] = created.id;
+    }
+    return { meterId, priceIds };
+  }
+
+  private async ensureMeter(): Promise<string> {
+    for await (const meter of this.stripe.billing.meters.list({ status: 'active', limit: 100 })) {
+      if (meter.event_name === METER_EVENT_NAME) return meter.id;
+    }
+    const meter = await this.stripe.billing.meters.create(
+      {
+        display_name: 'API calls',
+        event_name: METER_EVENT_NAME,
+        default_aggregation: { formula: 'sum' },
+        customer_mapping: { type: 'by_id', event_payload_key: METER_PAYLOAD_KEYS.customer },
+        value_settings: { event_payload_key: METER_PAYLOAD_KEYS.value },
+      },
+      { idempotencyKey: `meter-${METER_EVENT_NAME}` },
+    );
+    return meter.id;
+  }
+
+  private priceParams(price: CatalogPrice, meterId: string): Stripe.PriceCreateParams {
+    const common = { currency: 'usd', product: productId(price.tier), lookup_key: price.lookupKey, metadata: { tier: price.tier, role: price.role } };
+    if (price.role === 'fee') return { ...common, unit_amount: price.unitAmountCents, recurring: { interval: 'month', usage_type: 'licensed' } };
+    return {
+      ...common,
+      billing_scheme: 'tiered',
+      tiers_mode: price.tiersMode,
+      tiers: price.tiers.map((t) => ({ up_to: t.upTo ?? 'inf', unit_amount_decimal: Stripe.Decimal.from(millicentsToDecimalCents(t.unitMillicents)) })),
+      recurring: { interval: 'month', usage_type: 'metered', meter: meterId },
+    };
+  }
+
+  async createSubscriber(input: { customerId: string; name: string; priceIds: readonly string[]; billingCycleAnchorSec: number }) {
+    try {
+      // Idempotency keys by our customer id: a retried creation returns the same Stripe objects.
+      const customer = await this.stripe.customers.create(
+        { name: input.name, metadata: { customerId: input.customerId } },
+        { idempotencyKey: `customer-${input.customerId}` },
+      );
+      const subscription = await this.stripe.subscriptions.create(
+        {
+          customer: customer.id,
+          items: input.priceIds.map((price) => ({ price })),
+          billing_cycle_anchor: input.billingCycleAnchorSec,
+          proration_behavior: 'create_prorations',
+          metadata: { customerId: input.customerId },
+        },
+        { idempotencyKey: `subscription-${input.customerId}` },
+      );
+      return { stripeCustomerId: customer.id, subscriptionId: subscription.id };
+    } catch (error) {
+      throw asBillingError(error, 'subscriber creation');
+    }
+  }
+
+  async replacePrices(subscriptionId: string, priceIds: readonly string[]) {
+    try {
+      const subscription = await this.stripe.subscriptions.retrieve(subscriptionId);
+      await this.stripe.subscriptions.update(subscriptionId, {
+        items: [...subscription.items.data.map((item) => ({ id: item.id, deleted: true })), ...priceIds.map((price) => ({ price }))],
+        proration_behavior: 'create_prorations',
+      });
+    } catch (error) {
+      throw asBillingError(error, 'tier change');
+    }
+  }
+
+  async pushMeterEvent(event: MeterEventPush): Promise<'accepted' | 'duplicate'> {
+    try {
+      await this.stripe.billing.meterEvents.create({
+        event_name: METER_EVENT_NAME,
+        identifier: event.identifier,
+        timestamp: event.timestampSec,
+        payload: { [METER_PAYLOAD_KEYS.customer]: event.stripeCustomerId, [METER_PAYLOAD_KEYS.value]: String(event.value) },
+      });
+      return 'accepted';
+    } catch (error) {
+      if (error instanceof Stripe.errors.StripeInvalidRequestError && error.code === 'resource_already_exists') return 'duplicate';
+      throw asBillingError(error, 'meter event');
+    }
+  }
+
+  async meteredTotal(meterId: string, stripeCustomerId: string, fromSec: number, toSec: number): Promise<number> {
+    let total = 0;
+    try {
+      for await (const summary of this.stripe.billing.meters.listEventSummaries(meterId, { customer: stripeCustomerId, start_time: fromSec, end_time: toSec })) {
+        total += summary.aggregated_value;
+      }
+    } catch (error) {
+      throw asBillingError(error, 'meter summary');
+    }
+    return total;
+  }
+}
