@@ -1,0 +1,55 @@
+import { App, Stack } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Aggregation } from '../../lib/aggregation.ts';
+import { ProductFunction } from '../../lib/lambda-defaults.ts';
+import { MeteredApi } from '../../lib/metered-api.ts';
+import { BillingTables } from '../../lib/tables.ts';
+import { synthesizeStack } from './synth.ts';
+
+const scratchStack = () => {
+  const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Scratch');
+  return { stack, tables: new BillingTables(stack, 'Tables') };
+};
+
+describe('construct props', () => {
+  describe('an operator backend instead of the sample one', () => {
+    let template: Template;
+    beforeAll(() => {
+      const backend = new apigateway.HttpIntegration('https://backend.example.com/{proxy}', { proxy: true });
+      ({ template } = synthesizeStack({ backend }));
+    });
+
+    it('integrates the metered routes with it', () => {
+      template.hasResourceProperties('AWS::ApiGateway::Method', {
+        ApiKeyRequired: true,
+        Integration: Match.objectLike({ Type: 'HTTP_PROXY', Uri: 'https://backend.example.com/{proxy}' }),
+      });
+    });
+
+    it('creates no sample backend', () => {
+      template.resourceCountIs('AWS::Lambda::Function', 3);
+      expect(JSON.stringify(template.toJSON())).not.toContain('SampleBackend');
+    });
+  });
+
+  it('MeteredApi rejects a stage throttle that is not positive, saying what to fix', () => {
+    const { stack, tables } = scratchStack();
+
+    expect(() => new MeteredApi(stack, 'Api', { tables, stageThrottle: { rateLimit: 0, burstLimit: 10 } })).toThrow(/stageThrottle needs a positive rateLimit/);
+  });
+
+  it.each([0, 10_001, 1.5])('Aggregation rejects batchSize %s', (batchSize) => {
+    const { stack, tables } = scratchStack();
+    const accessLogGroup = new logs.LogGroup(stack, 'Logs');
+
+    expect(() => new Aggregation(stack, 'Aggregation', { tables, accessLogGroup, batchSize })).toThrow(/batchSize must be an integer from 1 to 10000/);
+  });
+
+  it('ProductFunction names the missing entry file', () => {
+    const { stack } = scratchStack();
+
+    expect(() => new ProductFunction(stack, 'Fn', { handlerName: 'no-such-handler', description: 'x' })).toThrow(/create lambdas\/no-such-handler\/handler\.ts/);
+  });
+});
