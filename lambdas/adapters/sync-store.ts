@@ -1,0 +1,86 @@
+/** The Stripe sync's state in DynamoDB: the outbox per customer and month (Billing table), and settled usage (Counters table). */
+import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { PendingPush, SyncState, SyncStateStore, UsageReader } from '#core/sync.ts';
+import { isConditionalCheckFailed } from './dynamodb.ts';
+
+const syncKey = (customerId: string, month: string) => ({ pk: `CUSTOMER#${customerId}`, sk: `SYNC#${month}` });
+
+export class DynamoSyncStateStore implements SyncStateStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly billingTable: string,
+  ) {}
+
+  async get(customerId: string, month: string): Promise<SyncState | undefined> {
+    const result = await this.doc.send(new GetCommand({ TableName: this.billingTable, Key: syncKey(customerId, month), ConsistentRead: true }));
+    if (!result.Item) return undefined;
+    const { pushedCalls, seq, pending } = result.Item as SyncState;
+    return { pushedCalls, seq, ...(pending && { pending }) };
+  }
+
+  async reserve(customerId: string, month: string, expectedSeq: number, entry: PendingPush): Promise<boolean> {
+    return this.conditional({
+      UpdateExpression: 'SET pending = :entry, seq = :next, updatedAt = :at ADD pushedCalls :value',
+      ConditionExpression: expectedSeq === 0 ? 'attribute_not_exists(seq) OR (seq = :seq AND attribute_not_exists(pending))' : 'seq = :seq AND attribute_not_exists(pending)',
+      ExpressionAttributeValues: { ':entry': entry, ':next': expectedSeq + 1, ':seq': expectedSeq, ':value': entry.value, ':at': new Date(entry.createdAt).toISOString() },
+      Key: syncKey(customerId, month),
+    });
+  }
+
+  async markSent(customerId: string, month: string, identifier: string): Promise<void> {
+    await this.conditional({
+      UpdateExpression: 'REMOVE pending SET lastSent = :id',
+      ConditionExpression: 'pending.identifier = :id',
+      ExpressionAttributeValues: { ':id': identifier },
+      Key: syncKey(customerId, month),
+    });
+  }
+
+  async replacePending(customerId: string, month: string, oldIdentifier: string, entry: PendingPush): Promise<boolean> {
+    return this.conditional({
+      UpdateExpression: 'SET pending = :entry',
+      ConditionExpression: 'pending.identifier = :old',
+      ExpressionAttributeValues: { ':entry': entry, ':old': oldIdentifier },
+      Key: syncKey(customerId, month),
+    });
+  }
+
+  private async conditional(update: { UpdateExpression: string; ConditionExpression: string; ExpressionAttributeValues: Record<string, unknown>; Key: Record<string, string> }): Promise<boolean> {
+    try {
+      await this.doc.send(new UpdateCommand({ TableName: this.billingTable, ...update }));
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
+  }
+}
+
+/** Billable calls from the hour counters the aggregator keeps. */
+export class CounterUsageReader implements UsageReader {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly countersTable: string,
+  ) {}
+
+  async billableCalls(customerId: string, month: string, beforeHour?: string): Promise<number> {
+    let total = 0;
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.countersTable,
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+          // `~` sorts after every digit: the whole month when no cut-off is given.
+          ExpressionAttributeValues: { ':pk': `CUSTOMER#${customerId}`, ':from': `HOUR#${month}`, ':to': beforeHour ? `HOUR#${beforeHour}` : `HOUR#${month}~` },
+          ProjectionExpression: 'sk, billable',
+          ConsistentRead: true,
+          ExclusiveStartKey,
+        }),
+      );
+      for (const item of page.Items ?? []) if (!beforeHour || String(item.sk) < `HOUR#${beforeHour}`) total += Number(item.billable ?? 0);
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    return total;
+  }
+}
