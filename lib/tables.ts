@@ -40,6 +40,13 @@ export class BillingTables extends Construct {
       partitionKey: { name: 'customerId', type: dynamodb.AttributeType.STRING },
     });
 
+    // Sparse: only subscribed customers have a Stripe id. Stripe's webhooks name customers by it.
+    this.customers.addGlobalSecondaryIndex({
+      indexName: 'byStripeCustomer',
+      partitionKey: { name: 'stripeCustomerId', type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.ALL,
+    });
+
     this.apiKeys = new dynamodb.Table(this, 'ApiKeys', {
       ...common,
       partitionKey: { name: 'keyHash', type: dynamodb.AttributeType.STRING },

@@ -42,6 +42,18 @@ export class DynamoCustomerStore implements KeyDirectory, CustomerRegistry {
     );
   }
 
+  async findByStripeCustomerId(stripeCustomerId: string): Promise<Customer | undefined> {
+    const result = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tables.customers,
+        IndexName: 'byStripeCustomer',
+        KeyConditionExpression: 'stripeCustomerId = :s',
+        ExpressionAttributeValues: { ':s': stripeCustomerId },
+      }),
+    );
+    return result.Items?.[0] as Customer | undefined;
+  }
+
   async listCustomers(): Promise<Customer[]> {
     const customers: Customer[] = [];
     let ExclusiveStartKey: Record<string, unknown> | undefined;
@@ -51,6 +63,31 @@ export class DynamoCustomerStore implements KeyDirectory, CustomerRegistry {
       ExclusiveStartKey = page.LastEvaluatedKey;
     } while (ExclusiveStartKey);
     return customers.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  async updateCustomer(customerId: string, fields: Partial<Omit<Customer, 'customerId'>>): Promise<boolean> {
+    const entries = Object.entries(fields);
+    if (entries.length === 0) return Boolean(await this.getCustomer(customerId));
+    // An undefined field is removed: `{ subscriptionId: undefined }` clears it.
+    const set = entries.filter(([, v]) => v !== undefined).map(([name, value], i) => ({ name, value, i }));
+    const remove = entries.filter(([, v]) => v === undefined).map(([name], i) => ({ name, i: i + set.length }));
+    const clauses = [set.length ? `SET ${set.map((f) => `#f${f.i} = :v${f.i}`).join(', ')}` : '', remove.length ? `REMOVE ${remove.map((f) => `#f${f.i}`).join(', ')}` : ''];
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tables.customers,
+          Key: { customerId },
+          UpdateExpression: clauses.filter(Boolean).join(' '),
+          ConditionExpression: 'attribute_exists(customerId)',
+          ExpressionAttributeNames: Object.fromEntries([...set, ...remove].map((f) => [`#f${f.i}`, f.name])),
+          ...(set.length && { ExpressionAttributeValues: Object.fromEntries(set.map((f) => [`:v${f.i}`, f.value])) }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
   }
 
   async listKeys(customerId: string): Promise<ApiKeyRecord[]> {

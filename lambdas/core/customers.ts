@@ -4,6 +4,7 @@ import type { TierName } from './config.ts';
 import { generateApiKey } from './keys.ts';
 import type { ApiKeyRecord, CapBehaviour, Customer } from './model.ts';
 import type { CustomerRegistry, GatewayKeyRegistry } from './ports.ts';
+import { subscribe, type StripeSetup } from './subscriptions.ts';
 
 export interface CustomerDeps {
   readonly registry: CustomerRegistry;
@@ -11,6 +12,8 @@ export interface CustomerDeps {
   readonly now: () => number;
   /** Random id source; injectable so tests can pin ids. */
   readonly newId?: (prefix: string) => string;
+  /** When set, a new customer is subscribed in Stripe to its tier. */
+  readonly stripe?: StripeSetup;
 }
 
 /** An issued key as the operator sees it once: the full key is never stored. */
@@ -30,8 +33,9 @@ export interface NewCustomer {
 }
 
 /**
- * Creates a customer in its tier's usage plan and issues its first key. The gateway key comes
- * first: if the write after it fails, an unused gateway key is left, never a customer without one.
+ * Creates a customer in its tier's usage plan (and its Stripe subscription) and issues its first key.
+ * The gateway key and Stripe come first: if the write after them fails, unused objects are left
+ * (Stripe's are found again by idempotency key), never a customer without them.
  */
 export async function createCustomer(input: NewCustomer, deps: CustomerDeps): Promise<{ customer: Customer; apiKey: IssuedApiKey }> {
   const name = input.name.trim();
@@ -40,6 +44,7 @@ export async function createCustomer(input: NewCustomer, deps: CustomerDeps): Pr
   const customerId = newId('cust');
   const createdAt = new Date(deps.now()).toISOString();
   const gateway = await deps.gatewayKeys.createKey(customerId, input.tier);
+  const subscription = deps.stripe && (await subscribe({ customerId, name, tier: input.tier }, deps.stripe, deps.now()));
   const customer: Customer = {
     customerId,
     name,
@@ -49,6 +54,7 @@ export async function createCustomer(input: NewCustomer, deps: CustomerDeps): Pr
     gatewayKeyId: gateway.gatewayKeyId,
     gatewayKeyValue: gateway.gatewayKeyValue,
     createdAt,
+    ...(subscription && { stripeCustomerId: subscription.stripeCustomerId, subscriptionId: subscription.subscriptionId }),
   };
   const { record, apiKey } = newKeyRecord(customerId, createdAt, newId);
   await deps.registry.createCustomerWithKey(customer, record);

@@ -22,6 +22,8 @@ export interface Customer {
   /** Stripe customer and subscription, set when the customer is subscribed. */
   readonly stripeCustomerId?: string;
   readonly subscriptionId?: string;
+  /** `created` (epoch s) of the last subscription webhook applied: older ones arrive late and are ignored. */
+  readonly lastSubscriptionEventAt?: number;
 }
 
 export type ApiKeyStatus = 'active' | 'revoked';

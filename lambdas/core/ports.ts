@@ -22,6 +22,8 @@ export interface CustomerRegistry {
   createCustomerWithKey(customer: Customer, key: ApiKeyRecord): Promise<void>;
   getCustomer(customerId: string): Promise<Customer | undefined>;
   listCustomers(): Promise<Customer[]>;
+  /** Sets fields of an existing customer; `false` when there is no such customer. */
+  updateCustomer(customerId: string, fields: Partial<Omit<Customer, 'customerId'>>): Promise<boolean>;
   listKeys(customerId: string): Promise<ApiKeyRecord[]>;
   addKey(key: ApiKeyRecord): Promise<void>;
   /** Marks the key revoked; `false` when no such key of that customer exists. */
@@ -64,4 +66,24 @@ export interface BillingProvider {
   pushMeterEvent(event: MeterEventPush): Promise<'accepted' | 'duplicate'>;
   /** Sum of the meter's events for the customer in [fromSec, toSec), minute-aligned. */
   meteredTotal(meterId: string, stripeCustomerId: string, fromSec: number, toSec: number): Promise<number>;
+}
+
+/** Who paused billing, when and why: the global switch that stops pushes while counting goes on. */
+export interface PauseState {
+  readonly paused: boolean;
+  readonly by: string;
+  readonly reason: string;
+  readonly at: string;
+}
+
+/** Product-wide billing state: the Stripe catalog ids, the pause switch, processed webhooks, invoices. */
+export interface BillingStateStore {
+  getCatalogIds(): Promise<CatalogIds | undefined>;
+  putCatalogIds(ids: CatalogIds): Promise<void>;
+  getPause(): Promise<PauseState | undefined>;
+  setPause(state: PauseState): Promise<void>;
+  /** Whether a Stripe event id was processed already. */
+  wasProcessed(eventId: string): Promise<boolean>;
+  markProcessed(eventId: string, type: string, at: number): Promise<void>;
+  recordInvoice(invoice: { invoiceId: string; customerId: string; month: string; status: string; amountDueCents: number; amountPaidCents: number; at: number }): Promise<void>;
 }

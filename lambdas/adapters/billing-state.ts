@@ -1,0 +1,60 @@
+/** Product-wide billing state in the Billing table (pk/sk). */
+import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { BillingStateStore, CatalogIds, PauseState } from '#core/ports.ts';
+
+const CATALOG = { pk: 'CONFIG', sk: 'CATALOG' };
+const PAUSE = { pk: 'CONFIG', sk: 'PAUSE' };
+/** Processed webhook markers outlive Stripe's retries (3 days) with room to spare. */
+const WEBHOOK_MARKER_DAYS = 30;
+
+export class DynamoBillingStateStore implements BillingStateStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly billingTable: string,
+  ) {}
+
+  private async get<T>(key: Record<string, string>): Promise<T | undefined> {
+    const result = await this.doc.send(new GetCommand({ TableName: this.billingTable, Key: key, ConsistentRead: true }));
+    return result.Item as T | undefined;
+  }
+
+  async getCatalogIds(): Promise<CatalogIds | undefined> {
+    const item = await this.get<CatalogIds>(CATALOG);
+    return item && { meterId: item.meterId, priceIds: item.priceIds };
+  }
+
+  async putCatalogIds(ids: CatalogIds): Promise<void> {
+    await this.doc.send(new PutCommand({ TableName: this.billingTable, Item: { ...CATALOG, ...ids } }));
+  }
+
+  async getPause(): Promise<PauseState | undefined> {
+    const item = await this.get<PauseState>(PAUSE);
+    return item && { paused: item.paused, by: item.by, reason: item.reason, at: item.at };
+  }
+
+  async setPause(state: PauseState): Promise<void> {
+    await this.doc.send(new PutCommand({ TableName: this.billingTable, Item: { ...PAUSE, ...state } }));
+  }
+
+  async wasProcessed(eventId: string): Promise<boolean> {
+    return Boolean(await this.get({ pk: `WEBHOOK#${eventId}`, sk: 'PROCESSED' }));
+  }
+
+  async markProcessed(eventId: string, type: string, at: number): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.billingTable,
+        Item: { pk: `WEBHOOK#${eventId}`, sk: 'PROCESSED', type, at: new Date(at).toISOString(), expiresAt: Math.floor(at / 1000) + WEBHOOK_MARKER_DAYS * 86_400 },
+      }),
+    );
+  }
+
+  async recordInvoice(invoice: { invoiceId: string; customerId: string; month: string; status: string; amountDueCents: number; amountPaidCents: number; at: number }): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.billingTable,
+        Item: { pk: `CUSTOMER#${invoice.customerId}`, sk: `INVOICE#${invoice.month}#${invoice.invoiceId}`, ...invoice, at: new Date(invoice.at).toISOString() },
+      }),
+    );
+  }
+}

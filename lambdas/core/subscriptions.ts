@@ -1,0 +1,58 @@
+/** Customers' Stripe subscriptions and tier changes: Stripe, the usage plan and our record agree. */
+import { stripeCatalog, pricesOfTier, type Catalog } from './catalog.ts';
+import type { BillingConfig, TierName } from './config.ts';
+import type { Customer } from './model.ts';
+import type { BillingProvider, CatalogIds, CustomerRegistry, GatewayKeyRegistry } from './ports.ts';
+import { startOfNextUtcMonth } from './time.ts';
+
+export interface StripeSetup {
+  readonly provider: BillingProvider;
+  readonly catalogIds: CatalogIds;
+  readonly catalog: Catalog;
+}
+
+export function stripeSetup(provider: BillingProvider, catalogIds: CatalogIds, config: Pick<BillingConfig, 'tiers'>): StripeSetup {
+  return { provider, catalogIds, catalog: stripeCatalog(config) };
+}
+
+/** Stripe price ids of a tier's subscription items; throws when the setup command has not created them. */
+export function priceIdsOfTier(setup: StripeSetup, tier: TierName): string[] {
+  return pricesOfTier(setup.catalog, tier).map((price) => {
+    const id = setup.catalogIds.priceIds[price.lookupKey];
+    if (!id) throw new Error(`Stripe price ${price.lookupKey} is missing: run the setup command (npm run cli -- stripe setup)`);
+    return id;
+  });
+}
+
+/** Subscribes a customer to its tier, billed monthly from the 1st of next month (UTC); this month is prorated. */
+export async function subscribe(customer: Pick<Customer, 'customerId' | 'name' | 'tier'>, setup: StripeSetup, now: number) {
+  return setup.provider.createSubscriber({
+    customerId: customer.customerId,
+    name: customer.name,
+    priceIds: priceIdsOfTier(setup, customer.tier),
+    billingCycleAnchorSec: Math.floor(startOfNextUtcMonth(now) / 1000),
+  });
+}
+
+export interface TierChangeDeps {
+  readonly registry: CustomerRegistry;
+  readonly gatewayKeys: GatewayKeyRegistry;
+  /** Absent when Stripe already made the change (a webhook from Checkout or the billing portal). */
+  readonly stripe?: StripeSetup;
+}
+
+export type TierChange = { ok: true; from: TierName; to: TierName; changed: boolean } | { ok: false; code: 'UNKNOWN_CUSTOMER' | 'NOT_SUBSCRIBED' };
+
+/** Moves a customer to `tier`: its subscription's prices, its gateway key's usage plan, then its record. */
+export async function changeTier(customerId: string, tier: TierName, deps: TierChangeDeps): Promise<TierChange> {
+  const customer = await deps.registry.getCustomer(customerId);
+  if (!customer) return { ok: false, code: 'UNKNOWN_CUSTOMER' };
+  if (customer.tier === tier) return { ok: true, from: tier, to: tier, changed: false };
+  if (deps.stripe) {
+    if (!customer.subscriptionId) return { ok: false, code: 'NOT_SUBSCRIBED' };
+    await deps.stripe.provider.replacePrices(customer.subscriptionId, priceIdsOfTier(deps.stripe, tier));
+  }
+  await deps.gatewayKeys.moveKey(customer.gatewayKeyId, customer.tier, tier);
+  await deps.registry.updateCustomer(customerId, { tier });
+  return { ok: true, from: customer.tier, to: tier, changed: true };
+}
