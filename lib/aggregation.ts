@@ -74,6 +74,7 @@ export class Aggregation extends Construct {
       memorySize: 512,
       timeout: Duration.minutes(2),
       environment: { [TABLE_ENV.counters]: tables.counters.tableName },
+      unscopableActions: ['dynamodb:ListStreams (the stream event source)'],
     });
     tables.counters.grantReadWriteData(this.aggregatorFunction);
     this.aggregatorFunction.addEventSource(

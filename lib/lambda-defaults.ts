@@ -42,6 +42,12 @@ export interface ProductFunctionProps {
    */
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   /**
+   * Actions, besides X-Ray's, that the function is granted on Resource "*" because they support no
+   * resource-level permissions; the cdk-nag acknowledgment of that wildcard names them.
+   * @default - none
+   */
+  readonly unscopableActions?: readonly string[];
+  /**
    * Powertools service name.
    * @default SERVICE_NAME ('api-billing')
    */
@@ -98,9 +104,10 @@ export class ProductFunction extends NodejsFunction {
       },
     });
     logGroup.grantWrite(role);
+    const unscopable = ['xray:PutTraceSegments', 'xray:PutTelemetryRecords (X-Ray active tracing)', ...(props.unscopableActions ?? [])];
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
-      reason: 'X-Ray active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions.',
+      reason: `Resource "*" only for actions that support no resource-level permissions: ${unscopable.join(', ')}.`,
     });
     Validations.of(this).acknowledge({
       id: 'AwsSolutions-L1',

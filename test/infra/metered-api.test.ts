@@ -87,6 +87,10 @@ describe('metered REST API', () => {
     });
   });
 
+  it('sets the account-level CloudWatch role that execution logging needs', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Account', { CloudWatchRoleArn: { 'Fn::GetAtt': [Match.anyValue(), 'Arn'] } });
+  });
+
   describe('usage plans', () => {
     const plan = (tier: string) => {
       const found = Object.values(template.findResources('AWS::ApiGateway::UsagePlan', { Properties: { UsagePlanName: `api-billing-${tier}` } }));

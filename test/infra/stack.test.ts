@@ -73,6 +73,15 @@ describe('the stack', () => {
     });
   });
 
+  it('allows Resource "*" only for actions that support no resource-level permissions', () => {
+    const actions = Object.values(template.findResources('AWS::IAM::Policy'))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>)
+      .filter((s) => s.Resource === '*' || (Array.isArray(s.Resource) && s.Resource.includes('*')))
+      .flatMap((s) => s.Action);
+
+    expect([...new Set(actions)].sort()).toEqual(['dynamodb:ListStreams', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+  });
+
   it('grants no IAM action by wildcard', () => {
     const actions = Object.values(template.findResources('AWS::IAM::Policy')).flatMap((p) =>
       (p.Properties.PolicyDocument.Statement as Array<{ Action: string | string[] }>).flatMap((s) => s.Action),
