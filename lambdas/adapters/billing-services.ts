@@ -1,0 +1,63 @@
+/**
+ * The billing core wired to DynamoDB and Stripe: shared by the sync and webhook Lambdas, the CLI
+ * and the local stack, so each runs the same code against its own tables and Stripe.
+ */
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type Stripe from 'stripe';
+import { billingConfig, type BillingConfig } from '#core/config.ts';
+import type { CatalogIds } from '#core/ports.ts';
+import { stripeSetup, type StripeSetup } from '#core/subscriptions.ts';
+import type { SyncDeps } from '#core/sync.ts';
+import { DynamoBillingStateStore } from './billing-state.ts';
+import { DynamoCustomerStore } from './customer-store.ts';
+import type { TableNames } from './env.ts';
+import { StripeBillingProvider } from './stripe-billing.ts';
+import { CounterUsageReader, DynamoSyncStateStore } from './sync-store.ts';
+
+export interface BillingServices {
+  readonly customers: DynamoCustomerStore;
+  readonly state: DynamoBillingStateStore;
+  readonly provider: StripeBillingProvider;
+  readonly config: BillingConfig;
+  readonly now: () => number;
+  /** The Stripe catalog ids and sync wiring; fails with a clear message until the setup command has run. */
+  ready(): Promise<{ catalogIds: CatalogIds; stripe: StripeSetup; sync: SyncDeps }>;
+}
+
+export function billingServices(options: {
+  doc: DynamoDBDocumentClient;
+  tables: Pick<TableNames, 'customers' | 'apiKeys' | 'counters' | 'billing'>;
+  stripe: Stripe;
+  config?: BillingConfig;
+  now?: () => number;
+}): BillingServices {
+  const config = options.config ?? billingConfig;
+  const now = options.now ?? Date.now;
+  const customers = new DynamoCustomerStore(options.doc, options.tables);
+  const state = new DynamoBillingStateStore(options.doc, options.tables.billing);
+  const provider = new StripeBillingProvider(options.stripe);
+  let cached: CatalogIds | undefined;
+  return {
+    customers,
+    state,
+    provider,
+    config,
+    now,
+    async ready() {
+      cached ??= await state.getCatalogIds();
+      if (!cached) throw new Error('Stripe is not set up: run `npm run cli -- stripe setup` (it creates the meter, products and prices)');
+      return {
+        catalogIds: cached,
+        stripe: stripeSetup(provider, cached, config),
+        sync: {
+          stripe: provider,
+          state: new DynamoSyncStateStore(options.doc, options.tables.billing),
+          usage: new CounterUsageReader(options.doc, options.tables.counters),
+          meterId: cached.meterId,
+          config,
+          now,
+        },
+      };
+    },
+  };
+}

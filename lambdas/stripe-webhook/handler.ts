@@ -1,0 +1,40 @@
+/** Stripe webhooks: a bad signature is a 400 that changes nothing; each event id is processed once. */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { billingServices } from '#adapters/billing-services.ts';
+import { connectDynamoDb } from '#adapters/dynamodb.ts';
+import { readEnv, tableEnv } from '#adapters/env.ts';
+import { AwsGatewayKeyRegistry } from '#adapters/gateway-keys-aws.ts';
+import { stripeClient } from '#adapters/stripe-billing.ts';
+import { loadStripeSecrets } from '#adapters/stripe-secrets.ts';
+import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
+import * as z from 'zod';
+import { createWebhookHandler } from './webhook.ts';
+
+const env = readEnv(
+  tableEnv('customers', 'apiKeys', 'counters', 'billing').extend({
+    USAGE_PLAN_ID_FREE: z.string().min(1),
+    USAGE_PLAN_ID_PRO: z.string().min(1),
+    USAGE_PLAN_ID_ENTERPRISE: z.string().min(1),
+  }),
+);
+const logger = new Logger();
+const { doc } = connectDynamoDb();
+const ready = loadStripeSecrets().then((secrets) => {
+  const stripe = stripeClient({ secretKey: secrets.secretKey, baseUrl: process.env.STRIPE_API_BASE });
+  const services = billingServices({
+    doc,
+    tables: { customers: env.CUSTOMERS_TABLE, apiKeys: env.API_KEYS_TABLE, counters: env.COUNTERS_TABLE, billing: env.BILLING_TABLE },
+    stripe,
+  });
+  const gatewayKeys = new AwsGatewayKeyRegistry(new APIGatewayClient({}), {
+    free: env.USAGE_PLAN_ID_FREE,
+    pro: env.USAGE_PLAN_ID_PRO,
+    enterprise: env.USAGE_PLAN_ID_ENTERPRISE,
+  });
+  return createWebhookHandler({ stripe, webhookSecret: secrets.webhookSecret, services, gatewayKeys, logger });
+});
+
+export const handler = middy(async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => (await ready)(event)).use(injectLambdaContext(logger));
