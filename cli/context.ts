@@ -1,6 +1,8 @@
 /** What every CLI command works on: the local stack's tables and gateway keys. */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { billingServices, type BillingServices } from '../lambdas/adapters/billing-services.ts';
 import { DynamoCustomerStore } from '../lambdas/adapters/customer-store.ts';
+import { stripeClient } from '../lambdas/adapters/stripe-billing.ts';
 import { connectDynamoDb } from '../lambdas/adapters/dynamodb.ts';
 import type { TableNames } from '../lambdas/adapters/env.ts';
 import { LocalGatewayKeyRegistry } from '../lambdas/adapters/gateway-keys-local.ts';
@@ -15,6 +17,10 @@ export interface CliContext {
   readonly tables: TableNames;
   readonly store: DynamoCustomerStore;
   readonly customerDeps: CustomerDeps;
+  /** Stripe and billing state: the local Stripe of `npm start`, or Stripe test mode when STRIPE_SECRET_KEY is set. */
+  readonly billing: BillingServices;
+  /** Who runs the command, for audit records. */
+  readonly operator: string;
 }
 
 /** Connects to the running local stack (started by `npm start`). */
@@ -23,10 +29,14 @@ export function connectLocalStack(): CliContext {
   if (!state) throw new CliError('the local stack is not running: start it with `npm start` in another terminal');
   const { doc } = connectDynamoDb({ endpoint: state.dynamoDbEndpoint });
   const store = new DynamoCustomerStore(doc, state.tables);
+  const secretKey = process.env.STRIPE_SECRET_KEY ?? 'sk_test_local';
+  const billing = billingServices({ doc, tables: state.tables, stripe: stripeClient({ secretKey, baseUrl: process.env.STRIPE_SECRET_KEY ? undefined : state.stripeApiBase }) });
   return {
     doc,
     tables: state.tables,
     store,
     customerDeps: { registry: store, gatewayKeys: new LocalGatewayKeyRegistry(state.gatewayKeysFile), now: Date.now },
+    billing,
+    operator: process.env.API_BILLING_OPERATOR ?? process.env.USER ?? 'operator',
   };
 }

@@ -1,5 +1,6 @@
 /** The operator CLI: `npm run cli -- <command>` (or `npx api-billing <command>`). */
 import { Command, CommanderError } from 'commander';
+import { registerBillingCommands } from './commands/billing.ts';
 import { registerCustomerCommands } from './commands/customers.ts';
 import { CliError, connectLocalStack, type CliContext } from './context.ts';
 
@@ -7,6 +8,7 @@ export function buildProgram(connect: () => CliContext = connectLocalStack): Com
   const program = new Command('api-billing')
     .description('Operate api-billing: customers, keys, usage. Works against the local stack started by `npm start`.');
   registerCustomerCommands(program, connect);
+  registerBillingCommands(program, connect);
   return program;
 }
 

@@ -20,8 +20,12 @@ export function registerCustomerCommands(program: Command, connect: () => CliCon
     .option('--json', 'print JSON')
     .action(async (options: { name: string; tier: TierName; capBehaviour: CapBehaviour; json?: boolean }) => {
       if (!options.name.trim()) throw new CliError('--name must not be empty');
-      const { customer, apiKey } = await createCustomer({ name: options.name, tier: options.tier, capBehaviour: options.capBehaviour }, connect().customerDeps);
-      printRecord({ customerId: customer.customerId, name: customer.name, tier: customer.tier, keyId: apiKey.keyId, apiKey: apiKey.key }, Boolean(options.json));
+      const context = connect();
+      // Subscribed in Stripe once `stripe setup` has run; before that, metered and counted only.
+      const stripe = (await context.billing.state.getCatalogIds()) ? (await context.billing.ready()).stripe : undefined;
+      if (!stripe && !options.json) console.error('note: Stripe is not set up (npm run cli -- stripe setup), so this customer has no subscription yet');
+      const { customer, apiKey } = await createCustomer({ name: options.name, tier: options.tier, capBehaviour: options.capBehaviour }, { ...context.customerDeps, stripe });
+      printRecord({ customerId: customer.customerId, name: customer.name, tier: customer.tier, stripeCustomerId: customer.stripeCustomerId, keyId: apiKey.keyId, apiKey: apiKey.key }, Boolean(options.json));
       if (!options.json) console.error(KEY_SHOWN_ONCE);
     });
 
