@@ -170,6 +170,7 @@ describe('metered REST API', () => {
       expect(actionsOn(statements, ids.apiKeys)).toEqual(['dynamodb:GetItem']);
       expect(actionsOn(statements, ids.customers)).toEqual(['dynamodb:GetItem']);
       expect(actionsOn(statements, ids.usageEvents)).toEqual(['dynamodb:PutItem']);
+      expect(JSON.stringify(statements)).not.toContain('/index/');
     });
 
     it('may be invoked by API Gateway', () => {
