@@ -1,5 +1,5 @@
 /** Product-wide billing state in the Billing table (pk/sk). */
-import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { BillingStateStore, CatalogIds, PauseState } from '#core/ports.ts';
 
 const CATALOG = { pk: 'CONFIG', sk: 'CATALOG' };
@@ -56,5 +56,19 @@ export class DynamoBillingStateStore implements BillingStateStore {
         Item: { pk: `CUSTOMER#${invoice.customerId}`, sk: `INVOICE#${invoice.month}#${invoice.invoiceId}`, ...invoice, at: new Date(invoice.at).toISOString() },
       }),
     );
+  }
+
+  /** Amount due of each month's invoices (`YYYY-MM` -> cents), from the invoices the webhooks recorded. */
+  async invoicedByMonth(customerId: string): Promise<Record<string, number>> {
+    const result = await this.doc.send(
+      new QueryCommand({
+        TableName: this.billingTable,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': `CUSTOMER#${customerId}`, ':prefix': 'INVOICE#' },
+      }),
+    );
+    const byMonth: Record<string, number> = {};
+    for (const item of result.Items ?? []) byMonth[String(item.month)] = (byMonth[String(item.month)] ?? 0) + Number(item.amountDueCents ?? 0);
+    return byMonth;
   }
 }

@@ -1,6 +1,7 @@
 /** The Stripe sync's state in DynamoDB: the outbox per customer and month (Billing table), and settled usage (Counters table). */
 import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { PendingPush, SyncState, SyncStateStore, UsageReader } from '#core/sync.ts';
+import type { HourCount } from '#core/usage-report.ts';
 import { isConditionalCheckFailed } from './dynamodb.ts';
 
 const syncKey = (customerId: string, month: string) => ({ pk: `CUSTOMER#${customerId}`, sk: `SYNC#${month}` });
@@ -82,5 +83,28 @@ export class CounterUsageReader implements UsageReader {
       ExclusiveStartKey = page.LastEvaluatedKey;
     } while (ExclusiveStartKey);
     return total;
+  }
+
+  /** Billable calls per hour in [fromHour, toHour). */
+  async hourly(customerId: string, fromHour: string, toHour: string): Promise<HourCount[]> {
+    const hours: HourCount[] = [];
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: this.countersTable,
+          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+          ExpressionAttributeValues: { ':pk': `CUSTOMER#${customerId}`, ':from': `HOUR#${fromHour}`, ':to': `HOUR#${toHour}` },
+          ProjectionExpression: 'sk, billable',
+          ExclusiveStartKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        const hour = String(item.sk).slice('HOUR#'.length);
+        if (hour < toHour) hours.push({ hour, billable: Number(item.billable ?? 0) });
+      }
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    return hours;
   }
 }

@@ -1,0 +1,91 @@
+/**
+ * What a customer sees of its own usage (the usage API and the dashboard): this month's calls,
+ * quota, estimated bill with its breakdown, cap, calls per day and per hour, previous months.
+ */
+import { monthlyQuotaOf, type BillingConfig } from './config.ts';
+import type { Customer } from './model.ts';
+import { estimateBill, type EstimatedBill } from './pricing.ts';
+import { startOfNextUtcMonth, utcHour, utcMonth } from './time.ts';
+
+export interface HourCount {
+  /** `YYYY-MM-DDTHH`. */
+  readonly hour: string;
+  readonly billable: number;
+}
+
+export interface UsageHistory {
+  /** Billable calls per hour in [fromHour, toHour), hours with none left out. */
+  hourly(customerId: string, fromHour: string, toHour: string): Promise<HourCount[]>;
+  /** Amounts Stripe invoiced per month (`YYYY-MM` -> cents). */
+  invoicedByMonth(customerId: string): Promise<Record<string, number>>;
+}
+
+export interface UsageReport {
+  readonly customerId: string;
+  readonly tier: Customer['tier'];
+  readonly month: string;
+  readonly calls: number;
+  /** Monthly quota where the tier has one, with what is left and when it resets. */
+  readonly quota: { readonly limit: number; readonly remaining: number; readonly resetsAt: string } | null;
+  readonly includedCalls: number | null;
+  readonly estimate: EstimatedBill;
+  readonly cap: { readonly capCents: number; readonly usedPercent: number; readonly state: 'ok' | 'warning' | 'reached'; readonly behaviour: Customer['capBehaviour'] };
+  readonly daily: ReadonlyArray<{ readonly day: string; readonly calls: number }>;
+  readonly last48Hours: readonly HourCount[];
+  readonly previousMonths: ReadonlyArray<{ readonly month: string; readonly calls: number; readonly estimateCents: number; readonly invoicedCents: number | null }>;
+}
+
+const HOUR_MS = 3_600_000;
+
+export async function usageReport(customer: Customer, history: UsageHistory, config: Pick<BillingConfig, 'tiers' | 'billingCapCents' | 'capAlertPercents'>, now: number, monthsBack = 3): Promise<UsageReport> {
+  const month = utcMonth(now);
+  const nextHour = utcHour(now + HOUR_MS);
+  const [y, m] = month.split('-').map(Number) as [number, number];
+  const firstMonthStart = Date.UTC(y, m - 1 - monthsBack, 1);
+  const [hours, invoiced] = await Promise.all([history.hourly(customer.customerId, utcHour(firstMonthStart), nextHour), history.invoicedByMonth(customer.customerId)]);
+
+  const byMonth = new Map<string, number>();
+  const byDay = new Map<string, number>();
+  for (const h of hours) {
+    byMonth.set(h.hour.slice(0, 7), (byMonth.get(h.hour.slice(0, 7)) ?? 0) + h.billable);
+    if (h.hour.startsWith(month)) byDay.set(h.hour.slice(0, 10), (byDay.get(h.hour.slice(0, 10)) ?? 0) + h.billable);
+  }
+  const calls = byMonth.get(month) ?? 0;
+  const tier = config.tiers[customer.tier];
+  const quotaLimit = monthlyQuotaOf(tier);
+  const estimate = estimateBill(customer.tier, calls, config);
+  const capCents = customer.capCents ?? config.billingCapCents;
+  const usedPercent = Math.floor((estimate.totalCents * 100) / capCents);
+  const warnAt = Math.min(...config.capAlertPercents);
+
+  const daily = [];
+  for (let d = Date.UTC(y, m - 1, 1); utcMonth(d) === month && d <= now; d += 24 * HOUR_MS) {
+    const day = new Date(d).toISOString().slice(0, 10);
+    daily.push({ day, calls: byDay.get(day) ?? 0 });
+  }
+  const last48Hours = [];
+  for (let t = now - 47 * HOUR_MS; utcHour(t) < nextHour; t += HOUR_MS) {
+    const hour = utcHour(t);
+    last48Hours.push({ hour, billable: hours.find((h) => h.hour === hour)?.billable ?? 0 });
+  }
+  const previousMonths = [];
+  for (let i = 1; i <= monthsBack; i++) {
+    const previous = utcMonth(Date.UTC(y, m - 1 - i, 1));
+    const previousCalls = byMonth.get(previous) ?? 0;
+    previousMonths.push({ month: previous, calls: previousCalls, estimateCents: estimateBill(customer.tier, previousCalls, config).totalCents, invoicedCents: invoiced[previous] ?? null });
+  }
+
+  return {
+    customerId: customer.customerId,
+    tier: customer.tier,
+    month,
+    calls,
+    quota: quotaLimit === undefined ? null : { limit: quotaLimit, remaining: Math.max(0, quotaLimit - calls), resetsAt: new Date(startOfNextUtcMonth(now)).toISOString() },
+    includedCalls: tier.pricing === 'included-plus-overage' ? tier.includedCalls : quotaLimit ?? null,
+    estimate,
+    cap: { capCents, usedPercent, state: usedPercent >= 100 ? 'reached' : usedPercent >= warnAt ? 'warning' : 'ok', behaviour: customer.capBehaviour },
+    daily,
+    last48Hours,
+    previousMonths,
+  };
+}
