@@ -15,9 +15,20 @@ import type { LocalGatewayKeyRegistry } from '../lambdas/adapters/gateway-keys-l
 /** One access-log line with the fields of ACCESS_LOG_FORMAT, every value a string as API Gateway writes it. */
 export type RawAccessLogLine = Record<keyof typeof ACCESS_LOG_FORMAT, string>;
 
+/** A method of the API, as the stack defines it. */
+export interface LocalRoute {
+  /** Resource template, e.g. `/api/{proxy+}`. */
+  readonly resource: string;
+  /** @default - ANY */
+  readonly method?: string;
+  /** `metered`: authorizer and usage plan; `key`: authorizer only (the product's free routes); `none`: open (webhooks). */
+  readonly auth: 'metered' | 'key' | 'none';
+  readonly handler: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+}
+
 export interface LocalGatewayOptions {
   readonly authorizer: (event: APIGatewayRequestAuthorizerEvent) => Promise<APIGatewayAuthorizerResult>;
-  readonly backend: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+  readonly routes: readonly LocalRoute[];
   readonly gatewayKeys: Pick<LocalGatewayKeyRegistry, 'findByValue'>;
   readonly config: Pick<BillingConfig, 'tiers' | 'rateLimit' | 'upgradeUrl'>;
   readonly accessLog: (line: RawAccessLogLine) => void;
@@ -34,10 +45,22 @@ export interface RunningLocalGateway {
 }
 
 const STAGE = 'prod';
-const METERED_RESOURCES = [
-  { resource: '/api/{proxy+}', matches: (path: string) => path.startsWith('/api/') && path.length > 5 },
-  { resource: '/api', matches: (path: string) => path === '/api' },
-];
+/** Matches a path against a resource template; returns the path parameters, or undefined. */
+function matchResource(resource: string, path: string): Record<string, string> | undefined {
+  const names: string[] = [];
+  const pattern = resource
+    .split('/')
+    .map((segment) => {
+      const parameter = /^\{([A-Za-z]+)(\+?)\}$/.exec(segment);
+      if (!parameter) return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      names.push(parameter[1]!);
+      return parameter[2] ? '(.+)' : '([^/]+)';
+    })
+    .join('/');
+  const match = new RegExp(`^${pattern}$`).exec(path);
+  if (!match) return undefined;
+  return Object.fromEntries(names.map((name, i) => [name, decodeURIComponent(match[i + 1]!)]));
+}
 
 /** A token bucket per gateway key, as API Gateway throttles a usage plan: `burst` at once, then the steady rate. */
 class TokenBuckets {
@@ -96,8 +119,35 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<R
       send(spec.statusCode ?? status ?? 500, JSON.stringify(filled));
     };
 
-    const route = METERED_RESOURCES.find((r) => r.matches(url.pathname));
-    if (!route) return sendGatewayResponse('DEFAULT_4XX', 403, 'Missing Authentication Token');
+    let pathParameters: Record<string, string> | undefined;
+    const route = options.routes.find((r) => (!r.method || r.method === method) && (pathParameters = matchResource(r.resource, url.pathname)));
+    if (!route || !pathParameters) return sendGatewayResponse('DEFAULT_4XX', 403, 'Missing Authentication Token');
+    const proxyEvent = (authorizerContext: Record<string, unknown> | undefined): APIGatewayProxyEvent => ({
+      resource: route.resource,
+      path: url.pathname,
+      httpMethod: method,
+      headers,
+      multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
+      queryStringParameters: url.searchParams.size ? Object.fromEntries(url.searchParams) : null,
+      multiValueQueryStringParameters: null,
+      pathParameters: Object.keys(pathParameters!).length ? pathParameters! : null,
+      stageVariables: null,
+      body: body || null,
+      isBase64Encoded: false,
+      requestContext: { ...requestContext(requestId, method, route.resource, url.pathname, startedAt), authorizer: authorizerContext } as unknown as APIGatewayProxyEvent['requestContext'],
+    });
+    const invoke = async (authorizerContext: Record<string, unknown> | undefined) => {
+      let result: APIGatewayProxyResult;
+      try {
+        result = await route.handler(proxyEvent(authorizerContext));
+      } catch (error) {
+        console.error(`integration failed for ${requestId}:`, error instanceof Error ? error.message : error);
+        return sendGatewayResponse('DEFAULT_5XX', 502, 'Internal server error');
+      }
+      const resultHeaders = Object.fromEntries(Object.entries(result.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
+      send(result.statusCode, result.body, resultHeaders);
+    };
+    if (route.auth === 'none') return invoke(undefined);
 
     const authorizerEvent: APIGatewayRequestAuthorizerEvent = {
       type: 'REQUEST',
@@ -107,7 +157,7 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<R
       httpMethod: method,
       headers,
       multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]])),
-      pathParameters: route.resource === '/api' ? null : { proxy: url.pathname.slice('/api/'.length) },
+      pathParameters: Object.keys(pathParameters).length ? pathParameters : null,
       queryStringParameters: url.searchParams.size ? Object.fromEntries(url.searchParams) : null,
       multiValueQueryStringParameters: null,
       stageVariables: null,
@@ -125,6 +175,8 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<R
     for (const [k, v] of Object.entries(authorization.context ?? {})) context[`authorizer.${k}`] = String(v);
     const allowed = authorization.policyDocument.Statement.some((s) => 'Effect' in s && s.Effect === 'Allow');
     if (!allowed) return sendGatewayResponse('ACCESS_DENIED');
+    const authorizerContext = { principalId: authorization.principalId, ...authorization.context };
+    if (route.auth === 'key') return invoke(authorizerContext);
 
     // Usage plan: the key the authorizer names must be in a plan, as with apiKeySource AUTHORIZER.
     const gatewayKey = authorization.usageIdentifierKey ? options.gatewayKeys.findByValue(authorization.usageIdentifierKey) : undefined;
@@ -138,31 +190,7 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<R
       quotaUsed.set(quotaKey, used + 1);
     }
 
-    let result: APIGatewayProxyResult;
-    try {
-      result = await options.backend({
-        resource: route.resource,
-        path: url.pathname,
-        httpMethod: method,
-        headers,
-        multiValueHeaders: authorizerEvent.multiValueHeaders as APIGatewayProxyEvent['multiValueHeaders'],
-        queryStringParameters: authorizerEvent.queryStringParameters,
-        multiValueQueryStringParameters: null,
-        pathParameters: authorizerEvent.pathParameters,
-        stageVariables: null,
-        body: body || null,
-        isBase64Encoded: false,
-        requestContext: {
-          ...requestContext(requestId, method, route.resource, url.pathname, startedAt),
-          authorizer: { principalId: authorization.principalId, ...authorization.context },
-        } as unknown as APIGatewayProxyEvent['requestContext'],
-      });
-    } catch (error) {
-      console.error(`backend failed for ${requestId}:`, error instanceof Error ? error.message : error);
-      return sendGatewayResponse('DEFAULT_5XX', 502, 'Internal server error');
-    }
-    const backendHeaders = Object.fromEntries(Object.entries(result.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
-    send(result.statusCode, result.body, backendHeaders);
+    return invoke(authorizerContext);
   }
 
   const server = createServer((req, res) => {

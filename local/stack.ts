@@ -16,8 +16,11 @@ import { LocalGatewayKeyRegistry } from '../lambdas/adapters/gateway-keys-local.
 import { DynamoUsageEventLog } from '../lambdas/adapters/usage-event-log.ts';
 import { createAuthorizer } from '../lambdas/authorizer/authorizer.ts';
 import { handler as sampleBackend } from '../lambdas/sample-backend/handler.ts';
+import { createUsageApi } from '../lambdas/usage-api/usage-api.ts';
+import { DynamoBillingStateStore } from '../lambdas/adapters/billing-state.ts';
+import { CounterUsageReader } from '../lambdas/adapters/sync-store.ts';
 import { startDynamoDbLocal, type RunningDynamoDbLocal } from './dynamodb-local.ts';
-import { startLocalGateway, type RawAccessLogLine, type RunningLocalGateway } from './gateway.ts';
+import { startLocalGateway, type LocalRoute, type RawAccessLogLine, type RunningLocalGateway } from './gateway.ts';
 import { createTables, synthesizeTableDefinitions } from './tables.ts';
 
 export interface LocalStackOptions {
@@ -33,6 +36,8 @@ export interface LocalStackOptions {
   readonly config?: BillingConfig;
   /** @default Date.now */
   readonly now?: () => number;
+  /** Routes beyond the metered API and the usage API (the Stripe webhook, the dashboard). */
+  readonly extraRoutes?: readonly LocalRoute[];
 }
 
 export interface LocalStack extends DynamoDbConnection {
@@ -73,9 +78,28 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     appendFileSync(accessLogFile, `${JSON.stringify(line)}\n`);
   };
 
+  const counters = new CounterUsageReader(connection.doc, tables.counters);
+  const invoices = new DynamoBillingStateStore(connection.doc, tables.billing);
+  // The API's methods, as lib/metered-api.ts and lib/billing-sync.ts define them.
+  const routes: LocalRoute[] = [
+    { resource: '/api', auth: 'metered', handler: sampleBackend },
+    { resource: '/api/{proxy+}', auth: 'metered', handler: sampleBackend },
+    {
+      resource: '/usage',
+      method: 'GET',
+      auth: 'key',
+      handler: createUsageApi({
+        registry: store,
+        history: { hourly: (...args) => counters.hourly(...args), invoicedByMonth: (id) => invoices.invoicedByMonth(id) },
+        config,
+        now,
+      }),
+    },
+    ...(options.extraRoutes ?? []),
+  ];
   const gateway = await startLocalGateway({
     authorizer,
-    backend: (event) => sampleBackend(event),
+    routes,
     gatewayKeys,
     config,
     accessLog,

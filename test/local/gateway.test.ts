@@ -108,6 +108,16 @@ describe('local gateway (same authorizer, usage plans and gateway responses)', (
     expect(accessLog(stack).at(-1)).toMatchObject({ status: '429', responseType: 'THROTTLED' });
   });
 
+  it('serves the usage API to the key holder without metering it, and refuses it without a key', async () => {
+    stack = await localStack();
+    const { customer: c, apiKey } = await customer('free');
+    const response = await call(stack, { 'x-api-key': apiKey.key }, '/usage');
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ customerId: c.customerId, tier: 'free', calls: 0, quota: { limit: 1_000, remaining: 1_000 }, estimate: { totalCents: 0 } });
+    expect((await call(stack, {}, '/usage')).status).toBe(401);
+    expect(await events(stack)).toEqual([]);
+  });
+
   it('answers an unknown route as API Gateway does, with JSON', async () => {
     stack = await localStack();
     const response = await call(stack, {}, '/nope');
