@@ -123,6 +123,32 @@ export class StripeBillingProvider implements BillingProvider {
     }
   }
 
+  async createCheckoutSession(input: { customerId: string; stripeCustomerId: string; priceIds: readonly string[]; successUrl: string; cancelUrl: string; billingCycleAnchorSec: number }) {
+    try {
+      const session = await this.stripe.checkout.sessions.create({
+        mode: 'subscription',
+        customer: input.stripeCustomerId,
+        // Metered prices take no quantity; the licensed fee is one per month.
+        line_items: input.priceIds.map((price, i) => (i === 0 ? { price, quantity: 1 } : { price })),
+        subscription_data: { billing_cycle_anchor: input.billingCycleAnchorSec, metadata: { customerId: input.customerId } },
+        success_url: input.successUrl,
+        cancel_url: input.cancelUrl,
+      });
+      if (!session.url) throw new Error('Checkout session has no URL');
+      return { url: session.url };
+    } catch (error) {
+      throw asBillingError(error, 'checkout session');
+    }
+  }
+
+  async cancelSubscription(subscriptionId: string) {
+    try {
+      await this.stripe.subscriptions.cancel(subscriptionId);
+    } catch (error) {
+      throw asBillingError(error, 'subscription cancellation');
+    }
+  }
+
   async pushMeterEvent(event: MeterEventPush): Promise<'accepted' | 'duplicate'> {
     try {
       await this.stripe.billing.meterEvents.create({

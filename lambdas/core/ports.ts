@@ -62,6 +62,10 @@ export interface BillingProvider {
   createSubscriber(input: { customerId: string; name: string; priceIds: readonly string[]; billingCycleAnchorSec: number }): Promise<{ stripeCustomerId: string; subscriptionId: string }>;
   /** Replaces the subscription's prices (a tier change). */
   replacePrices(subscriptionId: string, priceIds: readonly string[]): Promise<void>;
+  /** A hosted Checkout page that subscribes the customer to `priceIds`; returns its URL. */
+  createCheckoutSession(input: { customerId: string; stripeCustomerId: string; priceIds: readonly string[]; successUrl: string; cancelUrl: string; billingCycleAnchorSec: number }): Promise<{ url: string }>;
+  /** Cancels a subscription at once (the one Checkout replaced). */
+  cancelSubscription(subscriptionId: string): Promise<void>;
   /** `duplicate` when Stripe already holds an event with this identifier. */
   pushMeterEvent(event: MeterEventPush): Promise<'accepted' | 'duplicate'>;
   /** Sum of the meter's events for the customer in [fromSec, toSec), minute-aligned. */

@@ -6,6 +6,7 @@ import { monthlyQuotaOf, type BillingConfig } from './config.ts';
 import type { Customer } from './model.ts';
 import { estimateBill, type EstimatedBill } from './pricing.ts';
 import { startOfNextUtcMonth, utcHour, utcMonth } from './time.ts';
+import { upgradePrompt, type UpgradePrompt } from './upgrade.ts';
 
 export interface HourCount {
   /** `YYYY-MM-DDTHH`. */
@@ -32,6 +33,7 @@ export interface UsageReport {
   readonly cap: { readonly capCents: number; readonly usedPercent: number; readonly state: 'ok' | 'warning' | 'reached'; readonly behaviour: Customer['capBehaviour'] };
   readonly daily: ReadonlyArray<{ readonly day: string; readonly calls: number }>;
   readonly last48Hours: readonly HourCount[];
+  readonly upgrade: UpgradePrompt | null;
   readonly previousMonths: ReadonlyArray<{ readonly month: string; readonly calls: number; readonly estimateCents: number; readonly invoicedCents: number | null }>;
 }
 
@@ -86,6 +88,7 @@ export async function usageReport(customer: Customer, history: UsageHistory, con
     cap: { capCents, usedPercent, state: usedPercent >= 100 ? 'reached' : usedPercent >= warnAt ? 'warning' : 'ok', behaviour: customer.capBehaviour },
     daily,
     last48Hours,
+    upgrade: upgradePrompt(customer.tier, calls, config),
     previousMonths,
   };
 }

@@ -6,7 +6,7 @@
 import * as z from 'zod';
 import { TierNameSchema, type TierName } from './config.ts';
 import type { Customer } from './model.ts';
-import type { BillingStateStore, CustomerRegistry, GatewayKeyRegistry } from './ports.ts';
+import type { BillingProvider, BillingStateStore, CustomerRegistry, GatewayKeyRegistry } from './ports.ts';
 import { changeTier } from './subscriptions.ts';
 import { syncCustomerMonth, type SyncDeps, type SyncOutcome } from './sync.ts';
 import { utcMonth } from './time.ts';
@@ -43,6 +43,7 @@ export interface WebhookDeps {
   readonly gatewayKeys: GatewayKeyRegistry;
   readonly state: BillingStateStore;
   readonly sync: SyncDeps;
+  readonly billing: Pick<BillingProvider, 'cancelSubscription'>;
   readonly now: () => number;
 }
 
@@ -79,8 +80,14 @@ async function process(event: BillingEvent, deps: WebhookDeps): Promise<WebhookO
       if (!customer) return { kind: 'ignored', reason: `no customer for ${subscription.customer}` };
       // Out-of-order delivery: an older event must not undo a newer change.
       if ((customer.lastSubscriptionEventAt ?? 0) > event.created) return { kind: 'ignored', reason: 'older than the last applied subscription event' };
+      const current = customer.subscriptionId;
+      // Only the customer's current subscription speaks for its tier; a new one (from Checkout) replaces it.
+      if (event.type !== 'customer.subscription.created' && current && subscription.id !== current) return { kind: 'ignored', reason: 'not the current subscription' };
       const tier = event.type === 'customer.subscription.deleted' ? 'free' : tierOfSubscription(subscription);
       if (!tier) return { kind: 'ignored', reason: 'subscription prices name no single tier' };
+      if (event.type === 'customer.subscription.created' && current && current !== subscription.id && subscription.status === 'active') {
+        await deps.billing.cancelSubscription(current);
+      }
       const change = await changeTier(customer.customerId, tier, { registry: deps.registry, gatewayKeys: deps.gatewayKeys });
       await deps.registry.updateCustomer(customer.customerId, {
         lastSubscriptionEventAt: event.created,

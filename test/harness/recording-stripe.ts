@@ -46,6 +46,12 @@ export class RecordingStripe implements BillingProvider {
   async createSubscriber(): Promise<never> {
     throw new Error('not used by the sync');
   }
+  async createCheckoutSession(): Promise<never> {
+    throw new Error('not used by the sync');
+  }
+  async cancelSubscription(): Promise<never> {
+    throw new Error('not used by the sync');
+  }
   async replacePrices(): Promise<never> {
     throw new Error('not used by the sync');
   }

@@ -1,0 +1,33 @@
+/** POST /billing/upgrade: a free route (key-authenticated, never metered) that starts Stripe Checkout for a higher tier. */
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import * as z from 'zod';
+import { TierNameSchema } from '#core/config.ts';
+import type { CustomerRegistry } from '#core/ports.ts';
+import { startUpgrade, type StripeSetup } from '#core/subscriptions.ts';
+
+const json = (statusCode: number, body: unknown): APIGatewayProxyResult => ({ statusCode, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' }, body: JSON.stringify(body) });
+const UpgradeRequestSchema = z.object({ tier: TierNameSchema }).strict();
+
+export function createBillingApi(deps: {
+  registry: Pick<CustomerRegistry, 'getCustomer'>;
+  stripe: () => Promise<StripeSetup>;
+  /** Where Checkout returns to: fixed by the deployment, never taken from the request (no open redirect). */
+  dashboardUrl: string;
+  now: () => number;
+}) {
+  return async (event: Pick<APIGatewayProxyEvent, 'requestContext' | 'body'>): Promise<APIGatewayProxyResult> => {
+    const customerId = event.requestContext.authorizer?.customerId as string | undefined;
+    const customer = customerId ? await deps.registry.getCustomer(customerId) : undefined;
+    if (!customer) return json(401, { error: 'unauthorized', message: 'Missing, malformed or unknown API key.' });
+    let body: unknown;
+    try {
+      body = JSON.parse(event.body ?? '');
+    } catch {
+      return json(400, { error: 'bad_request', message: 'The body must be JSON: {"tier": "pro" | "enterprise"}.' });
+    }
+    const request = UpgradeRequestSchema.safeParse(body);
+    if (!request.success) return json(400, { error: 'bad_request', message: 'The body must be JSON: {"tier": "pro" | "enterprise"}.' });
+    const started = await startUpgrade(customer, request.data.tier, deps.dashboardUrl, await deps.stripe(), deps.now());
+    return started.ok ? json(200, { url: started.url }) : json(409, { error: started.code.toLowerCase(), message: started.message });
+  };
+}

@@ -1,0 +1,31 @@
+/** Lambda entry of POST /billing/upgrade. */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import * as z from 'zod';
+import { billingServices } from '#adapters/billing-services.ts';
+import { connectDynamoDb } from '#adapters/dynamodb.ts';
+import { readEnv, tableEnv } from '#adapters/env.ts';
+import { stripeClient } from '#adapters/stripe-billing.ts';
+import { loadStripeSecrets } from '#adapters/stripe-secrets.ts';
+import { createBillingApi } from './billing-api.ts';
+
+const env = readEnv(tableEnv('customers', 'apiKeys', 'counters', 'billing').extend({ DASHBOARD_URL: z.string().url() }));
+const logger = new Logger();
+const { doc } = connectDynamoDb();
+const services = loadStripeSecrets().then((secrets) =>
+  billingServices({
+    doc,
+    tables: { customers: env.CUSTOMERS_TABLE, apiKeys: env.API_KEYS_TABLE, counters: env.COUNTERS_TABLE, billing: env.BILLING_TABLE },
+    stripe: stripeClient({ secretKey: secrets.secretKey, baseUrl: process.env.STRIPE_API_BASE }),
+  }),
+);
+
+export const handler = middy(
+  createBillingApi({
+    registry: { getCustomer: async (id) => (await services).customers.getCustomer(id) },
+    stripe: async () => (await (await services).ready()).stripe,
+    dashboardUrl: env.DASHBOARD_URL,
+    now: Date.now,
+  }),
+).use(injectLambdaContext(logger));
