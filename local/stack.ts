@@ -17,6 +17,7 @@ import { DynamoUsageEventLog } from '../lambdas/adapters/usage-event-log.ts';
 import { createAuthorizer } from '../lambdas/authorizer/authorizer.ts';
 import { handler as sampleBackend } from '../lambdas/sample-backend/handler.ts';
 import { createUsageApi } from '../lambdas/usage-api/usage-api.ts';
+import { createDashboard } from '../lambdas/dashboard/dashboard.ts';
 import { DynamoBillingStateStore } from '../lambdas/adapters/billing-state.ts';
 import { CounterUsageReader } from '../lambdas/adapters/sync-store.ts';
 import { startDynamoDbLocal, type RunningDynamoDbLocal } from './dynamodb-local.ts';
@@ -78,6 +79,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     appendFileSync(accessLogFile, `${JSON.stringify(line)}\n`);
   };
 
+  const dashboard = createDashboard(join(__dirname, '../lambdas/dashboard/assets'));
   const counters = new CounterUsageReader(connection.doc, tables.counters);
   const invoices = new DynamoBillingStateStore(connection.doc, tables.billing);
   // The API's methods, as lib/metered-api.ts and lib/billing-sync.ts define them.
@@ -95,6 +97,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         now,
       }),
     },
+    { resource: '/dashboard', method: 'GET', auth: 'none', handler: dashboard },
+    { resource: '/dashboard/{asset}', method: 'GET', auth: 'none', handler: dashboard },
     ...(options.extraRoutes ?? []),
   ];
   const gateway = await startLocalGateway({

@@ -4,7 +4,7 @@
 
 const KEY_STORAGE = 'api-billing-key';
 const $ = (/** @type {string} */ selector) => /** @type {HTMLElement} */ (document.querySelector(selector));
-const money = (/** @type {number} */ cents) => `$${(cents / 100).toFixed(2)}`;
+const money = (/** @type {number} */ cents) => new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' }).format(cents / 100);
 
 function setField(/** @type {string} */ name, /** @type {string | number} */ value) {
   for (const el of document.querySelectorAll(`[data-field="${name}"]`)) el.textContent = String(value);

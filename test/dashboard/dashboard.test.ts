@@ -1,0 +1,120 @@
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { Browser, Page } from 'playwright-core';
+import { createCustomer } from '../../lambdas/core/customers.ts';
+import type { UsageReport } from '../../lambdas/core/usage-report.ts';
+import { utcHour } from '../../lambdas/core/time.ts';
+import { startLocalStack, type LocalStack } from '../../local/stack.ts';
+import { launchChromium } from '../harness/browser.ts';
+import { addHourCounts } from '../harness/counters.ts';
+
+const SCREENSHOTS = resolve(__dirname, '../../test-output/screenshots');
+
+describe('dashboard in headless Chromium against the local stack', () => {
+  let stack: LocalStack;
+  let browser: Browser;
+  let customerId: string;
+  let key: string;
+
+  beforeAll(async () => {
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    [stack, browser] = await Promise.all([
+      startLocalStack({ dir: mkdtempSync(join(tmpdir(), 'dash-')), dynamoDbEndpoint: process.env.TEST_DYNAMODB_ENDPOINT, tablePrefix: `d${randomUUID().slice(0, 8)}-` }),
+      launchChromium(),
+    ]);
+    const created = await createCustomer({ name: 'Dash Co', tier: 'free' }, { registry: stack.store, gatewayKeys: stack.gatewayKeys, now: Date.now });
+    customerId = created.customer.customerId;
+    key = created.apiKey.key;
+    // 850 calls this month, spread over the last hours: 85% of the Free quota.
+    const now = Date.now();
+    await addHourCounts(stack.doc, stack.tables.counters, customerId, [
+      { hour: utcHour(now), billable: 400 },
+      { hour: utcHour(now - 3_600_000), billable: 300 },
+      { hour: utcHour(now - 2 * 3_600_000), billable: 150 },
+    ].filter((h) => h.hour.slice(0, 7) === utcHour(now).slice(0, 7)));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  async function usageApi(): Promise<UsageReport> {
+    const response = await fetch(`${stack.gateway.url}/usage`, { headers: { 'x-api-key': key } });
+    return (await response.json()) as UsageReport;
+  }
+
+  async function signIn(page: Page, withKey: string) {
+    await page.goto(`${stack.gateway.url}/dashboard`);
+    await page.getByLabel('API key', { exact: true }).fill(withKey);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  }
+
+  const text = (page: Page, field: string) => page.locator(`[data-field="${field}"]`).first().textContent();
+
+  it('refuses a bad key with a message and keeps the usage hidden', async () => {
+    const page = await browser.newPage();
+    await signIn(page, 'ab_live_not-a-real-key');
+    await page.getByRole('alert').filter({ hasText: 'not accepted' }).waitFor();
+    expect(await page.locator('#usage').isHidden()).toBe(true);
+    await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-bad-key.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('shows exactly the figures of the usage API, with the 80% upgrade prompt, and keeps the key out of the URL', async () => {
+    const page = await browser.newPage();
+    const cspViolations: string[] = [];
+    page.on('console', (message) => message.text().includes('Content Security Policy') && cspViolations.push(message.text()));
+    const response = await page.goto(`${stack.gateway.url}/dashboard`);
+    expect(response?.headers()['content-security-policy']).toContain("default-src 'none'");
+    await page.getByLabel('API key', { exact: true }).fill(key);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('#usage').waitFor({ state: 'visible' });
+
+    const report = await usageApi();
+    expect(report.calls).toBeGreaterThan(0);
+    expect(await text(page, 'calls')).toBe(report.calls.toLocaleString('en-US'));
+    expect(await text(page, 'quota-used')).toBe(report.calls.toLocaleString('en-US'));
+    expect(await text(page, 'quota-remaining')).toBe(report.quota!.remaining.toLocaleString('en-US'));
+    expect(await page.locator('#quota-bar').evaluate((el: HTMLProgressElement) => [el.value, el.max])).toEqual([report.calls, 1_000]);
+    expect(await text(page, 'estimate-total')).toBe(new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' }).format(report.estimate.totalCents / 100));
+    expect(await page.locator('#estimate-lines tbody tr').count()).toBe(report.estimate.lines.length);
+    expect(await text(page, 'cap-used')).toBe(String(report.cap.usedPercent));
+    const bars = await page.locator('#daily-chart rect').evaluateAll((rects) => rects.map((r) => ({ day: (r as SVGElement).dataset.day, calls: Number((r as SVGElement).dataset.calls) })));
+    expect(bars).toEqual(report.daily);
+    expect(await page.locator('#previous-months tbody tr').count()).toBe(report.previousMonths.length);
+
+    expect(report.upgrade?.level).toBe('approaching-quota');
+    expect(await page.getByRole('status').filter({ hasText: '85%' }).isVisible()).toBe(true);
+    expect(await page.getByRole('button', { name: 'Upgrade to Pro' }).isVisible()).toBe(true);
+
+    expect(page.url()).not.toContain(key);
+    expect(await page.evaluate(() => [sessionStorage.length, localStorage.length])).toEqual([1, 0]);
+    expect(cspViolations).toEqual([]);
+    await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-free-85-percent.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('says the quota is used up at 100% and fits a phone screen', async () => {
+    await addHourCounts(stack.doc, stack.tables.counters, customerId, [{ hour: utcHour(Date.now()), billable: 150 }]);
+    const page = await browser.newPage({ viewport: { width: 375, height: 740 } });
+    await signIn(page, key);
+    await page.locator('#usage').waitFor({ state: 'visible' });
+    await page.getByRole('status').filter({ hasText: 'used all 1000 free calls' }).waitFor();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-free-100-percent-phone.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('can be used by keyboard alone', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${stack.gateway.url}/dashboard`);
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('api-key');
+    await page.keyboard.type(key);
+    await page.keyboard.press('Enter');
+    await page.locator('#usage').waitFor({ state: 'visible' });
+    await page.close();
+  });
+});
