@@ -1,4 +1,14 @@
-// Placeholder entry so the stack synthesizes; the aggregation work replaces it.
-export const handler = async (): Promise<void> => {
-  throw new Error('aggregator not implemented yet');
-};
+/** Lambda entry of the aggregator: usage events stream -> counters, exactly once (see #core/counting.ts). */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { DynamoCounterStore } from '#adapters/counting-store.ts';
+import { connectDynamoDb } from '#adapters/dynamodb.ts';
+import { readEnv, tableEnv } from '#adapters/env.ts';
+import { createAggregator } from './aggregator.ts';
+
+const env = readEnv(tableEnv('counters'));
+const logger = new Logger();
+const { doc } = connectDynamoDb();
+
+export const handler = middy(createAggregator(new DynamoCounterStore(doc, env.COUNTERS_TABLE), logger)).use(injectLambdaContext(logger));
