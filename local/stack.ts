@@ -18,6 +18,13 @@ import { createAuthorizer } from '../lambdas/authorizer/authorizer.ts';
 import { handler as sampleBackend } from '../lambdas/sample-backend/handler.ts';
 import { createUsageApi } from '../lambdas/usage-api/usage-api.ts';
 import { createDashboard } from '../lambdas/dashboard/dashboard.ts';
+import { createAggregator } from '../lambdas/aggregator/aggregator.ts';
+import { DynamoCounterStore } from '../lambdas/adapters/counting-store.ts';
+import { DynamoOutcomeStore } from '../lambdas/adapters/outcome-store.ts';
+import { AccessLogLineSchema } from '../lambdas/core/gateway-contract.ts';
+import { handleAccessLog } from '../lambdas/core/outcomes.ts';
+import { startStreamPoller, type StreamPoller } from './stream-poller.ts';
+import { randomUUID } from 'node:crypto';
 import { DynamoBillingStateStore } from '../lambdas/adapters/billing-state.ts';
 import { CounterUsageReader } from '../lambdas/adapters/sync-store.ts';
 import { startDynamoDbLocal, type RunningDynamoDbLocal } from './dynamodb-local.ts';
@@ -49,6 +56,8 @@ export interface LocalStack extends DynamoDbConnection {
   readonly accessLogFile: string;
   readonly store: DynamoCustomerStore;
   readonly gatewayKeys: LocalGatewayKeyRegistry;
+  /** Delivers pending access-log lines and reads the stream up to date: counters are current after it. */
+  settle(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -75,9 +84,30 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     logger,
   });
 
+  // The access log, delivered in batches to the same outcome path a log subscription feeds.
+  const outcomes = new DynamoOutcomeStore(connection.doc, tables, now);
+  let logBatch: RawAccessLogLine[] = [];
+  const flushAccessLog = async () => {
+    const lines = logBatch;
+    logBatch = [];
+    if (lines.length === 0) return;
+    await handleAccessLog(randomUUID(), lines.map((line) => AccessLogLineSchema.parse(line)), outcomes);
+  };
   const accessLog = (line: RawAccessLogLine) => {
     appendFileSync(accessLogFile, `${JSON.stringify(line)}\n`);
+    logBatch.push(line);
   };
+  const logTimer = setInterval(() => void flushAccessLog().catch((error: unknown) => console.error('outcome path:', error)), 500);
+
+  // The usage events stream, read as the event source mapping would, into the same aggregator.
+  const counterStore = new DynamoCounterStore(connection.doc, tables.counters);
+  const poller: StreamPoller = await startStreamPoller({
+    client: connection.client,
+    endpoint: dynamoDbEndpoint,
+    tableName: tables.usageEvents,
+    handler: createAggregator(counterStore, logger),
+    onDeadLetter: (records, error) => console.error(`aggregator gave up on ${records.length} records:`, error instanceof Error ? error.message : error),
+  });
 
   const dashboard = createDashboard(join(__dirname, '../lambdas/dashboard/assets'));
   const counters = new CounterUsageReader(connection.doc, tables.counters);
@@ -120,8 +150,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     accessLogFile,
     store,
     gatewayKeys,
+    async settle() {
+      await flushAccessLog();
+      await poller.drain();
+    },
     async stop() {
+      clearInterval(logTimer);
       await gateway.stop();
+      await flushAccessLog().catch(() => undefined);
+      await poller.stop();
       connection.client.destroy();
       await dynamo?.stop();
     },

@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { utcMonth } from '../../lambdas/core/time.ts';
 import { billingConfig, type BillingConfig } from '../../lambdas/core/config.ts';
 import { createCustomer, revokeKey } from '../../lambdas/core/customers.ts';
 import type { UsageEvent } from '../../lambdas/core/model.ts';
@@ -48,6 +49,11 @@ describe('local gateway (same authorizer, usage plans and gateway responses)', (
     expect(written).toHaveLength(1);
     expect(written[0]).toMatchObject({ customerId: c.customerId, route: '/api/{proxy+}', method: 'GET', requestId: response.headers.get('x-amzn-requestid') });
     expect(accessLog(stack)).toEqual([expect.objectContaining({ status: '200', customerId: c.customerId, responseType: '-', resourcePath: '/api/{proxy+}' })]);
+
+    // Counted within the stack's own pipeline: stream poller -> aggregator -> counters.
+    await stack.settle();
+    const usage = (await (await call(stack, { 'x-api-key': apiKey.key }, '/usage')).json()) as { calls: number };
+    expect(usage.calls).toBe(1);
   });
 
   it.each([
@@ -76,7 +82,7 @@ describe('local gateway (same authorizer, usage plans and gateway responses)', (
   it("answers the Free tier's 1,001st call of the month with a JSON 429 and the upgrade link", async () => {
     // The real quota; a rate limit high enough that only the quota can refuse.
     stack = await localStack({ ...billingConfig, rateLimit: { requestsPerMinute: 6_000_000, burst: 100_000 } });
-    const { apiKey } = await customer('free');
+    const { apiKey, customer: { customerId } } = await customer('free');
     const statuses: number[] = [];
     for (let batch = 0; batch < 10; batch++) {
       const responses = await Promise.all(Array.from({ length: 100 }, () => call(stack, { 'x-api-key': apiKey.key })));
@@ -90,6 +96,12 @@ describe('local gateway (same authorizer, usage plans and gateway responses)', (
     // which is what the outcome path voids it by.
     expect(accessLog(stack).at(-1)).toMatchObject({ status: '429', responseType: 'QUOTA_EXCEEDED' });
     expect(await events(stack)).toHaveLength(1_001);
+
+    // The outcome path voids it and the aggregator takes it back out: 1,000 billable, 1 voided.
+    await stack.settle();
+    const month = await stack.doc.send(new GetCommand({ TableName: stack.tables.counters, Key: { pk: `CUSTOMER#${customerId}`, sk: `MONTH#${utcMonth(Date.now())}` }, ConsistentRead: true }));
+    expect(month.Item).toMatchObject({ billable: 1_000, voided: 1 });
+    expect((await events(stack)).filter((e) => e.voided)).toEqual([expect.objectContaining({ voidReason: 'QUOTA_EXCEEDED' })]);
   });
 
   it('does not hold a Pro customer to the Free quota', async () => {
