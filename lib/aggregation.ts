@@ -88,6 +88,9 @@ export class Aggregation extends Construct {
         reportBatchItemFailures: true,
         // Order per item matters (an event before its void): one batch per shard at a time.
         parallelizationFactor: 1,
+        // A tumbling window is what makes Lambda name the shard in the event (`shardId`): the
+        // aggregator keeps its exactly-once checkpoint per shard. Its state is unused (we write per batch).
+        tumblingWindow: Duration.seconds(60),
         onFailure: new SqsDlq(this.deadLetterQueue),
         // TTL expiry shows up as REMOVE records: they must never reach the counters.
         filters: [lambda.FilterCriteria.filter({ eventName: lambda.FilterRule.or('INSERT', 'MODIFY') })],

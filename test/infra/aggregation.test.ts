@@ -36,6 +36,7 @@ describe('aggregation', () => {
         BatchSize: 1000,
         MaximumBatchingWindowInSeconds: 5,
         BisectBatchOnFunctionError: true,
+        TumblingWindowInSeconds: 60,
         MaximumRetryAttempts: 10,
         FunctionResponseTypes: ['ReportBatchItemFailures'],
         ParallelizationFactor: 1,
