@@ -1,9 +1,13 @@
 /**
- * Counting usage events exactly once. The aggregator folds a shard's stream records into
- * counter deltas per customer x hour and x month, and writes each chunk of deltas in one
- * transaction together with the shard's checkpoint (the last sequence number applied), guarded
- * by the checkpoint it read. A redelivered, bisected or concurrently processed batch therefore
- * finds its records at or below the checkpoint and skips them.
+ * Counting usage events exactly once.
+ *
+ * The aggregator folds a shard's batch of stream records into counter deltas per customer x hour
+ * and x month. The shard's checkpoint (the last sequence number applied) moves in the same
+ * transaction as the first group of deltas, guarded by the value it was read at; a batch with
+ * more counters than one transaction holds stores its remaining groups in the checkpoint item,
+ * and each is applied by a transaction that also advances that durable to-do list. So a
+ * redelivered, bisected or concurrently processed batch finds its records at or below the
+ * checkpoint and skips them, and a crash between two transactions is finished by the next call.
  */
 import type { UsageEvent } from './model.ts';
 
@@ -25,122 +29,136 @@ export interface CounterDelta {
 
 /** DynamoDB allows 100 actions per transaction; one is the checkpoint. */
 export const MAX_COUNTERS_PER_TRANSACTION = 99;
-/** Stream sequence numbers are decimal strings of up to 40 digits; padded, they compare as strings. */
-const SEQUENCE_WIDTH = 40;
+/** Deltas one checkpoint may hold as pending work: well inside DynamoDB's 400 KB item limit. */
+export const MAX_DELTAS_PER_COMMIT = 3_000;
 
-export function padSequenceNumber(sequenceNumber: string): string {
-  if (!/^\d{1,40}$/.test(sequenceNumber)) throw new RangeError(`not a stream sequence number: ${sequenceNumber}`);
-  return sequenceNumber.padStart(SEQUENCE_WIDTH, '0');
+/** Orders stream sequence numbers: decimal strings without leading zeros, of up to 40 digits. */
+export function compareSequenceNumbers(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
 }
 
-/** What one record changes: a new unvoided event is billable; a void moves one call from billable to voided. */
-export function contributionOf(record: UsageStreamRecord): { customerId: string; hour: string; month: string; billable: number; voided: number } | undefined {
+/** What one record changes, as [billable, voided]: a new unvoided event is billable; a void moves one call from billable to voided. */
+export function effectOf(record: UsageStreamRecord): readonly [number, number] | undefined {
   const image = record.newImage;
   if (!image?.customerId || !image.hour || !image.month) return undefined;
-  const base = { customerId: image.customerId, hour: image.hour, month: image.month };
-  if (record.eventName === 'INSERT') return image.voided ? { ...base, billable: 0, voided: 1 } : { ...base, billable: 1, voided: 0 };
-  if (record.eventName === 'MODIFY' && image.voided && !record.oldImage?.voided) return { ...base, billable: -1, voided: 1 };
+  if (record.eventName === 'INSERT') return image.voided ? VOIDED_INSERT : BILLABLE_INSERT;
+  if (record.eventName === 'MODIFY' && image.voided && !record.oldImage?.voided) return VOID;
   return undefined; // REMOVE (TTL) and modifications that do not void
 }
+const BILLABLE_INSERT = [1, 0] as const;
+const VOIDED_INSERT = [0, 1] as const;
+const VOID = [-1, 1] as const;
 
-export interface Chunk {
-  readonly deltas: readonly CounterDelta[];
-  /** Padded sequence number of the chunk's last record: the checkpoint once it is applied. */
-  readonly lastSequenceNumber: string;
-  /** Padded sequence number of the chunk's first record: where Lambda resumes if it fails. */
-  readonly firstSequenceNumber: string;
-  readonly records: number;
-}
-
-/**
- * Folds records (in sequence order) into chunks whose distinct counter items fit one transaction.
- * A record is never split across chunks, so a chunk applies whole records or none.
- */
-export function foldIntoChunks(records: readonly UsageStreamRecord[], maxCounters = MAX_COUNTERS_PER_TRANSACTION): Chunk[] {
-  const chunks: Chunk[] = [];
-  let current = new Map<string, { customerId: string; sk: string; billable: number; voided: number }>();
-  let first: string | undefined;
-  let last: string | undefined;
-  let count = 0;
-  const close = () => {
-    if (first && last) chunks.push({ deltas: [...current.values()].filter((d) => d.billable !== 0 || d.voided !== 0), firstSequenceNumber: first, lastSequenceNumber: last, records: count });
-    current = new Map();
-    first = last = undefined;
-    count = 0;
+/** Folds records into one delta per counter item (ADDs commute, so order within a batch does not matter). */
+export function foldRecords(records: readonly UsageStreamRecord[]): CounterDelta[] {
+  // The hot loop of the aggregator: two-level maps and no per-record allocation.
+  const byCustomer = new Map<string, Map<string, { customerId: string; sk: string; billable: number; voided: number }>>();
+  const add = (customerId: string, sk: string, billable: number, voided: number) => {
+    let counters = byCustomer.get(customerId);
+    if (!counters) byCustomer.set(customerId, (counters = new Map()));
+    const delta = counters.get(sk);
+    if (delta) {
+      delta.billable += billable;
+      delta.voided += voided;
+    } else counters.set(sk, { customerId, sk, billable, voided });
   };
   for (const record of records) {
-    const contribution = contributionOf(record);
-    const keys = contribution ? [`${contribution.customerId}|HOUR#${contribution.hour}`, `${contribution.customerId}|MONTH#${contribution.month}`] : [];
-    const fresh = keys.filter((k) => !current.has(k)).length;
-    if (current.size + fresh > maxCounters) close();
-    const sequence = padSequenceNumber(record.sequenceNumber);
-    first ??= sequence;
-    last = sequence;
-    count += 1;
-    if (!contribution) continue;
-    for (const key of keys) {
-      const [customerId, sk] = key.split('|') as [string, string];
-      const delta = current.get(key) ?? { customerId, sk, billable: 0, voided: 0 };
-      delta.billable += contribution.billable;
-      delta.voided += contribution.voided;
-      current.set(key, delta);
-    }
+    const effect = effectOf(record);
+    if (!effect) continue;
+    const { customerId, hour, month } = record.newImage as UsageEvent;
+    add(customerId, `HOUR#${hour}`, effect[0], effect[1]);
+    add(customerId, `MONTH#${month}`, effect[0], effect[1]);
   }
-  close();
-  return chunks;
+  const deltas: CounterDelta[] = [];
+  for (const counters of byCustomer.values()) for (const d of counters.values()) if (d.billable !== 0 || d.voided !== 0) deltas.push(d);
+  return deltas;
+}
+
+/** The longest prefix of `records` whose deltas stay within `maxDeltas` (at least one record). */
+export function prefixWithin(records: readonly UsageStreamRecord[], maxDeltas = MAX_DELTAS_PER_COMMIT): UsageStreamRecord[] {
+  const keys = new Set<string>();
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i]!;
+    if (effectOf(record)) {
+      const { customerId, hour, month } = record.newImage as UsageEvent;
+      keys.add(`${customerId}\u0000${hour}`);
+      keys.add(`${customerId}\u0000${month}`);
+    }
+    if (keys.size > maxDeltas && i > 0) return records.slice(0, i);
+  }
+  return [...records];
+}
+
+export function groupsOf<T>(items: readonly T[], size = MAX_COUNTERS_PER_TRANSACTION): T[][] {
+  const groups: T[][] = [];
+  for (let i = 0; i < items.length; i += size) groups.push(items.slice(i, i + size));
+  return groups;
+}
+
+export interface Checkpoint {
+  readonly sequenceNumber?: string;
+  /** Delta groups of the last batch still to apply, and how many were applied before them. */
+  readonly pending?: { readonly step: number; readonly groups: CounterDelta[][] };
 }
 
 /** The counters table as the aggregator writes it. */
 export interface CounterStore {
-  /** The shard's checkpoint (padded), or undefined before its first batch. */
-  readCheckpoint(shardKey: string): Promise<string | undefined>;
-  /** One transaction: the deltas and the checkpoint moved from `expected` to `next`; `stale` when the checkpoint is no longer `expected`. */
-  applyChunk(shardKey: string, expected: string | undefined, next: string, deltas: readonly CounterDelta[]): Promise<'applied' | 'stale'>;
+  readCheckpoint(shardKey: string): Promise<Checkpoint>;
+  /** One transaction: `deltas`, the checkpoint moved from `expected` to `next`, and `pending` groups recorded; `stale` when the checkpoint moved or work is pending. */
+  commitBatch(shardKey: string, expected: string | undefined, next: string, deltas: readonly CounterDelta[], pending: CounterDelta[][]): Promise<'applied' | 'stale'>;
+  /** One transaction: the next pending group, and the to-do list advanced past it; `stale` when another call applied it. */
+  commitPending(shardKey: string, step: number, deltas: readonly CounterDelta[], remaining: CounterDelta[][]): Promise<'applied' | 'stale'>;
 }
 
 export interface BatchResult {
   readonly applied: number;
   readonly skipped: number;
-  /** Sequence number (unpadded, as received) of the first record not applied, when the batch stopped early. */
+  /** Sequence number of the first record not applied, when the batch stopped early. */
   readonly failedAt?: string;
   readonly error?: unknown;
 }
 
+async function finishPending(shardKey: string, checkpoint: Checkpoint, store: CounterStore): Promise<void> {
+  let pending = checkpoint.pending;
+  while (pending && pending.groups.length > 0) {
+    const [next, ...remaining] = pending.groups as [CounterDelta[], ...CounterDelta[][]];
+    if ((await store.commitPending(shardKey, pending.step, next, remaining)) === 'stale') return; // another call is finishing it
+    pending = { step: pending.step + 1, groups: remaining };
+  }
+}
+
 /**
- * Applies a shard's batch. Records at or below the checkpoint are skipped; on a stale checkpoint
- * (another invocation applied part of the batch) it re-reads and continues; on a fault it stops and
- * says where to resume, so Lambda retries from there (ReportBatchItemFailures).
+ * Applies a shard's batch. Finishes a batch left half-applied by a crash, skips records at or
+ * below the checkpoint, and on a fault says where to resume (ReportBatchItemFailures).
  */
 export async function applyBatch(shardKey: string, records: readonly UsageStreamRecord[], store: CounterStore, options: { maxStaleRetries?: number } = {}): Promise<BatchResult> {
-  const ordered = [...records].sort((a, b) => (padSequenceNumber(a.sequenceNumber) < padSequenceNumber(b.sequenceNumber) ? -1 : 1));
+  const ordered = [...records].sort((a, b) => compareSequenceNumbers(a.sequenceNumber, b.sequenceNumber));
+  let remaining: UsageStreamRecord[] = ordered;
   let applied = 0;
   let staleRetries = 0;
-  let checkpoint: string | undefined;
   try {
-    checkpoint = await store.readCheckpoint(shardKey);
-  } catch (error) {
-    return { applied: 0, skipped: 0, failedAt: ordered[0]?.sequenceNumber, error };
-  }
-  for (;;) {
-    const pending = ordered.filter((r) => checkpoint === undefined || padSequenceNumber(r.sequenceNumber) > checkpoint);
-    let stale = false;
-    for (const chunk of foldIntoChunks(pending)) {
-      let outcome: 'applied' | 'stale';
-      try {
-        outcome = await store.applyChunk(shardKey, checkpoint, chunk.lastSequenceNumber, chunk.deltas);
-      } catch (error) {
-        const firstRecord = pending.find((r) => padSequenceNumber(r.sequenceNumber) === chunk.firstSequenceNumber);
-        return { applied, skipped: ordered.length - pending.length, failedAt: firstRecord?.sequenceNumber, error };
+    for (;;) {
+      const checkpoint = await store.readCheckpoint(shardKey);
+      if (checkpoint.pending) {
+        await finishPending(shardKey, checkpoint, store);
+        continue;
       }
-      if (outcome === 'stale') {
-        stale = true;
-        break;
+      const at = checkpoint.sequenceNumber;
+      remaining = at === undefined ? remaining : remaining.filter((r) => compareSequenceNumbers(r.sequenceNumber, at) > 0);
+      if (remaining.length === 0) return { applied, skipped: ordered.length - applied };
+      // Many customers in one batch: commit it in prefixes, so pending work fits the checkpoint item.
+      const prefix = prefixWithin(remaining);
+      const [first = [], ...rest] = groupsOf(foldRecords(prefix));
+      const last = prefix[prefix.length - 1]!.sequenceNumber;
+      if ((await store.commitBatch(shardKey, at, last, first, rest)) === 'applied') {
+        applied += prefix.length;
+        staleRetries = 0;
+        await finishPending(shardKey, { sequenceNumber: last, pending: { step: 0, groups: rest } }, store);
+      } else if (++staleRetries > (options.maxStaleRetries ?? 5)) {
+        throw new Error('the shard checkpoint kept moving');
       }
-      applied += chunk.records;
-      checkpoint = chunk.lastSequenceNumber;
     }
-    if (!stale) return { applied, skipped: ordered.length - applied };
-    if (++staleRetries > (options.maxStaleRetries ?? 5)) return { applied, skipped: 0, failedAt: pending[0]?.sequenceNumber, error: new Error('checkpoint kept moving') };
-    checkpoint = await store.readCheckpoint(shardKey);
+  } catch (error) {
+    return { applied, skipped: ordered.length - applied - remaining.length, failedAt: remaining[0]?.sequenceNumber, error };
   }
 }

@@ -33,7 +33,7 @@ describe('aggregation', () => {
 
     it('batches, bisects failing batches, retries, reports item failures, keeps one batch per shard', () => {
       expect(mapping()).toMatchObject({
-        BatchSize: 1000,
+        BatchSize: 10000,
         MaximumBatchingWindowInSeconds: 5,
         BisectBatchOnFunctionError: true,
         TumblingWindowInSeconds: 60,
