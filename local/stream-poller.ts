@@ -20,7 +20,7 @@ export interface StreamPollerOptions {
   readonly endpoint: string;
   readonly tableName: string;
   readonly handler: (event: WindowedStreamEvent) => Promise<WindowedBatchResponse>;
-  /** @default 1000 */
+  /** @default 10000, as the stack's event source mapping */
   readonly batchSize?: number;
   /** @default 250 */
   readonly idleMs?: number;
@@ -49,7 +49,7 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
   const streamArn = table.Table?.LatestStreamArn;
   if (!streamArn) throw new Error(`table ${options.tableName} has no stream`);
   const shards = new Map<string, ShardState>();
-  const batchSize = options.batchSize ?? 1000;
+  const batchSize = options.batchSize ?? 10_000;
   let stopped = false;
   let passing: Promise<number> | undefined;
 
