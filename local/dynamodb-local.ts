@@ -3,7 +3,9 @@
  * `amplify-dynamodb-simulator`, run on the machine's Java. In memory, one shared database whatever the credentials, telemetry off.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 export interface RunningDynamoDbLocal {
@@ -36,7 +38,8 @@ export async function startDynamoDbLocal(options: { port?: number } = {}): Promi
   const child = spawn(
     'java',
     [`-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`, '-jar', join(dir, 'DynamoDBLocal.jar'), '-inMemory', '-sharedDb', '-port', String(port), '-disableTelemetry'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    // Its own working directory: DynamoDB Local drops a metadata file there.
+    { stdio: ['ignore', 'pipe', 'pipe'], cwd: mkdtempSync(join(tmpdir(), 'dynamodb-local-')) },
   );
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
