@@ -88,7 +88,7 @@ export class StripeBillingProvider implements BillingProvider {
     };
   }
 
-  async createSubscriber(input: { customerId: string; name: string; priceIds: readonly string[]; billingCycleAnchorSec: number }) {
+  async createSubscriber(input: { customerId: string; name: string; priceIds: readonly string[]; periodStartSec: number; billingCycleAnchorSec: number }) {
     try {
       // Idempotency keys by our customer id: a retried creation returns the same Stripe objects.
       const customer = await this.stripe.customers.create(
@@ -99,8 +99,9 @@ export class StripeBillingProvider implements BillingProvider {
         {
           customer: customer.id,
           items: input.priceIds.map((price) => ({ price })),
+          backdate_start_date: input.periodStartSec,
           billing_cycle_anchor: input.billingCycleAnchorSec,
-          proration_behavior: 'create_prorations',
+          proration_behavior: 'none',
           metadata: { customerId: input.customerId },
         },
         { idempotencyKey: `subscription-${input.customerId}` },

@@ -58,8 +58,11 @@ export interface MeterEventPush {
 export interface BillingProvider {
   /** Creates whatever of the catalog is missing (found by lookup key / meter event name) and returns all ids. */
   ensureCatalog(catalog: Catalog): Promise<CatalogIds>;
-  /** A Stripe customer and its subscription to `prices`, billed monthly from the 1st (UTC). */
-  createSubscriber(input: { customerId: string; name: string; priceIds: readonly string[]; billingCycleAnchorSec: number }): Promise<{ stripeCustomerId: string; subscriptionId: string }>;
+  /**
+   * A Stripe customer and its subscription to `prices`, billed monthly on the 1st (UTC): the first
+   * period starts at the month's start (backdated), so every period is a whole calendar month.
+   */
+  createSubscriber(input: { customerId: string; name: string; priceIds: readonly string[]; periodStartSec: number; billingCycleAnchorSec: number }): Promise<{ stripeCustomerId: string; subscriptionId: string }>;
   /** Replaces the subscription's prices (a tier change). */
   replacePrices(subscriptionId: string, priceIds: readonly string[]): Promise<void>;
   /** A hosted Checkout page that subscribes the customer to `priceIds`; returns its URL. */

@@ -30,6 +30,7 @@ export async function subscribe(customer: Pick<Customer, 'customerId' | 'name' |
     customerId: customer.customerId,
     name: customer.name,
     priceIds: priceIdsOfTier(setup, customer.tier),
+    periodStartSec: Math.floor(Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), 1) / 1000),
     billingCycleAnchorSec: Math.floor(startOfNextUtcMonth(now) / 1000),
   });
 }

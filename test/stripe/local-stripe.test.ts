@@ -1,0 +1,121 @@
+import Stripe from 'stripe';
+import { startLocalStripe, type LocalStripe } from '../../local/stripe/server.ts';
+
+describe('local Stripe through the official SDK', () => {
+  let stripe: LocalStripe;
+  let client: Stripe;
+  const NOW = Date.UTC(2026, 10, 25, 12, 0);
+  beforeEach(async () => {
+    stripe = await startLocalStripe({ now: () => NOW });
+    client = stripe.client();
+  });
+  afterEach(async () => stripe.stop());
+
+  async function meteredSetup(tiers: Stripe.PriceCreateParams.Tier[], mode: 'graduated' | 'volume') {
+    const meter = await client.billing.meters.create({ display_name: 'Calls', event_name: 'calls', default_aggregation: { formula: 'sum' } });
+    await client.products.create({ id: 'prod_api', name: 'API' });
+    const price = await client.prices.create({ currency: 'usd', product: 'prod_api', billing_scheme: 'tiered', tiers_mode: mode, tiers, recurring: { interval: 'month', usage_type: 'metered', meter: meter.id } });
+    const customer = await client.customers.create({ name: 'Acme' });
+    const subscription = await client.subscriptions.create({ customer: customer.id, items: [{ price: price.id }], backdate_start_date: Date.UTC(2026, 10, 1) / 1000, billing_cycle_anchor: Date.UTC(2026, 11, 1) / 1000 });
+    return { meter, price, customer, subscription };
+  }
+
+  it.each([
+    ['graduated', 2_500, 0 + Math.round(1_500 * 0.2)],
+    ['volume', 2_500, Math.round(2_500 * 0.15)],
+  ] as const)('prices %s tiers from meter sums in the invoice preview (%i calls)', async (mode, calls, cents) => {
+    const tiers: Stripe.PriceCreateParams.Tier[] =
+      mode === 'graduated'
+        ? [{ up_to: 1_000, unit_amount: 0 }, { up_to: 'inf', unit_amount_decimal: Stripe.Decimal.from('0.2') }]
+        : [{ up_to: 2_000, unit_amount_decimal: Stripe.Decimal.from('0.2') }, { up_to: 'inf', unit_amount_decimal: Stripe.Decimal.from('0.15') }];
+    const { meter, customer, subscription } = await meteredSetup(tiers, mode);
+    await client.billing.meterEvents.create({ event_name: 'calls', payload: { stripe_customer_id: customer.id, value: String(calls - 500) }, identifier: 'a', timestamp: NOW / 1000 - 3600 });
+    await client.billing.meterEvents.create({ event_name: 'calls', payload: { stripe_customer_id: customer.id, value: '500' }, identifier: 'b', timestamp: NOW / 1000 - 60 });
+    const preview = await client.invoices.createPreview({ subscription: subscription.id });
+    expect(preview.total).toBe(cents);
+    const summary = await client.billing.meters.listEventSummaries(meter.id, { customer: customer.id, start_time: Date.UTC(2026, 10, 1) / 1000, end_time: Date.UTC(2026, 11, 1) / 1000 });
+    expect(summary.data[0]?.aggregated_value).toBe(calls);
+  });
+
+  it.each([
+    ['an unknown event name', { event_name: 'nope', payload: { stripe_customer_id: 'cus_x', value: '1' } }, 'event_name'],
+    ['a zero value', { event_name: 'calls', payload: { stripe_customer_id: '$C', value: '0' } }, 'payload[value]'],
+    ['a fractional value', { event_name: 'calls', payload: { stripe_customer_id: '$C', value: '1.5' } }, 'payload[value]'],
+    ['a timestamp 36 days old', { event_name: 'calls', payload: { stripe_customer_id: '$C', value: '1' }, timestamp: NOW / 1000 - 36 * 86_400 }, 'timestamp'],
+    ['a timestamp 10 minutes ahead', { event_name: 'calls', payload: { stripe_customer_id: '$C', value: '1' }, timestamp: NOW / 1000 + 600 }, 'timestamp'],
+    ['an unknown parameter', { event_name: 'calls', payload: { stripe_customer_id: '$C', value: '1' }, colour: 'blue' }, 'colour'],
+  ])('rejects a meter event with %s, naming the parameter', async (_name, params, param) => {
+    const { customer } = await meteredSetup([{ up_to: 'inf', unit_amount: 1 }], 'graduated');
+    const body = JSON.parse(JSON.stringify(params).replace('$C', customer.id)) as Stripe.Billing.MeterEventCreateParams;
+    await expect(client.billing.meterEvents.create(body)).rejects.toMatchObject({ type: 'StripeInvalidRequestError', statusCode: 400, param });
+  });
+
+  it('rejects a repeated identifier within 24 hours and accepts it after', async () => {
+    const { customer } = await meteredSetup([{ up_to: 'inf', unit_amount: 1 }], 'graduated');
+    const event = { event_name: 'calls', payload: { stripe_customer_id: customer.id, value: '3' }, identifier: 'same', timestamp: NOW / 1000 };
+    await client.billing.meterEvents.create(event);
+    await expect(client.billing.meterEvents.create(event)).rejects.toMatchObject({ code: 'resource_already_exists' });
+    stripe.setNow(NOW + 25 * 3_600_000);
+    await expect(client.billing.meterEvents.create(event)).resolves.toMatchObject({ identifier: 'same' });
+  });
+
+  it('rejects a price with a bad enum, a missing parameter and an unknown meter', async () => {
+    await client.products.create({ id: 'prod_x', name: 'X' });
+    await expect(client.prices.create({ currency: 'usd', product: 'prod_x', unit_amount: 1, recurring: { interval: 'fortnight' as 'month' } })).rejects.toMatchObject({ param: 'recurring[interval]' });
+    await expect(client.prices.create({ product: 'prod_x', unit_amount: 1, recurring: { interval: 'month' } } as Stripe.PriceCreateParams)).rejects.toMatchObject({ code: 'parameter_missing', param: 'currency' });
+    await expect(client.prices.create({ currency: 'usd', product: 'prod_x', unit_amount: 1, recurring: { interval: 'month', usage_type: 'metered', meter: 'mtr_nope' } })).rejects.toMatchObject({ code: 'resource_missing' });
+  });
+
+  it('replays an idempotent request and refuses the key with other parameters', async () => {
+    const first = await client.customers.create({ name: 'A' }, { idempotencyKey: 'k1' });
+    const again = await client.customers.create({ name: 'A' }, { idempotencyKey: 'k1' });
+    expect(again.id).toBe(first.id);
+    await expect(client.customers.create({ name: 'B' }, { idempotencyKey: 'k1' })).rejects.toMatchObject({ type: 'StripeIdempotencyError' });
+  });
+
+  it('answers a 500 in Stripe\'s error shape, and accepts-then-hangs so the client times out', async () => {
+    stripe.failNext(/^\/v1\/customers$/, { status: 500 });
+    await expect(client.customers.create({ name: 'A' })).rejects.toMatchObject({ statusCode: 500, type: 'StripeAPIError' });
+    stripe.failNext(/^\/v1\/customers$/, { acceptThenHang: true });
+    await expect(client.customers.create({ name: 'B' })).rejects.toMatchObject({ type: 'StripeConnectionError' });
+    expect((await client.customers.create({ name: 'C' })).name).toBe('C');
+  });
+
+  it('signs webhooks so that constructEvent verifies them, and a wrong secret does not', async () => {
+    const received: Array<{ body: string; signature: string }> = [];
+    const { createServer } = await import('node:http');
+    const sink = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        received.push({ body, signature: String(req.headers['stripe-signature']) });
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
+    const port = (sink.address() as { port: number }).port;
+    const endpoint = await client.webhookEndpoints.create({ url: `http://127.0.0.1:${port}/hook`, enabled_events: ['customer.subscription.created'] });
+    await meteredSetup([{ up_to: 'inf', unit_amount: 1 }], 'graduated');
+    await stripe.webhooksDelivered();
+    sink.close();
+    expect(received).toHaveLength(1);
+    const event = client.webhooks.constructEvent(received[0]!.body, received[0]!.signature, endpoint.secret!);
+    expect(event.type).toBe('customer.subscription.created');
+    expect(() => client.webhooks.constructEvent(received[0]!.body, received[0]!.signature, 'whsec_wrong')).toThrow(/signature/i);
+  });
+
+  it('drafts the period invoice when the period ends and finalizes it an hour later', async () => {
+    const { customer, subscription } = await meteredSetup([{ up_to: 'inf', unit_amount: 2 }], 'graduated');
+    await client.billing.meterEvents.create({ event_name: 'calls', payload: { stripe_customer_id: customer.id, value: '10' }, timestamp: NOW / 1000 });
+    stripe.setNow(Date.UTC(2026, 11, 1, 0, 5));
+    await stripe.advanceBillingPeriods();
+    const [draft] = (await client.invoices.list({ customer: customer.id })).data;
+    expect(draft).toMatchObject({ status: 'draft', total: 20, period_start: Date.UTC(2026, 10, 1) / 1000, period_end: Date.UTC(2026, 11, 1) / 1000 });
+    // Usage that reaches Stripe before finalization lands on the draft's period.
+    await client.billing.meterEvents.create({ event_name: 'calls', payload: { stripe_customer_id: customer.id, value: '5' }, timestamp: Date.UTC(2026, 11, 1) / 1000 - 1 });
+    stripe.setNow(Date.UTC(2026, 11, 1, 1, 10));
+    await stripe.advanceBillingPeriods();
+    expect(await client.invoices.retrieve(draft!.id)).toMatchObject({ status: 'paid', total: 30 });
+    expect((await client.subscriptions.retrieve(subscription.id)).items.data[0]).toMatchObject({ current_period_start: Date.UTC(2026, 11, 1) / 1000 });
+  });
+});
