@@ -17,6 +17,8 @@ import { utcHour, utcMonth } from './time.ts';
 const HOUR_MS = 3_600_000;
 /** Stripe accepts meter events up to 35 days old; keep a margin for the run's own duration. */
 const STRIPE_MAX_EVENT_AGE_MS = 35 * 24 * HOUR_MS - HOUR_MS;
+/** Stripe finalizes a period's invoice about an hour after drafting it at the period's end. */
+const PERIOD_CLOSE_MS = HOUR_MS;
 /** Stripe recognises a repeated identifier for at least 24 hours; trust it well inside that. */
 const IDENTIFIER_TRUST_MS = 20 * HOUR_MS;
 
@@ -69,6 +71,8 @@ export type SyncOutcome =
   | { kind: 'over-pushed'; customerId: string; month: string; excess: number }
   /** Usage too old for Stripe (over 35 days): never dropped silently. */
   | { kind: 'too-old'; customerId: string; month: string; backlog: number }
+  /** The month's invoice is final: a meter event now would be accepted and billed nowhere. Reported, not pushed. */
+  | { kind: 'period-closed'; customerId: string; month: string; backlog: number }
   | { kind: 'failed'; customerId: string; month: string; error: string; retryable: boolean };
 
 export interface SyncOptions {
@@ -113,6 +117,7 @@ export async function syncCustomerMonth(customer: Customer, month: string, deps:
     if (delta < 0) return { kind: 'over-pushed', customerId, month, excess: -delta };
     if (delta === 0) return { kind: 'up-to-date', customerId, month };
     if (options.paused) return { kind: 'paused', customerId, month, backlog: delta };
+    if (!options.flush && now >= bounds.end + PERIOD_CLOSE_MS) return { kind: 'period-closed', customerId, month, backlog: delta };
 
     // The last second of the last hour counted: inside the month, so Stripe bills the right period.
     const timestampMs = Math.min(cutoff, now) - 1000;
@@ -160,7 +165,7 @@ async function resolvePending(customer: Customer, stripeCustomerId: string, mont
 
 export interface SyncReport {
   readonly outcomes: readonly SyncOutcome[];
-  /** Outcomes an operator must hear about: failures, usage too old for Stripe, over-pushed months. */
+  /** Outcomes an operator must hear about: failures, usage too old for Stripe or past its invoice, over-pushed months. */
   readonly problems: readonly SyncOutcome[];
 }
 
@@ -178,5 +183,5 @@ export async function runSync(customers: readonly Customer[], deps: SyncDeps, op
     }
   };
   await Promise.all(Array.from({ length: options.concurrency ?? 8 }, worker));
-  return { outcomes, problems: outcomes.filter((o) => o.kind === 'failed' || o.kind === 'too-old' || o.kind === 'over-pushed') };
+  return { outcomes, problems: outcomes.filter((o) => o.kind === 'failed' || o.kind === 'too-old' || o.kind === 'over-pushed' || o.kind === 'period-closed') };
 }
