@@ -85,14 +85,16 @@ async function process(event: BillingEvent, deps: WebhookDeps): Promise<WebhookO
       if (event.type !== 'customer.subscription.created' && current && subscription.id !== current) return { kind: 'ignored', reason: 'not the current subscription' };
       const tier = event.type === 'customer.subscription.deleted' ? 'free' : tierOfSubscription(subscription);
       if (!tier) return { kind: 'ignored', reason: 'subscription prices name no single tier' };
-      if (event.type === 'customer.subscription.created' && current && current !== subscription.id && subscription.status === 'active') {
-        await deps.billing.cancelSubscription(current);
-      }
       const change = await changeTier(customer.customerId, tier, { registry: deps.registry, gatewayKeys: deps.gatewayKeys });
       await deps.registry.updateCustomer(customer.customerId, {
         lastSubscriptionEventAt: event.created,
         ...(event.type === 'customer.subscription.deleted' ? { subscriptionId: undefined } : { subscriptionId: subscription.id }),
       });
+      // A subscription from Checkout replaces the old one: cancelled only once the new one is on record,
+      // so the old one's deletion event finds it is no longer current.
+      if (event.type === 'customer.subscription.created' && current && current !== subscription.id && subscription.status === 'active') {
+        await deps.billing.cancelSubscription(current);
+      }
       if (!change.ok || !change.changed) return { kind: 'tier-unchanged', customerId: customer.customerId };
       return { kind: 'tier-changed', customerId: customer.customerId, from: change.from, to: change.to };
     }
