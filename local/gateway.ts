@@ -41,6 +41,8 @@ export interface LocalGatewayOptions {
 export interface RunningLocalGateway {
   readonly url: string;
   readonly server: Server;
+  /** Counts calls against a key's monthly quota, as if served (for seeding a demo month). */
+  chargeQuota(gatewayKeyId: string, month: string, calls: number): void;
   stop(): Promise<void>;
 }
 
@@ -210,6 +212,9 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<R
   return {
     url: `http://127.0.0.1:${port}`,
     server,
+    chargeQuota(gatewayKeyId, month, calls) {
+      quotaUsed.set(`${gatewayKeyId}|${month}`, (quotaUsed.get(`${gatewayKeyId}|${month}`) ?? 0) + calls);
+    },
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

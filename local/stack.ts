@@ -24,6 +24,7 @@ import { DynamoOutcomeStore } from '../lambdas/adapters/outcome-store.ts';
 import { AccessLogLineSchema } from '../lambdas/core/gateway-contract.ts';
 import { handleAccessLog } from '../lambdas/core/outcomes.ts';
 import { startStreamPoller, type StreamPoller } from './stream-poller.ts';
+import { startLocalBilling, type LocalBilling } from './billing.ts';
 import { randomUUID } from 'node:crypto';
 import { DynamoBillingStateStore } from '../lambdas/adapters/billing-state.ts';
 import { CounterUsageReader } from '../lambdas/adapters/sync-store.ts';
@@ -44,8 +45,15 @@ export interface LocalStackOptions {
   readonly config?: BillingConfig;
   /** @default Date.now */
   readonly now?: () => number;
-  /** Routes beyond the metered API and the usage API (the Stripe webhook, the dashboard). */
+  /** Routes beyond the product's own. */
   readonly extraRoutes?: readonly LocalRoute[];
+  /**
+   * Stripe: `local` starts the local Stripe; `{ testModeSecretKey }` uses Stripe test mode.
+   * @default - no Stripe: metering and counting only
+   */
+  readonly stripe?: 'local' | { readonly testModeSecretKey: string };
+  /** @default 10000 */
+  readonly syncIntervalMs?: number;
 }
 
 export interface LocalStack extends DynamoDbConnection {
@@ -56,6 +64,7 @@ export interface LocalStack extends DynamoDbConnection {
   readonly accessLogFile: string;
   readonly store: DynamoCustomerStore;
   readonly gatewayKeys: LocalGatewayKeyRegistry;
+  readonly billing?: LocalBilling;
   /** Delivers pending access-log lines and reads the stream up to date: counters are current after it. */
   settle(): Promise<void>;
   stop(): Promise<void>;
@@ -131,6 +140,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     { resource: '/dashboard/{asset}', method: 'GET', auth: 'none', handler: dashboard },
     ...(options.extraRoutes ?? []),
   ];
+  const billing = options.stripe
+    ? await startLocalBilling({
+        doc: connection.doc,
+        tables,
+        gatewayKeys,
+        config,
+        now,
+        testModeSecretKey: options.stripe === 'local' ? undefined : options.stripe.testModeSecretKey,
+        syncIntervalMs: options.syncIntervalMs,
+      })
+    : undefined;
+  routes.push(...(billing?.routes ?? []));
   const gateway = await startLocalGateway({
     authorizer,
     routes,
@@ -141,8 +162,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     now,
   });
 
+  await billing?.attachWebhook(gateway.url);
+
   return {
     ...connection,
+    billing,
     dynamoDbEndpoint,
     tables,
     gateway,
@@ -156,6 +180,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     },
     async stop() {
       clearInterval(logTimer);
+      await billing?.stop();
       await gateway.stop();
       await flushAccessLog().catch(() => undefined);
       await poller.stop();

@@ -3,7 +3,8 @@
  * key and make a call; Ctrl-C stops everything it started.
  */
 import { spawnSync } from 'node:child_process';
-import { createCustomer } from '../lambdas/core/customers.ts';
+import { DynamoUsageEventLog } from '../lambdas/adapters/usage-event-log.ts';
+import { seedDemoCustomer } from './demo.ts';
 import { startLocalStack } from './stack.ts';
 import { clearLocalState, LOCAL_DIR, readLocalState, writeLocalState } from './state.ts';
 
@@ -19,7 +20,8 @@ async function main(): Promise<void> {
   }
 
   console.log('Starting DynamoDB Local and creating the tables from the synthesized template…');
-  const stack = await startLocalStack({ dir: LOCAL_DIR, port }).catch((error: unknown) => {
+  const testModeSecretKey = process.env.STRIPE_SECRET_KEY;
+  const stack = await startLocalStack({ dir: LOCAL_DIR, port, stripe: testModeSecretKey ? { testModeSecretKey } : 'local' }).catch((error: unknown) => {
     const message = error instanceof Error ? error.message : String(error);
     return fail(/EADDRINUSE/.test(message) ? `port ${port} is in use: set PORT to another one (PORT=3001 npm start)` : message);
   });
@@ -30,23 +32,37 @@ async function main(): Promise<void> {
     gatewayKeysFile: stack.gatewayKeysFile,
     accessLogFile: stack.accessLogFile,
     tables: stack.tables,
+    stripeApiBase: stack.billing?.stripeApiBase,
   });
 
-  const demo = await createCustomer({ name: 'Demo Co', tier: 'free' }, { registry: stack.store, gatewayKeys: stack.gatewayKeys, now: Date.now });
+  const stripe = (await stack.billing!.services.ready()).stripe;
+  const demo = await seedDemoCustomer(
+    { registry: stack.store, gatewayKeys: stack.gatewayKeys, now: Date.now, stripe },
+    new DynamoUsageEventLog(stack.doc, stack.tables.usageEvents),
+    stack.gateway,
+    Date.now(),
+  );
+  await stack.settle();
   const api = `${stack.gateway.url}/api/hello`;
   console.log(`
 api-billing is running locally.
 
   API gateway     ${stack.gateway.url}   (metered routes: /api and /api/*)
+  Dashboard       ${stack.gateway.url}/dashboard
+  Usage API       ${stack.gateway.url}/usage
+  Stripe          ${stack.billing?.stripeApiBase ?? 'Stripe test mode (STRIPE_SECRET_KEY)'}
   DynamoDB Local  ${stack.dynamoDbEndpoint}
   Access log      ${stack.accessLogFile}
 
-A demo customer on the Free tier (1,000 calls a month) was created for you:
+A demo customer on the Free tier (1,000 calls a month) with ${demo.seededCalls} calls this month:
   customer  ${demo.customer.customerId}
   API key   ${demo.apiKey.key}
 
+Sign in to the dashboard with that key: ${stack.gateway.url}/dashboard
+
 Make a call:
   curl -s -H "x-api-key: ${demo.apiKey.key}" ${api}
+  curl -s -H "x-api-key: ${demo.apiKey.key}" ${stack.gateway.url}/usage
 
 Issue a key for a customer of your own (in another terminal):
   npm run cli -- customers create --name "Acme" --tier pro

@@ -1,0 +1,109 @@
+/**
+ * Stripe for the local stack: the local Stripe (or Stripe test mode when STRIPE_SECRET_KEY is
+ * set), the catalog set up, the webhook route and the upgrade route on the local gateway, and
+ * timers that do what the stack's schedule and Stripe's clock do: the sync every few seconds,
+ * billing periods closed as they end.
+ */
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { billingServices, type BillingServices } from '../lambdas/adapters/billing-services.ts';
+import type { TableNames } from '../lambdas/adapters/env.ts';
+import type { LocalGatewayKeyRegistry } from '../lambdas/adapters/gateway-keys-local.ts';
+import { stripeClient } from '../lambdas/adapters/stripe-billing.ts';
+import { createBillingApi } from '../lambdas/billing-api/billing-api.ts';
+import { stripeCatalog } from '../lambdas/core/catalog.ts';
+import type { BillingConfig } from '../lambdas/core/config.ts';
+import { runSync } from '../lambdas/core/sync.ts';
+import { createWebhookHandler } from '../lambdas/stripe-webhook/webhook.ts';
+import type { LocalRoute } from './gateway.ts';
+import { startLocalStripe, type LocalStripe } from './stripe/server.ts';
+
+export interface LocalBillingOptions {
+  readonly doc: DynamoDBDocumentClient;
+  readonly tables: TableNames;
+  readonly gatewayKeys: LocalGatewayKeyRegistry;
+  readonly config: BillingConfig;
+  readonly now: () => number;
+  /** Stripe test mode's secret key; absent means the local Stripe. */
+  readonly testModeSecretKey?: string;
+  /** @default 10000 - the deployed schedule runs every 5 minutes */
+  readonly syncIntervalMs?: number;
+}
+
+export interface LocalBilling {
+  readonly services: BillingServices;
+  readonly localStripe?: LocalStripe;
+  readonly stripeApiBase?: string;
+  /** Routes to serve on the gateway: the Stripe webhook and the upgrade. */
+  readonly routes: LocalRoute[];
+  /** Registers the gateway's webhook URL with the local Stripe (Stripe test mode cannot reach localhost). */
+  attachWebhook(gatewayUrl: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startLocalBilling(options: LocalBillingOptions): Promise<LocalBilling> {
+  const localStripe = options.testModeSecretKey ? undefined : await startLocalStripe({ now: options.now });
+  const stripe = localStripe ? localStripe.client() : stripeClient({ secretKey: options.testModeSecretKey! });
+  const services = billingServices({ doc: options.doc, tables: options.tables, stripe, config: options.config, now: options.now });
+  await services.state.putCatalogIds(await services.provider.ensureCatalog(stripeCatalog(options.config)));
+  const logger = new Logger({ serviceName: 'api-billing-local', logLevel: 'WARN' });
+
+  let webhookSecret = '';
+  let gatewayUrl = '';
+  const routes: LocalRoute[] = [
+    {
+      resource: '/webhooks/stripe',
+      method: 'POST',
+      auth: 'none',
+      handler: (event) => createWebhookHandler({ stripe, webhookSecret, services, gatewayKeys: options.gatewayKeys, logger })(event),
+    },
+    {
+      resource: '/billing/upgrade',
+      method: 'POST',
+      auth: 'key',
+      handler: (event) =>
+        createBillingApi({ registry: services.customers, stripe: async () => (await services.ready()).stripe, dashboardUrl: `${gatewayUrl}/dashboard`, now: options.now })(event),
+    },
+  ];
+
+  let running = false;
+  const reported = new Set<string>();
+  const tick = async () => {
+    if (running) return;
+    running = true;
+    try {
+      await localStripe?.advanceBillingPeriods();
+      const { sync } = await services.ready();
+      const pause = await services.state.getPause();
+      const report = await runSync(await services.customers.listCustomers(), sync, { paused: pause?.paused ?? false });
+      // Each problem once, as the deployed alarm would raise it once.
+      for (const problem of report.problems.map((p) => JSON.stringify(p)).filter((p) => !reported.has(p))) {
+        reported.add(problem);
+        console.error('stripe sync problem:', problem);
+      }
+    } catch (error) {
+      console.error('stripe sync:', error instanceof Error ? error.message : error);
+    } finally {
+      running = false;
+    }
+  };
+  const timer = setInterval(() => void tick(), options.syncIntervalMs ?? 10_000);
+
+  return {
+    services,
+    localStripe,
+    stripeApiBase: localStripe?.url,
+    routes,
+    async attachWebhook(url) {
+      gatewayUrl = url;
+      if (!localStripe) return;
+      const endpoint = await stripe.webhookEndpoints.create({ url: `${url}/webhooks/stripe`, enabled_events: ['*'] });
+      webhookSecret = endpoint.secret!;
+    },
+    async stop() {
+      clearInterval(timer);
+      await localStripe?.webhooksDelivered();
+      await localStripe?.stop();
+    },
+  };
+}
