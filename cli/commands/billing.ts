@@ -3,7 +3,8 @@ import { stripeCatalog } from '../../lambdas/core/catalog.ts';
 import { TIER_NAMES, type TierName } from '../../lambdas/core/config.ts';
 import { estimateBill } from '../../lambdas/core/pricing.ts';
 import { changeTier } from '../../lambdas/core/subscriptions.ts';
-import { runSync, type SyncOutcome } from '../../lambdas/core/sync.ts';
+import { runSync, syncCustomerMonth, type SyncDeps, type SyncOutcome } from '../../lambdas/core/sync.ts';
+import type { Customer } from '../../lambdas/core/model.ts';
 import { utcMonth } from '../../lambdas/core/time.ts';
 import { CliError, type CliContext } from '../context.ts';
 import { printRecord, printRows } from '../output.ts';
@@ -82,16 +83,26 @@ export function registerBillingCommands(program: Command, connect: () => CliCont
   billing
     .command('sync')
     .description('run the Stripe sync once now (the stack runs it every few minutes)')
+    .option('--flush', "also push this month's hours that have not settled yet (as at the period's end)")
     .option('--json', 'print JSON')
-    .action(async (options: { json?: boolean }) => {
+    .action(async (options: { flush?: boolean; json?: boolean }) => {
       const context = connect();
       const { sync } = await context.billing.ready();
       const pause = await context.billing.state.getPause();
-      const report = await runSync(await context.store.listCustomers(), sync, { paused: pause?.paused ?? false });
+      const customers = await context.store.listCustomers();
+      const report = options.flush
+        ? await flushAll(customers, sync, pause?.paused ?? false)
+        : await runSync(customers, sync, { paused: pause?.paused ?? false });
       const rows = report.outcomes.filter((o) => o.kind !== 'up-to-date').map(describe);
       printRows(rows, Boolean(options.json));
       if (report.problems.length) process.exitCode = 1;
     });
+}
+
+async function flushAll(customers: Customer[], sync: SyncDeps, paused: boolean) {
+  const outcomes: SyncOutcome[] = [];
+  for (const customer of customers) outcomes.push(await syncCustomerMonth(customer, utcMonth(sync.now()), sync, { flush: true, paused }));
+  return { outcomes, problems: outcomes.filter((o) => ['failed', 'too-old', 'over-pushed', 'period-closed'].includes(o.kind)) };
 }
 
 function describe(outcome: SyncOutcome): Record<string, string | number> {

@@ -21,10 +21,11 @@ describe('dashboard in headless Chromium against the local stack', () => {
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
     [stack, browser] = await Promise.all([
-      startLocalStack({ dir: mkdtempSync(join(tmpdir(), 'dash-')), dynamoDbEndpoint: process.env.TEST_DYNAMODB_ENDPOINT, tablePrefix: `d${randomUUID().slice(0, 8)}-` }),
+      startLocalStack({ dir: mkdtempSync(join(tmpdir(), 'dash-')), dynamoDbEndpoint: process.env.TEST_DYNAMODB_ENDPOINT, tablePrefix: `d${randomUUID().slice(0, 8)}-`, stripe: 'local', syncIntervalMs: 3_600_000 }),
       launchChromium(),
     ]);
-    const created = await createCustomer({ name: 'Dash Co', tier: 'free' }, { registry: stack.store, gatewayKeys: stack.gatewayKeys, now: Date.now });
+    const { stripe } = await stack.billing!.services.ready();
+    const created = await createCustomer({ name: 'Dash Co', tier: 'free' }, { registry: stack.store, gatewayKeys: stack.gatewayKeys, now: Date.now, stripe });
     customerId = created.customer.customerId;
     key = created.apiKey.key;
     // 850 calls this month, spread over the last hours: 85% of the Free quota.
@@ -105,6 +106,32 @@ describe('dashboard in headless Chromium against the local stack', () => {
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
     await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-free-100-percent-phone.png'), fullPage: true });
     await page.close();
+  });
+
+  it('upgrades a Free customer to Pro through Checkout; the next call is no longer held to the Free quota', async () => {
+    const customer = (await stack.store.getCustomer(customerId))!;
+    stack.gateway.chargeQuota(customer.gatewayKeyId, utcHour(Date.now()).slice(0, 7), 1_000);
+    expect((await fetch(`${stack.gateway.url}/api/x`, { headers: { 'x-api-key': key } })).status).toBe(429);
+
+    const page = await browser.newPage();
+    await signIn(page, key);
+    await page.getByRole('button', { name: 'Upgrade to Pro' }).click();
+    await page.waitForURL(`${stack.gateway.url}/dashboard`); // through Stripe Checkout and back
+    await stack.billing!.localStripe!.webhooksDelivered();
+    await page.getByText('your upgrade is being applied').waitFor();
+    await page.reload();
+    await page.locator('#usage').waitFor({ state: 'visible' });
+    expect(await text(page, 'tier')).toBe('Pro');
+    expect(await page.locator('#quota').isHidden()).toBe(true);
+    await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-after-upgrade-pro.png'), fullPage: true });
+    await page.close();
+
+    const after = (await stack.store.getCustomer(customerId))!;
+    expect(after.tier).toBe('pro');
+    expect(stack.gatewayKeys.findByValue(after.gatewayKeyValue)?.tier).toBe('pro');
+    const subscription = await stack.billing!.localStripe!.client().subscriptions.retrieve(after.subscriptionId!);
+    expect(subscription.items.data.map((i) => i.price.metadata.tier)).toEqual(['pro', 'pro']);
+    expect((await fetch(`${stack.gateway.url}/api/x`, { headers: { 'x-api-key': key } })).status).toBe(200);
   });
 
   it('can be used by keyboard alone', async () => {
