@@ -3,6 +3,7 @@ import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type { Construct } from 'constructs';
 import { TIER_NAMES } from '../lambdas/core/config.ts';
 import { Aggregation } from './aggregation.ts';
+import { CustomerApi } from './customer-api.ts';
 import { MeteredApi } from './metered-api.ts';
 import { BillingTables } from './tables.ts';
 
@@ -19,6 +20,7 @@ export class ApiBillingStack extends Stack {
   readonly tables: BillingTables;
   readonly meteredApi: MeteredApi;
   readonly aggregation: Aggregation;
+  readonly customerApi: CustomerApi;
 
   constructor(scope: Construct, id: string, props: ApiBillingStackProps = {}) {
     super(scope, id, props);
@@ -26,6 +28,8 @@ export class ApiBillingStack extends Stack {
     this.tables = new BillingTables(this, 'Tables');
     this.meteredApi = new MeteredApi(this, 'MeteredApi', { tables: this.tables, backend: props.backend });
     this.aggregation = new Aggregation(this, 'Aggregation', { tables: this.tables, accessLogGroup: this.meteredApi.accessLogGroup });
+    this.customerApi = new CustomerApi(this, 'CustomerApi', { tables: this.tables, meteredApi: this.meteredApi });
+    new CfnOutput(this, 'DashboardUrl', { value: this.customerApi.dashboardUrl, description: 'The usage dashboard: customers sign in with their API key' });
 
     const api = this.meteredApi.api;
     new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'Base URL of the API; metered routes are under api/' });

@@ -48,6 +48,11 @@ export interface ProductFunctionProps {
    */
   readonly unscopableActions?: readonly string[];
   /**
+   * A folder of the repository copied beside the bundle as `assets/` (the dashboard's page, script and styles).
+   * @default - none
+   */
+  readonly assets?: string;
+  /**
    * Powertools service name.
    * @default SERVICE_NAME ('api-billing')
    */
@@ -101,6 +106,13 @@ export class ProductFunction extends NodejsFunction {
         format: OutputFormat.CJS,
         // The Node.js 22 runtime ships AWS SDK v3.
         externalModules: ['@aws-sdk/*'],
+        ...(props.assets && {
+          commandHooks: {
+            beforeBundling: () => [],
+            beforeInstall: () => [],
+            afterBundling: (inputDir: string, outputDir: string) => [`cp -r "${join(inputDir, props.assets!)}" "${join(outputDir, 'assets')}"`],
+          },
+        }),
       },
     });
     logGroup.grantWrite(role);

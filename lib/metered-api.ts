@@ -54,6 +54,8 @@ export class MeteredApi extends Construct {
   readonly accessLogGroup: logs.LogGroup;
   /** The metering REQUEST authorizer. */
   readonly authorizerFunction: ProductFunction;
+  /** The key authorizer, for the product's free routes (authenticated, never metered: they have no usage plan). */
+  readonly authorizer: apigateway.RequestAuthorizer;
   /** The sample backend, when no `backend` was given. */
   readonly sampleBackend?: ProductFunction;
 
@@ -111,14 +113,14 @@ export class MeteredApi extends Construct {
     });
     tables.usageEvents.grant(this.authorizerFunction, 'dynamodb:PutItem');
 
-    const authorizer = new apigateway.RequestAuthorizer(this, 'Authorizer', {
+    const authorizer = (this.authorizer = new apigateway.RequestAuthorizer(this, 'Authorizer', {
       handler: this.authorizerFunction,
       // Caching would skip the authorizer, and with it the usage event, on a cache hit.
       resultsCacheTtl: Duration.seconds(0),
       // The key may come as x-api-key or as Authorization: Bearer; identity sources are AND-ed
       // and a missing one is a 401 before the authorizer runs, so none are declared.
       identitySources: [],
-    });
+    }));
     // CDK renders no identity sources as an empty string; without caching the property is optional.
     (authorizer.node.defaultChild as apigateway.CfnAuthorizer).addPropertyDeletionOverride('IdentitySource');
 

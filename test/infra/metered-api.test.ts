@@ -53,8 +53,9 @@ describe('metered REST API', () => {
     });
   });
 
-  it('has no method outside the metered routes', () => {
-    template.resourceCountIs('AWS::ApiGateway::Method', 2);
+  it('requires a usage-plan key on the metered routes only', () => {
+    expect(Object.keys(template.findResources('AWS::ApiGateway::Method', { Properties: { ApiKeyRequired: true } }))).toHaveLength(2);
+    template.resourcePropertiesCountIs('AWS::ApiGateway::Method', { HttpMethod: 'ANY', ApiKeyRequired: true, AuthorizationType: 'CUSTOM' }, 2);
   });
 
   it('logs every call as one JSON line with the fields the outcome path reads', () => {

@@ -33,11 +33,11 @@ describe('the stack', () => {
   });
 
   describe('Lambda defaults', () => {
-    it('has the four product functions', () => {
-      template.resourceCountIs('AWS::Lambda::Function', 4);
+    it('has the six product functions', () => {
+      template.resourceCountIs('AWS::Lambda::Function', 6);
     });
 
-    it.each(['AuthorizerFunction', 'SampleBackend', 'AggregatorFunction', 'OutcomeFunction'])('%s: Node.js 22 on arm64, traced, Powertools environment', (name) => {
+    it.each(['AuthorizerFunction', 'SampleBackend', 'AggregatorFunction', 'OutcomeFunction', 'UsageFunction', 'DashboardFunction'])('%s: Node.js 22 on arm64, traced, Powertools environment', (name) => {
       const [, fn] = functions().find(([id]) => id.includes(name))!;
 
       expect(fn.Properties).toMatchObject({

@@ -1,0 +1,69 @@
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { Validations } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import { TABLE_ENV } from '../lambdas/adapters/env.ts';
+import { ProductFunction } from './lambda-defaults.ts';
+import type { MeteredApi } from './metered-api.ts';
+import type { BillingTables } from './tables.ts';
+
+export interface CustomerApiProps {
+  readonly tables: BillingTables;
+  readonly meteredApi: MeteredApi;
+}
+
+/**
+ * What customers reach besides the metered API: `GET /usage` (authenticated by their key, never
+ * metered: no API key requirement, so no usage plan) and the dashboard page (public assets; the
+ * page signs in with the key and calls /usage).
+ */
+export class CustomerApi extends Construct {
+  readonly usageFunction: ProductFunction;
+  readonly dashboardFunction: ProductFunction;
+  /** The dashboard's URL. */
+  readonly dashboardUrl: string;
+
+  constructor(scope: Construct, id: string, props: CustomerApiProps) {
+    super(scope, id);
+    const { tables, meteredApi } = props;
+    const api = meteredApi.api;
+
+    this.usageFunction = new ProductFunction(this, 'UsageFunction', {
+      handlerName: 'usage-api',
+      description: "Answers GET /usage: the caller's own usage, estimate, quota and cap",
+      environment: {
+        [TABLE_ENV.customers]: tables.customers.tableName,
+        [TABLE_ENV.apiKeys]: tables.apiKeys.tableName,
+        [TABLE_ENV.counters]: tables.counters.tableName,
+        [TABLE_ENV.billing]: tables.billing.tableName,
+      },
+    });
+    // GetItem never touches an index: grant on the table alone (Table.grant would add its index ARNs).
+    iam.Grant.addToPrincipal({ grantee: this.usageFunction, actions: ['dynamodb:GetItem'], resourceArns: [tables.customers.tableArn] });
+    tables.counters.grant(this.usageFunction, 'dynamodb:Query');
+    tables.billing.grant(this.usageFunction, 'dynamodb:Query');
+    const usage = api.root.addResource('usage').addMethod('GET', new apigateway.LambdaIntegration(this.usageFunction), {
+      authorizer: meteredApi.authorizer,
+      // No usage-plan key: the call is not counted against the quota or throttled as a metered one.
+      apiKeyRequired: false,
+    });
+    Validations.of(usage).acknowledge({
+      id: 'AwsSolutions-COG4',
+      reason: 'Authorized by the Lambda REQUEST authorizer that checks the API key hash; it is a free route, so no API key (usage plan) is required.',
+    });
+
+    this.dashboardFunction = new ProductFunction(this, 'DashboardFunction', {
+      handlerName: 'dashboard',
+      description: 'Serves the usage dashboard (page, script, styles) with a strict Content-Security-Policy',
+      assets: 'lambdas/dashboard/assets',
+    });
+    const dashboard = api.root.addResource('dashboard');
+    const integration = new apigateway.LambdaIntegration(this.dashboardFunction);
+    for (const method of [dashboard.addMethod('GET', integration), dashboard.addResource('{asset}').addMethod('GET', integration)]) {
+      for (const rule of ['AwsSolutions-APIG4', 'AwsSolutions-COG4']) {
+        Validations.of(method).acknowledge({ id: rule, reason: 'Public static page: it holds no data; the page signs in with the API key and calls GET /usage, which is authorized.' });
+      }
+    }
+    this.dashboardUrl = api.urlForPath('/dashboard');
+  }
+}
