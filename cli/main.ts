@@ -1,6 +1,7 @@
 /** The operator CLI: `npm run cli -- <command>` (or `npx api-billing <command>`). */
 import { Command, CommanderError } from 'commander';
 import { registerBillingCommands } from './commands/billing.ts';
+import { registerCountingCommands } from './commands/counting.ts';
 import { registerCustomerCommands } from './commands/customers.ts';
 import { CliError, connectLocalStack, type CliContext } from './context.ts';
 
@@ -9,6 +10,7 @@ export function buildProgram(connect: () => CliContext = connectLocalStack): Com
     .description('Operate api-billing: customers, keys, usage. Works against the local stack started by `npm start`.');
   registerCustomerCommands(program, connect);
   registerBillingCommands(program, connect);
+  registerCountingCommands(program, connect);
   return program;
 }
 

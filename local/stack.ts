@@ -25,6 +25,7 @@ import { AccessLogLineSchema } from '../lambdas/core/gateway-contract.ts';
 import { handleAccessLog } from '../lambdas/core/outcomes.ts';
 import { startStreamPoller, type StreamPoller } from './stream-poller.ts';
 import { startLocalBilling, type LocalBilling } from './billing.ts';
+import { FileDeadLetterQueue } from './dead-letters.ts';
 import { randomUUID } from 'node:crypto';
 import { DynamoBillingStateStore } from '../lambdas/adapters/billing-state.ts';
 import { CounterUsageReader } from '../lambdas/adapters/sync-store.ts';
@@ -62,6 +63,8 @@ export interface LocalStack extends DynamoDbConnection {
   readonly gateway: RunningLocalGateway;
   readonly gatewayKeysFile: string;
   readonly accessLogFile: string;
+  /** The local dead-letter queue of the aggregator. */
+  readonly deadLetterFile: string;
   readonly store: DynamoCustomerStore;
   readonly gatewayKeys: LocalGatewayKeyRegistry;
   readonly billing?: LocalBilling;
@@ -110,12 +113,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
   // The usage events stream, read as the event source mapping would, into the same aggregator.
   const counterStore = new DynamoCounterStore(connection.doc, tables.counters);
+  const deadLetterFile = join(options.dir, 'dead-letters.jsonl');
+  const deadLetters = new FileDeadLetterQueue(deadLetterFile);
   const poller: StreamPoller = await startStreamPoller({
     client: connection.client,
     endpoint: dynamoDbEndpoint,
     tableName: tables.usageEvents,
     handler: createAggregator(counterStore, logger),
-    onDeadLetter: (records, error) => console.error(`aggregator gave up on ${records.length} records:`, error instanceof Error ? error.message : error),
+    onDeadLetter: (letter, error) => {
+      console.error(`aggregator gave up on ${letter.records.length} records (replay: npm run cli -- dlq replay):`, error instanceof Error ? error.message : error);
+      deadLetters.send(letter, error);
+    },
   });
 
   const dashboard = createDashboard(join(__dirname, '../lambdas/dashboard/assets'));
@@ -172,6 +180,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     gateway,
     gatewayKeysFile,
     accessLogFile,
+    deadLetterFile,
     store,
     gatewayKeys,
     async settle() {

@@ -31,6 +31,7 @@ async function main(): Promise<void> {
     gatewayUrl: stack.gateway.url,
     gatewayKeysFile: stack.gatewayKeysFile,
     accessLogFile: stack.accessLogFile,
+    deadLetterFile: stack.deadLetterFile,
     tables: stack.tables,
     stripeApiBase: stack.billing?.stripeApiBase,
   });

@@ -13,6 +13,7 @@ export const LocalStackStateSchema = z.object({
   gatewayUrl: z.string().url(),
   gatewayKeysFile: z.string(),
   accessLogFile: z.string(),
+  deadLetterFile: z.string(),
   /** The local Stripe, unless STRIPE_SECRET_KEY pointed the stack at Stripe's test mode. */
   stripeApiBase: z.string().url().optional(),
   tables: z.object({ customers: z.string(), apiKeys: z.string(), usageEvents: z.string(), counters: z.string(), billing: z.string() }),

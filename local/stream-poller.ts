@@ -26,7 +26,8 @@ export interface StreamPollerOptions {
   readonly idleMs?: number;
   /** Retries of one record before it is given up (Lambda would send it to the dead-letter queue). @default 3 */
   readonly maxRetries?: number;
-  readonly onDeadLetter?: (records: DynamoDBRecord[], error: unknown) => void;
+  /** A batch given up on, as Lambda would send it to the on-failure destination. */
+  readonly onDeadLetter?: (letter: { shardId: string; streamArn: string; records: DynamoDBRecord[] }, error: unknown) => void;
 }
 
 export interface StreamPoller {
@@ -46,8 +47,9 @@ interface ShardState {
 export async function startStreamPoller(options: StreamPollerOptions): Promise<StreamPoller> {
   const streams = new DynamoDBStreamsClient({ endpoint: options.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
   const table = await options.client.send(new DescribeTableCommand({ TableName: options.tableName }));
-  const streamArn = table.Table?.LatestStreamArn;
-  if (!streamArn) throw new Error(`table ${options.tableName} has no stream`);
+  const latestStreamArn = table.Table?.LatestStreamArn;
+  if (!latestStreamArn) throw new Error(`table ${options.tableName} has no stream`);
+  const streamArn: string = latestStreamArn;
   const shards = new Map<string, ShardState>();
   const batchSize = options.batchSize ?? 10_000;
   let stopped = false;
@@ -76,14 +78,14 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
         await deliver(shardId, records.slice(middle), attempt);
         return;
       }
-      if (attempt + 1 >= (options.maxRetries ?? 3)) return options.onDeadLetter?.(records, error);
+      if (attempt + 1 >= (options.maxRetries ?? 3)) return options.onDeadLetter?.({ shardId, streamArn, records }, error);
       return deliver(shardId, records, attempt + 1);
     }
     const failed = response.batchItemFailures[0]?.itemIdentifier;
     if (failed === undefined) return;
     const from = records.findIndex((r) => r.dynamodb?.SequenceNumber === failed);
     if (from < 0) return;
-    if (attempt + 1 >= (options.maxRetries ?? 3)) return options.onDeadLetter?.(records.slice(from), new Error(`failed at ${failed}`));
+    if (attempt + 1 >= (options.maxRetries ?? 3)) return options.onDeadLetter?.({ shardId, streamArn, records: records.slice(from) }, new Error(`failed at ${failed}`));
     await deliver(shardId, records.slice(from), attempt + 1);
   }
 

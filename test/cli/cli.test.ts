@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { utcMonth } from '../../lambdas/core/time.ts';
 import { startLocalStack, type LocalStack } from '../../local/stack.ts';
 import { writeLocalState } from '../../local/state.ts';
 
@@ -18,7 +20,7 @@ describe('operator CLI (child process against the local stack)', () => {
     dir = mkdtempSync(join(tmpdir(), 'cli-'));
     stack = await startLocalStack({ dir, dynamoDbEndpoint: process.env.TEST_DYNAMODB_ENDPOINT, tablePrefix: `cli${randomUUID().slice(0, 8)}-` });
     writeLocalState(
-      { pid: process.pid, dynamoDbEndpoint: stack.dynamoDbEndpoint, gatewayUrl: stack.gateway.url, gatewayKeysFile: stack.gatewayKeysFile, accessLogFile: stack.accessLogFile, tables: stack.tables },
+      { pid: process.pid, dynamoDbEndpoint: stack.dynamoDbEndpoint, gatewayUrl: stack.gateway.url, gatewayKeysFile: stack.gatewayKeysFile, accessLogFile: stack.accessLogFile, deadLetterFile: stack.deadLetterFile, tables: stack.tables },
       dir,
     );
   });
@@ -57,7 +59,22 @@ describe('operator CLI (child process against the local stack)', () => {
     expect((await fetch(`${stack.gateway.url}/api/x`, { headers: { 'x-api-key': apiKey! } })).status).toBe(403);
   });
 
+  it('recounts a month from the raw events: no difference, until a counter is tampered with', async () => {
+    const { customerId, apiKey } = JSON.parse((await cli('customers', 'create', '--name', 'Counted', '--json')).stdout) as Record<string, string>;
+    for (let i = 0; i < 3; i++) await fetch(`${stack.gateway.url}/api/x`, { headers: { 'x-api-key': apiKey! } });
+    await stack.settle();
+    const clean = await cli('recount', '--customer', customerId!, '--json');
+    expect(clean.code).toBe(0);
+    expect(JSON.parse(clean.stdout)).toMatchObject({ counted: { billable: 3, voided: 0 }, recounted: { billable: 3, voided: 0 }, differences: [] });
+
+    await stack.doc.send(new UpdateCommand({ TableName: stack.tables.counters, Key: { pk: `CUSTOMER#${customerId}`, sk: `MONTH#${utcMonth(Date.now())}` }, UpdateExpression: 'ADD billable :one', ExpressionAttributeValues: { ':one': 1 } }));
+    const tampered = await cli('recount', '--customer', customerId!);
+    expect(tampered.code).toBe(1);
+    expect(tampered.stdout).toMatch(/differences:\s+1/);
+  });
+
   it.each([
+    [['recount', '--customer', 'cust_nope', '--month', '2026-13'], /^error: --month must look like 2026-11/],
     [['customers', 'create', '--name', 'X', '--tier', 'gold'], /^error: option '--tier <tier>' argument 'gold' is invalid/],
     [['customers', 'create'], /^error: required option '--name <name>' not specified/],
     [['keys', 'issue', '--customer', 'cust_nope'], /^error: no customer cust_nope$/],
