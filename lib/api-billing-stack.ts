@@ -4,6 +4,7 @@ import type { Construct } from 'constructs';
 import { TIER_NAMES } from '../lambdas/core/config.ts';
 import { Aggregation } from './aggregation.ts';
 import { CustomerApi } from './customer-api.ts';
+import { StripeBilling } from './stripe-billing.ts';
 import { MeteredApi } from './metered-api.ts';
 import { BillingTables } from './tables.ts';
 
@@ -21,6 +22,7 @@ export class ApiBillingStack extends Stack {
   readonly meteredApi: MeteredApi;
   readonly aggregation: Aggregation;
   readonly customerApi: CustomerApi;
+  readonly stripeBilling: StripeBilling;
 
   constructor(scope: Construct, id: string, props: ApiBillingStackProps = {}) {
     super(scope, id, props);
@@ -29,6 +31,9 @@ export class ApiBillingStack extends Stack {
     this.meteredApi = new MeteredApi(this, 'MeteredApi', { tables: this.tables, backend: props.backend });
     this.aggregation = new Aggregation(this, 'Aggregation', { tables: this.tables, accessLogGroup: this.meteredApi.accessLogGroup });
     this.customerApi = new CustomerApi(this, 'CustomerApi', { tables: this.tables, meteredApi: this.meteredApi });
+    this.stripeBilling = new StripeBilling(this, 'StripeBilling', { tables: this.tables, meteredApi: this.meteredApi });
+    new CfnOutput(this, 'StripeSecretArn', { value: this.stripeBilling.stripeSecret.secretArn, description: 'Put {"secretKey":"sk_...","webhookSecret":"whsec_..."} here after deploy' });
+    new CfnOutput(this, 'StripeWebhookUrl', { value: this.stripeBilling.webhookUrl, description: 'Register this URL as a Stripe webhook endpoint' });
     new CfnOutput(this, 'DashboardUrl', { value: this.customerApi.dashboardUrl, description: 'The usage dashboard: customers sign in with their API key' });
 
     const api = this.meteredApi.api;

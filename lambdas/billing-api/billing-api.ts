@@ -11,8 +11,11 @@ const UpgradeRequestSchema = z.object({ tier: TierNameSchema }).strict();
 export function createBillingApi(deps: {
   registry: Pick<CustomerRegistry, 'getCustomer'>;
   stripe: () => Promise<StripeSetup>;
-  /** Where Checkout returns to: fixed by the deployment, never taken from the request (no open redirect). */
-  dashboardUrl: string;
+  /**
+   * Where Checkout returns to. Never taken from the request body (no open redirect).
+   * @default - this API's own /dashboard, from the request context's domain and stage
+   */
+  dashboardUrl?: string;
   now: () => number;
 }) {
   return async (event: Pick<APIGatewayProxyEvent, 'requestContext' | 'body'>): Promise<APIGatewayProxyResult> => {
@@ -27,7 +30,9 @@ export function createBillingApi(deps: {
     }
     const request = UpgradeRequestSchema.safeParse(body);
     if (!request.success) return json(400, { error: 'bad_request', message: 'The body must be JSON: {"tier": "pro" | "enterprise"}.' });
-    const started = await startUpgrade(customer, request.data.tier, deps.dashboardUrl, await deps.stripe(), deps.now());
+    const { domainName, stage } = event.requestContext;
+    const dashboardUrl = deps.dashboardUrl ?? `https://${domainName}/${stage}/dashboard`;
+    const started = await startUpgrade(customer, request.data.tier, dashboardUrl, await deps.stripe(), deps.now());
     return started.ok ? json(200, { url: started.url }) : json(409, { error: started.code.toLowerCase(), message: started.message });
   };
 }

@@ -10,7 +10,7 @@ import { stripeClient } from '#adapters/stripe-billing.ts';
 import { loadStripeSecrets } from '#adapters/stripe-secrets.ts';
 import { createBillingApi } from './billing-api.ts';
 
-const env = readEnv(tableEnv('customers', 'apiKeys', 'counters', 'billing').extend({ DASHBOARD_URL: z.string().url() }));
+const env = readEnv(tableEnv('customers', 'apiKeys', 'counters', 'billing').extend({ DASHBOARD_URL: z.string().url().optional() }));
 const logger = new Logger();
 const { doc } = connectDynamoDb();
 const services = loadStripeSecrets().then((secrets) =>

@@ -33,11 +33,11 @@ describe('the stack', () => {
   });
 
   describe('Lambda defaults', () => {
-    it('has the six product functions', () => {
-      template.resourceCountIs('AWS::Lambda::Function', 6);
+    it('has the nine product functions', () => {
+      template.resourceCountIs('AWS::Lambda::Function', 9);
     });
 
-    it.each(['AuthorizerFunction', 'SampleBackend', 'AggregatorFunction', 'OutcomeFunction', 'UsageFunction', 'DashboardFunction'])('%s: Node.js 22 on arm64, traced, Powertools environment', (name) => {
+    it.each(['AuthorizerFunction', 'SampleBackend', 'AggregatorFunction', 'OutcomeFunction', 'UsageFunction', 'DashboardFunction', 'SyncFunction', 'WebhookFunction', 'UpgradeFunction'])('%s: Node.js 22 on arm64, traced, Powertools environment', (name) => {
       const [, fn] = functions().find(([id]) => id.includes(name))!;
 
       expect(fn.Properties).toMatchObject({

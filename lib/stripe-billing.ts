@@ -1,0 +1,173 @@
+import { CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { TABLE_ENV } from '../lambdas/adapters/env.ts';
+import { TIER_NAMES } from '../lambdas/core/config.ts';
+import { ProductFunction } from './lambda-defaults.ts';
+import type { MeteredApi } from './metered-api.ts';
+import type { BillingTables } from './tables.ts';
+
+export interface StripeBillingProps {
+  readonly tables: BillingTables;
+  readonly meteredApi: MeteredApi;
+  /**
+   * A secret holding JSON `{ "secretKey": "sk_…", "webhookSecret": "whsec_…" }`.
+   * @default - a new, empty secret the operator fills after `cdk deploy`
+   */
+  readonly stripeSecret?: secretsmanager.ISecret;
+  /**
+   * How often the sync pushes settled usage to Stripe.
+   * @default Duration.minutes(5)
+   */
+  readonly syncInterval?: Duration;
+}
+
+/**
+ * Stripe: the scheduled sync that pushes counted usage as meter events (exactly once), the
+ * webhook that keeps tiers and usage plans in step with subscriptions, and the upgrade route
+ * that starts Stripe Checkout. Stripe's keys live in Secrets Manager, never in code or env.
+ */
+export class StripeBilling extends Construct {
+  readonly stripeSecret: secretsmanager.ISecret;
+  readonly syncFunction: ProductFunction;
+  readonly webhookFunction: ProductFunction;
+  readonly upgradeFunction: ProductFunction;
+  readonly syncErrorsAlarm: cloudwatch.Alarm;
+  readonly webhookUrl: string;
+
+  constructor(scope: Construct, id: string, props: StripeBillingProps) {
+    super(scope, id);
+    const { tables, meteredApi } = props;
+    const interval = props.syncInterval ?? Duration.minutes(5);
+    if (interval.toMinutes() < 1 || interval.toMinutes() > 60) throw new Error(`StripeBilling ${id}: syncInterval must be 1 to 60 minutes (the settle window and invoice flush assume minutes), got ${interval.toMinutes()}`);
+
+    if (props.stripeSecret) this.stripeSecret = props.stripeSecret;
+    else {
+      const secret = new secretsmanager.Secret(this, 'StripeSecret', {
+        description: 'Stripe keys for api-billing: JSON {"secretKey":"sk_...","webhookSecret":"whsec_..."}; fill it after deploy',
+      });
+      Validations.of(secret).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason: "Stripe keys are rotated in Stripe's dashboard and pasted here; the Lambdas re-read the secret every 5 minutes, so no rotation Lambda applies.",
+      });
+      this.stripeSecret = secret;
+    }
+    const tableEnvironment = {
+      [TABLE_ENV.customers]: tables.customers.tableName,
+      [TABLE_ENV.apiKeys]: tables.apiKeys.tableName,
+      [TABLE_ENV.counters]: tables.counters.tableName,
+      [TABLE_ENV.billing]: tables.billing.tableName,
+      STRIPE_SECRET_ARN: this.stripeSecret.secretArn,
+    };
+    const readCustomers = (fn: ProductFunction, actions: string[]) =>
+      iam.Grant.addToPrincipal({ grantee: fn, actions, resourceArns: [tables.customers.tableArn, `${tables.customers.tableArn}/index/byStripeCustomer`] });
+
+    this.syncFunction = new ProductFunction(this, 'SyncFunction', {
+      handlerName: 'stripe-sync',
+      description: 'Pushes settled usage to Stripe as meter events, exactly once (outbox per customer and month)',
+      timeout: Duration.minutes(5),
+      memorySize: 512,
+      environment: tableEnvironment,
+    });
+    // One run at a time; the outbox is also safe under overlap.
+    (this.syncFunction.node.defaultChild as import('aws-cdk-lib/aws-lambda').CfnFunction).reservedConcurrentExecutions = 1;
+    readCustomers(this.syncFunction, ['dynamodb:Scan', 'dynamodb:GetItem']);
+    tables.counters.grant(this.syncFunction, 'dynamodb:Query');
+    tables.billing.grant(this.syncFunction, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query');
+    this.stripeSecret.grantRead(this.syncFunction);
+    new events.Rule(this, 'SyncSchedule', {
+      description: 'Runs the Stripe sync',
+      schedule: events.Schedule.rate(interval),
+      // A failed run is retried by the next one.
+      targets: [new targets.LambdaFunction(this.syncFunction, { retryAttempts: 0 })],
+    });
+
+    this.webhookFunction = new ProductFunction(this, 'WebhookFunction', {
+      handlerName: 'stripe-webhook',
+      description: 'Stripe webhooks: signature verified, once per event; moves tiers and usage plans, flushes invoices',
+      timeout: Duration.seconds(30),
+      environment: {
+        ...tableEnvironment,
+        ...Object.fromEntries(TIER_NAMES.map((tier) => [`USAGE_PLAN_ID_${tier.toUpperCase()}`, meteredApi.usagePlans[tier].usagePlanId])),
+      },
+    });
+    readCustomers(this.webhookFunction, ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
+    tables.counters.grant(this.webhookFunction, 'dynamodb:Query');
+    tables.billing.grant(this.webhookFunction, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query');
+    this.stripeSecret.grantRead(this.webhookFunction);
+    // Moving a customer's gateway key between the tiers' usage plans.
+    const { region } = Stack.of(this);
+    this.webhookFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['apigateway:POST', 'apigateway:DELETE'],
+        resources: TIER_NAMES.flatMap((tier) => {
+          const plan = `arn:aws:apigateway:${region}::/usageplans/${meteredApi.usagePlans[tier].usagePlanId}/keys`;
+          return [plan, `${plan}/*`];
+        }),
+      }),
+    );
+    for (const tier of TIER_NAMES) {
+      const planId = Stack.of(this).getLogicalId(meteredApi.usagePlans[tier].node.defaultChild as CfnElement);
+      Validations.of(this.webhookFunction.role!).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:aws:apigateway:<AWS::Region>::/usageplans/<${planId}>/keys/*]`,
+        reason: `The keys of the ${tier} usage plan only: which gateway key moves is known only when a customer changes tier.`,
+      });
+    }
+
+    // Its own small API: Stripe is not a customer, and the webhook Lambda names the metered API's usage
+    // plans, which a method on that API could not do without a dependency cycle through its deployment.
+    const webhookLogs = new logs.LogGroup(this, 'WebhookAccessLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+    const webhookApi = new apigateway.RestApi(this, 'WebhookApi', {
+      description: 'api-billing: Stripe webhooks',
+      endpointConfiguration: { types: [apigateway.EndpointType.REGIONAL] },
+      cloudWatchRole: false,
+      deployOptions: {
+        accessLogDestination: new apigateway.LogGroupLogDestination(webhookLogs),
+        accessLogFormat: apigateway.AccessLogFormat.jsonWithStandardFields(),
+        tracingEnabled: true,
+        metricsEnabled: true,
+        loggingLevel: apigateway.MethodLoggingLevel.ERROR,
+        dataTraceEnabled: false,
+        throttlingRateLimit: 50,
+        throttlingBurstLimit: 100,
+      },
+    });
+    const webhookMethod = webhookApi.root.addResource('webhooks').addResource('stripe').addMethod('POST', new apigateway.LambdaIntegration(this.webhookFunction));
+    for (const rule of ['AwsSolutions-APIG4', 'AwsSolutions-COG4']) {
+      Validations.of(webhookMethod).acknowledge({ id: rule, reason: "Called by Stripe, authenticated by Stripe's webhook signature, which the Lambda verifies before anything changes." });
+    }
+    Validations.of(webhookApi).acknowledge({ id: 'AwsSolutions-APIG2', reason: "The body is Stripe's signed event; the Lambda verifies the signature and parses it with a schema, which a request model could not do." });
+    Validations.of(webhookApi.deploymentStage).acknowledge({ id: 'AwsSolutions-APIG3', reason: 'No web ACL: only Stripe calls this route and every call is signature-checked; a web ACL can be attached later.' });
+    this.webhookUrl = webhookApi.urlForPath('/webhooks/stripe');
+
+    this.upgradeFunction = new ProductFunction(this, 'UpgradeFunction', {
+      handlerName: 'billing-api',
+      description: 'POST /billing/upgrade: starts Stripe Checkout for a higher tier',
+      // Checkout returns to this API's /dashboard, taken from the request context (an env var would be circular).
+      environment: tableEnvironment,
+    });
+    readCustomers(this.upgradeFunction, ['dynamodb:GetItem']);
+    tables.billing.grant(this.upgradeFunction, 'dynamodb:GetItem');
+    this.stripeSecret.grantRead(this.upgradeFunction);
+    const upgrade = meteredApi.api.root.addResource('billing').addResource('upgrade').addMethod('POST', new apigateway.LambdaIntegration(this.upgradeFunction), {
+      authorizer: meteredApi.authorizer,
+      apiKeyRequired: false,
+    });
+    Validations.of(upgrade).acknowledge({ id: 'AwsSolutions-COG4', reason: 'Authorized by the Lambda REQUEST authorizer that checks the API key hash; a free route, never metered.' });
+
+    this.syncErrorsAlarm = new cloudwatch.Alarm(this, 'SyncErrorsAlarm', {
+      alarmDescription: 'The Stripe sync failed: counted usage is not reaching Stripe',
+      metric: this.syncFunction.metricErrors({ period: Duration.minutes(15) }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+  }
+}
