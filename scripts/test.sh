@@ -8,6 +8,6 @@ npx jest --json --outputFile=test-output/jest.json "$@"
 status=$?
 node -e '
   const r = require("./test-output/jest.json");
-  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed`);
+  console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed${r.numPendingTests ? `, ${r.numPendingTests} skipped` : ""}`);
 ' || { echo "0 passed, 1 failed"; exit 1; }
 exit $status
