@@ -102,6 +102,7 @@ export class MeteredApi extends Construct {
         [TABLE_ENV.customers]: tables.customers.tableName,
         [TABLE_ENV.apiKeys]: tables.apiKeys.tableName,
         [TABLE_ENV.usageEvents]: tables.usageEvents.tableName,
+        [TABLE_ENV.counters]: tables.counters.tableName,
       },
     });
     // Exactly what the authorizer does: two lookups by key, one conditional put per call.
@@ -112,6 +113,8 @@ export class MeteredApi extends Construct {
       resourceArns: [tables.apiKeys.tableArn, tables.customers.tableArn],
     });
     tables.usageEvents.grant(this.authorizerFunction, 'dynamodb:PutItem');
+    // The month counter, for the X-RateLimit-* figures (cached in the authorizer for a few seconds).
+    tables.counters.grant(this.authorizerFunction, 'dynamodb:GetItem');
 
     const authorizer = (this.authorizer = new apigateway.RequestAuthorizer(this, 'Authorizer', {
       handler: this.authorizerFunction,

@@ -6,7 +6,7 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { billingConfig, type BillingConfig } from '../lambdas/core/config.ts';
-import { cachedKeyDirectory } from '../lambdas/core/metering.ts';
+import { cachedKeyDirectory, cachedMonthlyCallCounter } from '../lambdas/core/metering.ts';
 import type { KeyLookup } from '../lambdas/core/ports.ts';
 import { TtlCache } from '../lambdas/core/ttl-cache.ts';
 import { DynamoCustomerStore } from '../lambdas/adapters/customer-store.ts';
@@ -91,6 +91,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const authorizer = createAuthorizer({
     directory: cachedKeyDirectory(store, new TtlCache<KeyLookup>(config.keyCacheMaxEntries, config.keyCacheTtlSeconds * 1000, now)),
     events: new DynamoUsageEventLog(connection.doc, tables.usageEvents),
+    counter: cachedMonthlyCallCounter(new CounterUsageReader(connection.doc, tables.counters), new TtlCache<number>(config.keyCacheMaxEntries, 5_000, now)),
     config,
     now,
     logger,

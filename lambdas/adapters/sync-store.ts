@@ -2,6 +2,7 @@
 import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { PendingPush, SyncState, SyncStateStore, UsageReader } from '#core/sync.ts';
 import type { HourCount } from '#core/usage-report.ts';
+import type { MonthlyCallCounter } from '#core/metering.ts';
 import { isConditionalCheckFailed } from './dynamodb.ts';
 
 const syncKey = (customerId: string, month: string) => ({ pk: `CUSTOMER#${customerId}`, sk: `SYNC#${month}` });
@@ -57,8 +58,8 @@ export class DynamoSyncStateStore implements SyncStateStore {
   }
 }
 
-/** Billable calls from the hour counters the aggregator keeps. */
-export class CounterUsageReader implements UsageReader {
+/** Billable calls from the counters the aggregator keeps. */
+export class CounterUsageReader implements UsageReader, MonthlyCallCounter {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly countersTable: string,
@@ -83,6 +84,12 @@ export class CounterUsageReader implements UsageReader {
       ExclusiveStartKey = page.LastEvaluatedKey;
     } while (ExclusiveStartKey);
     return total;
+  }
+
+  /** The month counter: one small read. */
+  async callsThisMonth(customerId: string, month: string): Promise<number> {
+    const result = await this.doc.send(new GetCommand({ TableName: this.countersTable, Key: { pk: `CUSTOMER#${customerId}`, sk: `MONTH#${month}` } }));
+    return Number(result.Item?.billable ?? 0);
   }
 
   /** Billable calls per hour in [fromHour, toHour). */

@@ -33,7 +33,16 @@ function toAuthorizerResult(decision: CallDecision, methodArn: string, requestId
   }
   const { customer, key } = decision;
   logger.debug('call allowed', { requestId, customerId: customer.customerId, keyId: key.keyId, metering: decision.metering });
-  const context: AuthorizerContext = { customerId: customer.customerId, keyId: key.keyId, tier: customer.tier };
+  const context: AuthorizerContext = {
+    customerId: customer.customerId,
+    keyId: key.keyId,
+    tier: customer.tier,
+    ...(decision.quota && {
+      rateLimitLimit: String(decision.quota.limit),
+      rateLimitRemaining: String(decision.quota.remaining),
+      rateLimitReset: String(decision.quota.resetAt),
+    }),
+  };
   return {
     principalId: customer.customerId,
     policyDocument: policy('Allow', methodArn),

@@ -3,17 +3,19 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { billingConfig } from '#core/config.ts';
-import { cachedKeyDirectory } from '#core/metering.ts';
+import { cachedKeyDirectory, cachedMonthlyCallCounter } from '#core/metering.ts';
 import type { KeyLookup } from '#core/ports.ts';
 import { TtlCache } from '#core/ttl-cache.ts';
 import { DynamoCustomerStore } from '#adapters/customer-store.ts';
 import { connectDynamoDb } from '#adapters/dynamodb.ts';
 import { readEnv, tableEnv } from '#adapters/env.ts';
 import { DynamoUsageEventLog } from '#adapters/usage-event-log.ts';
+import { CounterUsageReader } from '#adapters/sync-store.ts';
 import { createAuthorizer } from './authorizer.ts';
 
-const env = readEnv(tableEnv('customers', 'apiKeys', 'usageEvents'));
+const env = readEnv(tableEnv('customers', 'apiKeys', 'usageEvents', 'counters'));
 const logger = new Logger();
+const QUOTA_CACHE_MS = 5_000;
 const { doc } = connectDynamoDb();
 
 const authorize = createAuthorizer({
@@ -22,6 +24,8 @@ const authorize = createAuthorizer({
     new TtlCache<KeyLookup>(billingConfig.keyCacheMaxEntries, billingConfig.keyCacheTtlSeconds * 1000),
   ),
   events: new DynamoUsageEventLog(doc, env.USAGE_EVENTS_TABLE),
+  // Quota figures for X-RateLimit-*: one read per customer every few seconds, not per call.
+  counter: cachedMonthlyCallCounter(new CounterUsageReader(doc, env.COUNTERS_TABLE), new TtlCache<number>(billingConfig.keyCacheMaxEntries, QUOTA_CACHE_MS)),
   config: billingConfig,
   now: Date.now,
   logger,

@@ -9,7 +9,21 @@ export interface AuthorizerContext {
   readonly customerId: string;
   readonly keyId: string;
   readonly tier: string;
-  [key: string]: string;
+  /** The month's quota, for the backend's X-RateLimit-* headers (tiers with a quota only). */
+  readonly rateLimitLimit?: string;
+  readonly rateLimitRemaining?: string;
+  readonly rateLimitReset?: string;
+  [key: string]: string | undefined;
+}
+
+/** The X-RateLimit-* headers a metered response carries, from the authorizer's context. */
+export function rateLimitHeaders(context: Partial<Record<string, unknown>> | null | undefined): Record<string, string> {
+  if (context?.rateLimitLimit === undefined) return {};
+  return {
+    'X-RateLimit-Limit': String(context.rateLimitLimit),
+    'X-RateLimit-Remaining': String(context.rateLimitRemaining),
+    'X-RateLimit-Reset': String(context.rateLimitReset),
+  };
 }
 
 /** Context on a Deny: why, in words a customer can act on. */

@@ -2,11 +2,11 @@
  * The hot path: decide whether a call may go through, and meter it exactly once if so.
  * One event write per allowed, metered call; key resolution is amortised by a cache.
  */
-import type { BillingConfig } from './config.ts';
+import { monthlyQuotaOf, type BillingConfig } from './config.ts';
 import { extractApiKey, hashApiKey } from './keys.ts';
 import type { ApiKeyRecord, Customer, UsageEvent } from './model.ts';
 import type { KeyDirectory, KeyLookup, UsageEventLog } from './ports.ts';
-import { utcHour, utcMonth } from './time.ts';
+import { startOfNextUtcMonth, utcHour, utcMonth } from './time.ts';
 import { TtlCache } from './ttl-cache.ts';
 
 /**
@@ -37,8 +37,21 @@ export type DenialCode =
   | 'CUSTOMER_SUSPENDED'
   | 'BILLING_CAP_REACHED';
 
+/** The month's quota as a client sees it in X-RateLimit-* headers. */
+export interface QuotaStatus {
+  readonly limit: number;
+  readonly remaining: number;
+  /** Epoch seconds of the quota's reset: the next calendar month, UTC. */
+  readonly resetAt: number;
+}
+
+/** Calls counted for a customer this month (the aggregator's month counter; a few seconds behind). */
+export interface MonthlyCallCounter {
+  callsThisMonth(customerId: string, month: string): Promise<number>;
+}
+
 export type CallDecision =
-  | { ok: true; customer: Customer; key: ApiKeyRecord; metering: 'recorded' | 'duplicate' | 'free-route' }
+  | { ok: true; customer: Customer; key: ApiKeyRecord; metering: 'recorded' | 'duplicate' | 'free-route'; quota?: QuotaStatus }
   | { ok: false; code: DenialCode; status: 401 | 403; message: string };
 
 const DENIALS: Record<DenialCode, { status: 401 | 403; message: string }> = {
@@ -57,7 +70,9 @@ function deny(code: DenialCode): CallDecision {
 export interface MeteringDeps {
   readonly directory: KeyDirectory;
   readonly events: UsageEventLog;
-  readonly config: Pick<BillingConfig, 'usageEventRetentionDays'>;
+  readonly config: Pick<BillingConfig, 'usageEventRetentionDays' | 'tiers'>;
+  /** For the X-RateLimit-* figures of tiers with a quota; cache it, it is read on the hot path. @default - no quota figures */
+  readonly counter?: MonthlyCallCounter;
 }
 
 /** Decides one call; writes its usage event only when it is allowed and on a metered route. */
@@ -86,7 +101,25 @@ export async function authorizeCall(request: CallRequest, deps: MeteringDeps): P
     month,
     expiresAt: Math.floor(request.now / 1000) + deps.config.usageEventRetentionDays * 86_400,
   });
-  return { ok: true, customer, key, metering };
+  const limit = monthlyQuotaOf(deps.config.tiers[customer.tier]);
+  if (limit === undefined || !deps.counter) return { ok: true, customer, key, metering };
+  // The counter trails by seconds; this call is not in it yet.
+  const used = (await deps.counter.callsThisMonth(customer.customerId, month)) + 1;
+  return { ok: true, customer, key, metering, quota: { limit, remaining: Math.max(0, limit - used), resetAt: Math.floor(startOfNextUtcMonth(request.now) / 1000) } };
+}
+
+/** Caches month counts briefly: the hot path reads the counter at most once per customer per `ttlMs`. */
+export function cachedMonthlyCallCounter(counter: MonthlyCallCounter, cache: TtlCache<number>): MonthlyCallCounter {
+  return {
+    async callsThisMonth(customerId, month) {
+      const key = `${customerId}|${month}`;
+      const hit = cache.get(key);
+      if (hit !== undefined) return hit;
+      const calls = await counter.callsThisMonth(customerId, month);
+      cache.set(key, calls);
+      return calls;
+    },
+  };
 }
 
 /**

@@ -14,7 +14,15 @@ describe('metering authorizer (against DynamoDB Local)', () => {
 
     expect(result.policyDocument.Statement).toEqual([expect.objectContaining({ Effect: 'Allow', Action: 'execute-api:Invoke' })]);
     expect(result.usageIdentifierKey).toBe(customer.gatewayKeyValue);
-    expect(result.context).toEqual({ customerId: customer.customerId, keyId: customer.keyId, tier: 'free' });
+    expect(result.context).toEqual({
+      customerId: customer.customerId,
+      keyId: customer.keyId,
+      tier: 'free',
+      // The Free quota as X-RateLimit-* figures: nothing counted yet, this call included.
+      rateLimitLimit: '1000',
+      rateLimitRemaining: '999',
+      rateLimitReset: String(Date.UTC(2026, 11, 1) / 1000),
+    });
     const events = await f.events();
     expect(events).toEqual([
       {
@@ -37,6 +45,7 @@ describe('metering authorizer (against DynamoDB Local)', () => {
     const customer = await f.addCustomer('pro');
     const result = await f.authorize(authorizerEvent({ requestId: 'req-b', headers: { Authorization: `Bearer ${customer.key}` } }));
     expect(result.policyDocument.Statement[0]).toMatchObject({ Effect: 'Allow' });
+    expect(result.context).not.toHaveProperty('rateLimitLimit'); // Pro has no quota
     expect(await f.events()).toHaveLength(1);
   });
 

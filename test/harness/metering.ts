@@ -14,6 +14,7 @@ import { TtlCache } from '../../lambdas/core/ttl-cache.ts';
 import { DynamoCustomerStore } from '../../lambdas/adapters/customer-store.ts';
 import { LocalGatewayKeyRegistry } from '../../lambdas/adapters/gateway-keys-local.ts';
 import { DynamoUsageEventLog } from '../../lambdas/adapters/usage-event-log.ts';
+import { CounterUsageReader } from '../../lambdas/adapters/sync-store.ts';
 import { createAuthorizer } from '../../lambdas/authorizer/authorizer.ts';
 import { freshTables, type TestTables } from './dynamodb.ts';
 
@@ -39,6 +40,7 @@ export async function meteringFixture(): Promise<MeteringFixture> {
   const authorize = createAuthorizer({
     directory: cachedKeyDirectory(store, new TtlCache<KeyLookup>(billingConfig.keyCacheMaxEntries, billingConfig.keyCacheTtlSeconds * 1000, now)),
     events: new DynamoUsageEventLog(tables.doc, tables.tables.usageEvents),
+    counter: new CounterUsageReader(tables.doc, tables.tables.counters),
     config: billingConfig,
     now,
     logger,

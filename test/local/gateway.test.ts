@@ -50,6 +50,11 @@ describe('local gateway (same authorizer, usage plans and gateway responses)', (
     expect(written[0]).toMatchObject({ customerId: c.customerId, route: '/api/{proxy+}', method: 'GET', requestId: response.headers.get('x-amzn-requestid') });
     expect(accessLog(stack)).toEqual([expect.objectContaining({ status: '200', customerId: c.customerId, responseType: '-', resourcePath: '/api/{proxy+}' })]);
 
+    // The month's quota, for clients to slow down before a 429.
+    expect(response.headers.get('x-ratelimit-limit')).toBe('1000');
+    expect(response.headers.get('x-ratelimit-remaining')).toBe('999');
+    expect(Number(response.headers.get('x-ratelimit-reset'))).toBe(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth() + 1, 1) / 1000);
+
     // Counted within the stack's own pipeline: stream poller -> aggregator -> counters.
     await stack.settle();
     const usage = (await (await call(stack, { 'x-api-key': apiKey.key }, '/usage')).json()) as { calls: number };
@@ -107,7 +112,9 @@ describe('local gateway (same authorizer, usage plans and gateway responses)', (
   it('does not hold a Pro customer to the Free quota', async () => {
     stack = await localStack({ ...billingConfig, tiers: { ...billingConfig.tiers, free: { pricing: 'free', monthlyQuota: 1 } } });
     const { apiKey } = await customer('pro');
-    expect((await call(stack, { 'x-api-key': apiKey.key })).status).toBe(200);
+    const first = await call(stack, { 'x-api-key': apiKey.key });
+    expect(first.status).toBe(200);
+    expect(first.headers.get('x-ratelimit-limit')).toBeNull(); // no quota, no quota headers
     expect((await call(stack, { 'x-api-key': apiKey.key })).status).toBe(200);
   });
 
