@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerBillingCommands } from './commands/billing.ts';
 import { registerCountingCommands } from './commands/counting.ts';
 import { registerCustomerCommands } from './commands/customers.ts';
+import { registerTicketCommands } from './commands/tickets.ts';
 import { CliError, connectLocalStack, type CliContext } from './context.ts';
 
 export function buildProgram(connect: () => CliContext = connectLocalStack): Command {
@@ -11,6 +12,7 @@ export function buildProgram(connect: () => CliContext = connectLocalStack): Com
   registerCustomerCommands(program, connect);
   registerBillingCommands(program, connect);
   registerCountingCommands(program, connect);
+  registerTicketCommands(program, connect);
   return program;
 }
 

@@ -14,6 +14,8 @@ import { createBillingApi } from '../lambdas/billing-api/billing-api.ts';
 import { stripeCatalog } from '../lambdas/core/catalog.ts';
 import type { BillingConfig } from '../lambdas/core/config.ts';
 import { runSync } from '../lambdas/core/sync.ts';
+import type { AlertSink } from '../lambdas/core/alerts.ts';
+import { escalateOverdueTickets, type TicketStore } from '../lambdas/core/tickets.ts';
 import { createWebhookHandler } from '../lambdas/stripe-webhook/webhook.ts';
 import type { LocalRoute } from './gateway.ts';
 import { startLocalStripe, type LocalStripe } from './stripe/server.ts';
@@ -28,6 +30,8 @@ export interface LocalBillingOptions {
   readonly testModeSecretKey?: string;
   /** @default 10000 - the deployed schedule runs every 5 minutes */
   readonly syncIntervalMs?: number;
+  readonly alerts: AlertSink;
+  readonly tickets: TicketStore;
 }
 
 export interface LocalBilling {
@@ -77,6 +81,7 @@ export async function startLocalBilling(options: LocalBillingOptions): Promise<L
       const pause = await services.state.getPause();
       const report = await runSync(await services.customers.listCustomers(), sync, { paused: pause?.paused ?? false });
       // Each problem once, as the deployed alarm would raise it once.
+      await escalateOverdueTickets({ store: options.tickets, alerts: options.alerts, now: options.now() });
       for (const problem of report.problems.map((p) => JSON.stringify(p)).filter((p) => !reported.has(p))) {
         reported.add(problem);
         console.error('stripe sync problem:', problem);

@@ -18,6 +18,9 @@ import { createAuthorizer } from '../lambdas/authorizer/authorizer.ts';
 import { handler as sampleBackend } from '../lambdas/sample-backend/handler.ts';
 import { createUsageApi } from '../lambdas/usage-api/usage-api.ts';
 import { createDashboard } from '../lambdas/dashboard/dashboard.ts';
+import { createSupportApi } from '../lambdas/support-api/support-api.ts';
+import { FileAlertSink } from '../lambdas/adapters/alert-sinks.ts';
+import { DynamoTicketStore } from '../lambdas/adapters/tickets-store.ts';
 import { createAggregator } from '../lambdas/aggregator/aggregator.ts';
 import { DynamoCounterStore } from '../lambdas/adapters/counting-store.ts';
 import { DynamoOutcomeStore } from '../lambdas/adapters/outcome-store.ts';
@@ -65,6 +68,8 @@ export interface LocalStack extends DynamoDbConnection {
   readonly accessLogFile: string;
   /** The local dead-letter queue of the aggregator. */
   readonly deadLetterFile: string;
+  /** Alerts, one JSON line each (they are also printed). */
+  readonly alertsFile: string;
   readonly store: DynamoCustomerStore;
   readonly gatewayKeys: LocalGatewayKeyRegistry;
   readonly billing?: LocalBilling;
@@ -128,6 +133,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   });
 
   const dashboard = createDashboard(join(__dirname, '../lambdas/dashboard/assets'));
+  const alertsFile = join(options.dir, 'alerts.log');
+  const alerts = new FileAlertSink(alertsFile);
+  const tickets = new DynamoTicketStore(connection.doc, tables.billing);
   const counters = new CounterUsageReader(connection.doc, tables.counters);
   const invoices = new DynamoBillingStateStore(connection.doc, tables.billing);
   // The API's methods, as lib/metered-api.ts and lib/billing-sync.ts define them.
@@ -145,6 +153,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         now,
       }),
     },
+    { resource: '/support/tickets', method: 'POST', auth: 'key', handler: createSupportApi({ store: tickets, alerts, now }) },
     { resource: '/dashboard', method: 'GET', auth: 'none', handler: dashboard },
     { resource: '/dashboard/{asset}', method: 'GET', auth: 'none', handler: dashboard },
     ...(options.extraRoutes ?? []),
@@ -158,6 +167,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         now,
         testModeSecretKey: options.stripe === 'local' ? undefined : options.stripe.testModeSecretKey,
         syncIntervalMs: options.syncIntervalMs,
+        alerts,
+        tickets,
       })
     : undefined;
   routes.push(...(billing?.routes ?? []));
@@ -182,6 +193,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     gatewayKeysFile,
     accessLogFile,
     deadLetterFile,
+    alertsFile,
     store,
     gatewayKeys,
     async settle() {

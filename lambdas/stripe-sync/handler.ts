@@ -2,16 +2,23 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
+import { SNSClient } from '@aws-sdk/client-sns';
+import * as z from 'zod';
 import { runSync } from '#core/sync.ts';
+import { escalateOverdueTickets } from '#core/tickets.ts';
+import { SnsAlertSink } from '#adapters/alert-sinks.ts';
+import { DynamoTicketStore } from '#adapters/tickets-store.ts';
 import { billingServices } from '#adapters/billing-services.ts';
 import { connectDynamoDb } from '#adapters/dynamodb.ts';
 import { readEnv, tableEnv } from '#adapters/env.ts';
 import { stripeClient } from '#adapters/stripe-billing.ts';
 import { loadStripeSecrets } from '#adapters/stripe-secrets.ts';
 
-const env = readEnv(tableEnv('customers', 'apiKeys', 'counters', 'billing'));
+const env = readEnv(tableEnv('customers', 'apiKeys', 'counters', 'billing').extend({ ALERT_TOPIC_ARN: z.string().min(1) }));
 const logger = new Logger();
 const { doc } = connectDynamoDb();
+const tickets = new DynamoTicketStore(doc, env.BILLING_TABLE);
+const alerts = new SnsAlertSink(new SNSClient({}), env.ALERT_TOPIC_ARN);
 const servicesPromise = loadStripeSecrets().then((secrets) =>
   billingServices({
     doc,
@@ -29,5 +36,8 @@ export const handler = middy(async () => {
   logger.info('stripe sync run', { counts, paused: pause?.paused ?? false });
   // Loud, never silent: each problem is an error line the alarm counts (and, with the alerts issue, an e-mail).
   for (const problem of report.problems) logger.error('stripe sync problem', { ...problem });
+  // The billing support SLA rides on the same schedule: unacknowledged tickets are escalated once.
+  const escalated = await escalateOverdueTickets({ store: tickets, alerts, now: Date.now() });
+  if (escalated.length) logger.warn('tickets escalated', { tickets: escalated.map((t) => t.ticketId) });
   return { counts, problems: report.problems.length };
 }).use(injectLambdaContext(logger));

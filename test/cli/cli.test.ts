@@ -73,7 +73,24 @@ describe('operator CLI (child process against the local stack)', () => {
     expect(tampered.stdout).toMatch(/differences:\s+1/);
   });
 
+  it('lists, acknowledges and resolves billing tickets, and refuses to acknowledge one twice', async () => {
+    const { apiKey } = JSON.parse((await cli('customers', 'create', '--name', 'Unhappy', '--json')).stdout) as Record<string, string>;
+    const filed = await fetch(`${stack.gateway.url}/support/tickets`, { method: 'POST', headers: { 'x-api-key': apiKey! }, body: JSON.stringify({ message: 'double charge' }) });
+    expect(filed.status).toBe(201);
+    const { ticketId } = (await filed.json()) as { ticketId: string };
+    expect((await cli('tickets', 'list')).stdout).toMatch(new RegExp(`${ticketId}\\s+open`));
+    expect((await cli('tickets', 'ack', ticketId)).code).toBe(0);
+    const again = await cli('tickets', 'ack', ticketId);
+    expect(again.code).toBe(1);
+    expect(again.stderr.trim()).toBe(`error: ticket ${ticketId} is acknowledged`);
+    expect((await cli('tickets', 'resolve', ticketId)).code).toBe(0);
+    expect((await cli('tickets', 'list')).stdout).not.toContain(ticketId);
+    const bad = await fetch(`${stack.gateway.url}/support/tickets`, { method: 'POST', headers: { 'x-api-key': apiKey! }, body: 'not json' });
+    expect(bad.status).toBe(400);
+  });
+
   it.each([
+    [['tickets', 'ack', 'tkt_nope'], /^error: no ticket tkt_nope$/],
     [['recount', '--customer', 'cust_nope', '--month', '2026-13'], /^error: --month must look like 2026-11/],
     [['customers', 'create', '--name', 'X', '--tier', 'gold'], /^error: option '--tier <tier>' argument 'gold' is invalid/],
     [['customers', 'create'], /^error: required option '--name <name>' not specified/],

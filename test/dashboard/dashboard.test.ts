@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -132,6 +132,20 @@ describe('dashboard in headless Chromium against the local stack', () => {
     const subscription = await stack.billing!.localStripe!.client().subscriptions.retrieve(after.subscriptionId!);
     expect(subscription.items.data.map((i) => i.price.metadata.tier)).toEqual(['pro', 'pro']);
     expect((await fetch(`${stack.gateway.url}/api/x`, { headers: { 'x-api-key': key } })).status).toBe(200);
+  });
+
+  it('files a billing support ticket from the "report a billing problem" link and alerts the operator', async () => {
+    const page = await browser.newPage();
+    await signIn(page, key);
+    await page.getByRole('link', { name: 'Report a billing problem' }).click();
+    await page.getByLabel('What looks wrong?').fill('My October invoice counts calls I did not make');
+    await page.getByRole('button', { name: 'Send to billing support' }).click();
+    await page.getByRole('status').filter({ hasText: 'within 4 hours' }).waitFor();
+    const alerts = readFileSync(stack.alertsFile, 'utf8');
+    expect(alerts).toContain('My October invoice counts calls I did not make');
+    expect(alerts).toContain(customerId);
+    await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-ticket-filed.png'), fullPage: true });
+    await page.close();
   });
 
   it('can be used by keyboard alone', async () => {

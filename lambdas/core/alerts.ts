@@ -1,0 +1,19 @@
+/** Alerts an operator can act on from the inbox: who, the figures, why it fired, and the command that acts on it. */
+
+export interface Alert {
+  readonly subject: string;
+  readonly customerId?: string;
+  /** What happened, with the figures. */
+  readonly body: string;
+  /** The CLI command that acts on it. */
+  readonly action: string;
+}
+
+export interface AlertSink {
+  publish(alert: Alert): Promise<void>;
+}
+
+/** The e-mail text of an alert. */
+export function formatAlert(alert: Alert): string {
+  return [alert.body, '', `Act on it: ${alert.action}`, ...(alert.customerId ? [`Customer: ${alert.customerId}`] : [])].join('\n');
+}

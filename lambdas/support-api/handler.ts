@@ -1,0 +1,19 @@
+/** Lambda entry of POST /support/tickets. */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { SNSClient } from '@aws-sdk/client-sns';
+import * as z from 'zod';
+import { SnsAlertSink } from '#adapters/alert-sinks.ts';
+import { connectDynamoDb } from '#adapters/dynamodb.ts';
+import { readEnv, tableEnv } from '#adapters/env.ts';
+import { DynamoTicketStore } from '#adapters/tickets-store.ts';
+import { createSupportApi } from './support-api.ts';
+
+const env = readEnv(tableEnv('billing').extend({ ALERT_TOPIC_ARN: z.string().min(1) }));
+const logger = new Logger();
+const { doc } = connectDynamoDb();
+
+export const handler = middy(
+  createSupportApi({ store: new DynamoTicketStore(doc, env.BILLING_TABLE), alerts: new SnsAlertSink(new SNSClient({}), env.ALERT_TOPIC_ARN), now: Date.now }),
+).use(injectLambdaContext(logger));
