@@ -1,8 +1,10 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type { Construct } from 'constructs';
 import { TIER_NAMES } from '../lambdas/core/config.ts';
 import { Aggregation } from './aggregation.ts';
+import { Alerts } from './alerts.ts';
 import { CustomerApi } from './customer-api.ts';
 import { StripeBilling } from './stripe-billing.ts';
 import { MeteredApi } from './metered-api.ts';
@@ -14,6 +16,11 @@ export interface ApiBillingStackProps extends StackProps {
    * @default - the sample backend Lambda (lambdas/sample-backend)
    */
   readonly backend?: apigateway.Integration;
+  /**
+   * Who receives alert e-mails.
+   * @default - the context value `alertEmails` (comma-separated), else none
+   */
+  readonly alertEmails?: readonly string[];
 }
 
 /** The whole product: tables, metered gateway, aggregation, billing sync, alerts, dashboard. */
@@ -23,6 +30,7 @@ export class ApiBillingStack extends Stack {
   readonly aggregation: Aggregation;
   readonly customerApi: CustomerApi;
   readonly stripeBilling: StripeBilling;
+  readonly alerts: Alerts;
 
   constructor(scope: Construct, id: string, props: ApiBillingStackProps = {}) {
     super(scope, id, props);
@@ -30,8 +38,13 @@ export class ApiBillingStack extends Stack {
     this.tables = new BillingTables(this, 'Tables');
     this.meteredApi = new MeteredApi(this, 'MeteredApi', { tables: this.tables, backend: props.backend });
     this.aggregation = new Aggregation(this, 'Aggregation', { tables: this.tables, accessLogGroup: this.meteredApi.accessLogGroup });
-    this.customerApi = new CustomerApi(this, 'CustomerApi', { tables: this.tables, meteredApi: this.meteredApi });
-    this.stripeBilling = new StripeBilling(this, 'StripeBilling', { tables: this.tables, meteredApi: this.meteredApi });
+    const emails = props.alertEmails ?? String(this.node.tryGetContext('alertEmails') ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+    this.alerts = new Alerts(this, 'Alerts', { emails });
+    this.customerApi = new CustomerApi(this, 'CustomerApi', { tables: this.tables, meteredApi: this.meteredApi, alerts: this.alerts });
+    this.stripeBilling = new StripeBilling(this, 'StripeBilling', { tables: this.tables, meteredApi: this.meteredApi, alerts: this.alerts });
+    // The aggregation alarms (dead letters, stream lag) reach the operators too.
+    for (const alarm of [this.aggregation.deadLetterAlarm, this.aggregation.iteratorAgeAlarm]) alarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alerts.topic));
+    new CfnOutput(this, 'AlertTopicArn', { value: this.alerts.topic.topicArn, description: 'Billing alerts: subscribe operators (or deploy with -c alertEmails=ops@example.com)' });
     new CfnOutput(this, 'StripeSecretArn', { value: this.stripeBilling.stripeSecret.secretArn, description: 'Put {"secretKey":"sk_...","webhookSecret":"whsec_..."} here after deploy' });
     new CfnOutput(this, 'StripeWebhookUrl', { value: this.stripeBilling.webhookUrl, description: 'Register this URL as a Stripe webhook endpoint' });
     new CfnOutput(this, 'DashboardUrl', { value: this.customerApi.dashboardUrl, description: 'The usage dashboard: customers sign in with their API key' });

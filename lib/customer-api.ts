@@ -1,5 +1,6 @@
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type { Alerts } from './alerts.ts';
 import { Validations } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { TABLE_ENV } from '../lambdas/adapters/env.ts';
@@ -10,6 +11,8 @@ import type { BillingTables } from './tables.ts';
 export interface CustomerApiProps {
   readonly tables: BillingTables;
   readonly meteredApi: MeteredApi;
+  /** Where billing support tickets are announced. */
+  readonly alerts: Alerts;
 }
 
 /**
@@ -20,6 +23,7 @@ export interface CustomerApiProps {
 export class CustomerApi extends Construct {
   readonly usageFunction: ProductFunction;
   readonly dashboardFunction: ProductFunction;
+  readonly supportFunction: ProductFunction;
   /** The dashboard's URL. */
   readonly dashboardUrl: string;
 
@@ -51,6 +55,19 @@ export class CustomerApi extends Construct {
       id: 'AwsSolutions-COG4',
       reason: 'Authorized by the Lambda REQUEST authorizer that checks the API key hash; it is a free route, so no API key (usage plan) is required.',
     });
+
+    this.supportFunction = new ProductFunction(this, 'SupportFunction', {
+      handlerName: 'support-api',
+      description: 'POST /support/tickets: a customer reports a billing problem; the operator is alerted at once',
+      environment: { [TABLE_ENV.billing]: tables.billing.tableName, ALERT_TOPIC_ARN: props.alerts.topic.topicArn },
+    });
+    tables.billing.grant(this.supportFunction, 'dynamodb:PutItem');
+    props.alerts.grantPublish(this.supportFunction);
+    const support = api.root.addResource('support').addResource('tickets').addMethod('POST', new apigateway.LambdaIntegration(this.supportFunction), {
+      authorizer: meteredApi.authorizer,
+      apiKeyRequired: false,
+    });
+    Validations.of(support).acknowledge({ id: 'AwsSolutions-COG4', reason: 'Authorized by the Lambda REQUEST authorizer that checks the API key hash; a free route, never metered.' });
 
     this.dashboardFunction = new ProductFunction(this, 'DashboardFunction', {
       handlerName: 'dashboard',

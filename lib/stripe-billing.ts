@@ -2,6 +2,8 @@ import { CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { Alerts } from './alerts.ts';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -16,6 +18,8 @@ import type { BillingTables } from './tables.ts';
 export interface StripeBillingProps {
   readonly tables: BillingTables;
   readonly meteredApi: MeteredApi;
+  /** Where sync problems, overdue tickets and alarms go. */
+  readonly alerts: Alerts;
   /**
    * A secret holding JSON `{ "secretKey": "sk_…", "webhookSecret": "whsec_…" }`.
    * @default - a new, empty secret the operator fills after `cdk deploy`
@@ -73,8 +77,9 @@ export class StripeBilling extends Construct {
       description: 'Pushes settled usage to Stripe as meter events, exactly once (outbox per customer and month)',
       timeout: Duration.minutes(5),
       memorySize: 512,
-      environment: tableEnvironment,
+      environment: { ...tableEnvironment, ALERT_TOPIC_ARN: props.alerts.topic.topicArn },
     });
+    props.alerts.grantPublish(this.syncFunction);
     // One run at a time; the outbox is also safe under overlap.
     (this.syncFunction.node.defaultChild as import('aws-cdk-lib/aws-lambda').CfnFunction).reservedConcurrentExecutions = 1;
     readCustomers(this.syncFunction, ['dynamodb:Scan', 'dynamodb:GetItem']);
@@ -169,5 +174,6 @@ export class StripeBilling extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+    this.syncErrorsAlarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alerts.topic));
   }
 }

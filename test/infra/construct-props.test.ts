@@ -29,7 +29,7 @@ describe('construct props', () => {
     });
 
     it('creates no sample backend', () => {
-      template.resourceCountIs('AWS::Lambda::Function', 8);
+      template.resourceCountIs('AWS::Lambda::Function', 9);
       expect(JSON.stringify(template.toJSON())).not.toContain('SampleBackend');
     });
   });
