@@ -4,6 +4,7 @@ import { registerBillingCommands } from './commands/billing.ts';
 import { registerCountingCommands } from './commands/counting.ts';
 import { registerCustomerCommands } from './commands/customers.ts';
 import { registerTicketCommands } from './commands/tickets.ts';
+import { registerGuardrailCommands } from './commands/guardrails.ts';
 import { CliError, connectLocalStack, type CliContext } from './context.ts';
 
 export function buildProgram(connect: () => CliContext = connectLocalStack): Command {
@@ -13,6 +14,7 @@ export function buildProgram(connect: () => CliContext = connectLocalStack): Com
   registerBillingCommands(program, connect);
   registerCountingCommands(program, connect);
   registerTicketCommands(program, connect);
+  registerGuardrailCommands(program, connect);
   return program;
 }
 

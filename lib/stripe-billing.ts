@@ -82,8 +82,9 @@ export class StripeBilling extends Construct {
     props.alerts.grantPublish(this.syncFunction);
     // One run at a time; the outbox is also safe under overlap.
     (this.syncFunction.node.defaultChild as import('aws-cdk-lib/aws-lambda').CfnFunction).reservedConcurrentExecutions = 1;
-    readCustomers(this.syncFunction, ['dynamodb:Scan', 'dynamodb:GetItem']);
-    tables.counters.grant(this.syncFunction, 'dynamodb:Query');
+    // Scan to list customers; UpdateItem to block a customer at its cap (guardrails run on the same schedule).
+    readCustomers(this.syncFunction, ['dynamodb:Scan', 'dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    tables.counters.grant(this.syncFunction, 'dynamodb:Query', 'dynamodb:GetItem');
     tables.billing.grant(this.syncFunction, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query');
     this.stripeSecret.grantRead(this.syncFunction);
     new events.Rule(this, 'SyncSchedule', {

@@ -34,13 +34,15 @@ export function registerBillingCommands(program: Command, connect: () => CliCont
     .description('move a customer to a tier: its Stripe subscription, its usage plan and its record')
     .requiredOption('--customer <customerId>')
     .addOption(new Option('--tier <tier>').choices(TIER_NAMES).makeOptionMandatory())
+    .option('--reason <reason>', 'why (kept in the audit log); downgrading to free is the opt-out lever')
     .option('--json', 'print JSON')
-    .action(async (options: { customer: string; tier: TierName; json?: boolean }) => {
+    .action(async (options: { customer: string; tier: TierName; reason?: string; json?: boolean }) => {
       const context = connect();
       const customer = await context.store.getCustomer(options.customer);
       if (!customer) throw new CliError(`no customer ${options.customer}`);
       const stripe = customer.subscriptionId ? (await context.billing.ready()).stripe : undefined;
       const result = await changeTier(options.customer, options.tier, { registry: context.store, gatewayKeys: context.customerDeps.gatewayKeys, stripe });
+      if (result.ok && result.changed) await context.billing.state.audit({ customerId: options.customer, action: `tier-${result.from}-to-${result.to}`, by: context.operator, reason: options.reason ?? 'tier set', at: Date.now() });
       if (!result.ok) throw new CliError(result.code === 'UNKNOWN_CUSTOMER' ? `no customer ${options.customer}` : `customer ${options.customer} has no Stripe subscription`);
       printRecord({ customerId: options.customer, from: result.from, to: result.to, changed: result.changed }, Boolean(options.json));
     });
@@ -56,6 +58,7 @@ export function registerBillingCommands(program: Command, connect: () => CliCont
         if (!options.reason.trim()) throw new CliError('--reason must not be empty');
         const context = connect();
         await context.billing.state.setPause({ paused, by: context.operator, reason: options.reason, at: new Date().toISOString() });
+        await context.billing.state.audit({ action: paused ? 'billing-paused' : 'billing-resumed', by: context.operator, reason: options.reason, at: Date.now() });
         console.log(`billing ${paused ? 'paused' : 'resumed'} by ${context.operator}: ${options.reason}`);
       });
   }

@@ -6,6 +6,9 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type Stripe from 'stripe';
 import { billingConfig, type BillingConfig } from '#core/config.ts';
 import type { CatalogIds } from '#core/ports.ts';
+import type { AlertSink } from '#core/alerts.ts';
+import { checkGuardrails, type GuardrailEvent } from '#core/guardrails.ts';
+import type { Customer } from '#core/model.ts';
 import { stripeSetup, type StripeSetup } from '#core/subscriptions.ts';
 import type { SyncDeps } from '#core/sync.ts';
 import { DynamoBillingStateStore } from './billing-state.ts';
@@ -20,6 +23,8 @@ export interface BillingServices {
   readonly provider: StripeBillingProvider;
   readonly config: BillingConfig;
   readonly now: () => number;
+  /** The guardrail check of one customer, alerting through `alerts`. */
+  guardrails(alerts: AlertSink): (customer: Customer) => Promise<GuardrailEvent[]>;
   /** The Stripe catalog ids and sync wiring; fails with a clear message until the setup command has run. */
   ready(): Promise<{ catalogIds: CatalogIds; stripe: StripeSetup; sync: SyncDeps }>;
 }
@@ -37,12 +42,22 @@ export function billingServices(options: {
   const state = new DynamoBillingStateStore(options.doc, options.tables.billing);
   const provider = new StripeBillingProvider(options.stripe);
   let cached: CatalogIds | undefined;
+  const counters = new CounterUsageReader(options.doc, options.tables.counters);
   return {
     customers,
     state,
     provider,
     config,
     now,
+    guardrails: (alerts) => (customer) =>
+      checkGuardrails(customer, {
+        alerts,
+        markOnce: (id, key, at) => state.markOnce(id, key, at),
+        callsInMonth: (id, month) => counters.callsThisMonth(id, month),
+        setCappedMonth: async (id, month) => void (await customers.updateCustomer(id, { cappedMonth: month })),
+        config,
+        now: now(),
+      }),
     async ready() {
       cached ??= await state.getCatalogIds();
       if (!cached) throw new Error('Stripe is not set up: run `npm run cli -- stripe setup` (it creates the meter, products and prices)');
@@ -52,7 +67,7 @@ export function billingServices(options: {
         sync: {
           stripe: provider,
           state: new DynamoSyncStateStore(options.doc, options.tables.billing),
-          usage: new CounterUsageReader(options.doc, options.tables.counters),
+          usage: counters,
           meterId: cached.meterId,
           config,
           now,

@@ -1,6 +1,7 @@
 /** Product-wide billing state in the Billing table (pk/sk). */
 import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { BillingStateStore, CatalogIds, PauseState } from '#core/ports.ts';
+import { isConditionalCheckFailed } from './dynamodb.ts';
 
 const CATALOG = { pk: 'CONFIG', sk: 'CATALOG' };
 const PAUSE = { pk: 'CONFIG', sk: 'PAUSE' };
@@ -70,5 +71,40 @@ export class DynamoBillingStateStore implements BillingStateStore {
     const byMonth: Record<string, number> = {};
     for (const item of result.Items ?? []) byMonth[String(item.month)] = (byMonth[String(item.month)] ?? 0) + Number(item.amountDueCents ?? 0);
     return byMonth;
+  }
+
+  /** Records a one-off marker (an alert sent); false when it exists already. */
+  async markOnce(customerId: string, key: string, at: number): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new PutCommand({ TableName: this.billingTable, Item: { pk: `CUSTOMER#${customerId}`, sk: `ALERT#${key}`, at: new Date(at).toISOString() }, ConditionExpression: 'attribute_not_exists(pk)' }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  /** An operator's action, kept with who, when and why. */
+  async audit(entry: { customerId?: string; action: string; by: string; reason: string; at: number; details?: Record<string, unknown> }): Promise<void> {
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.billingTable,
+        Item: { pk: entry.customerId ? `CUSTOMER#${entry.customerId}` : 'AUDIT', sk: `AUDIT#${new Date(entry.at).toISOString()}#${entry.action}`, ...entry, at: new Date(entry.at).toISOString() },
+      }),
+    );
+  }
+
+  /** The audit records of one customer (or of the product-wide actions), oldest first. */
+  async auditLog(customerId?: string): Promise<Array<Record<string, unknown>>> {
+    const result = await this.doc.send(
+      new QueryCommand({
+        TableName: this.billingTable,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :audit)',
+        ExpressionAttributeValues: { ':pk': customerId ? `CUSTOMER#${customerId}` : 'AUDIT', ':audit': 'AUDIT#' },
+      }),
+    );
+    return (result.Items ?? []).map(({ pk: _pk, sk: _sk, ...entry }) => entry);
   }
 }

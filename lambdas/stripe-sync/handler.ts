@@ -31,7 +31,13 @@ export const handler = middy(async () => {
   const services = await servicesPromise;
   const { sync } = await services.ready();
   const pause = await services.state.getPause();
-  const report = await runSync(await services.customers.listCustomers(), sync, { paused: pause?.paused ?? false });
+  const customers = await services.customers.listCustomers();
+  const report = await runSync(customers, sync, { paused: pause?.paused ?? false });
+  // Guardrails on the same schedule: cap alerts and blocks, anomaly alerts (each once per month).
+  const guard = services.guardrails(alerts);
+  for (const customer of customers) {
+    for (const event of await guard(customer)) logger.warn('guardrail', { customerId: customer.customerId, ...event });
+  }
   const counts = report.outcomes.reduce<Record<string, number>>((acc, o) => ({ ...acc, [o.kind]: (acc[o.kind] ?? 0) + 1 }), {});
   logger.info('stripe sync run', { counts, paused: pause?.paused ?? false });
   // Loud, never silent: each problem is an error line the alarm counts (and, with the alerts issue, an e-mail).

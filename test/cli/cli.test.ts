@@ -89,7 +89,25 @@ describe('operator CLI (child process against the local stack)', () => {
     expect(bad.status).toBe(400);
   });
 
+  it('suspends and reinstates a customer, approves a cap raise, and keeps each in the audit log', async () => {
+    const { customerId, apiKey } = JSON.parse((await cli('customers', 'create', '--name', 'Levers', '--tier', 'pro', '--json')).stdout) as Record<string, string>;
+    expect((await cli('customers', 'suspend', '--customer', customerId!, '--reason', 'chargeback')).code).toBe(0);
+    expect((await fetch(`${stack.gateway.url}/api/x`, { headers: { 'x-api-key': apiKey! } })).status).toBe(403);
+    expect((await cli('customers', 'reinstate', '--customer', customerId!, '--reason', 'resolved')).code).toBe(0);
+    expect((await cli('cap', 'approve', '--customer', customerId!, '--cap', '2500', '--reason', 'enterprise trial')).code).toBe(0);
+    expect((await stack.store.getCustomer(customerId!))).toMatchObject({ status: 'active', capCents: 250_000 });
+    const audit = JSON.parse((await cli('audit', '--customer', customerId!, '--json')).stdout) as Array<{ action: string; reason: string; by: string }>;
+    expect(audit.map((a) => [a.action, a.reason])).toEqual([
+      ['suspend', 'chargeback'],
+      ['reinstate', 'resolved'],
+      ['cap-approved', 'enterprise trial'],
+    ]);
+    expect(audit.every((a) => a.by.length > 0)).toBe(true);
+  });
+
   it.each([
+    [['cap', 'approve', '--customer', 'cust_nope', '--cap', 'lots', '--reason', 'x'], /^error: --cap must be a positive amount of dollars/],
+    [['customers', 'suspend', '--customer', 'cust_nope', '--reason', 'x'], /^error: no customer cust_nope$/],
     [['tickets', 'ack', 'tkt_nope'], /^error: no ticket tkt_nope$/],
     [['recount', '--customer', 'cust_nope', '--month', '2026-13'], /^error: --month must look like 2026-11/],
     [['customers', 'create', '--name', 'X', '--tier', 'gold'], /^error: option '--tier <tier>' argument 'gold' is invalid/],

@@ -1,0 +1,77 @@
+import { Option, type Command } from 'commander';
+import { CounterUsageReader } from '../../lambdas/adapters/sync-store.ts';
+import { estimateBill } from '../../lambdas/core/pricing.ts';
+import { utcMonth } from '../../lambdas/core/time.ts';
+import type { CapBehaviour } from '../../lambdas/core/model.ts';
+import { CliError, type CliContext } from '../context.ts';
+import { printRecord, printRows } from '../output.ts';
+
+/** `cap approve|set`, `customers suspend|reinstate`, `audit`: guardrail levers, each recorded with who, when and why. */
+export function registerGuardrailCommands(program: Command, connect: () => CliContext): void {
+  const requireReason = (reason: string) => {
+    if (!reason.trim()) throw new CliError('--reason must not be empty');
+  };
+  const cap = program.command('cap').description("a customer's monthly billing cap");
+
+  cap
+    .command('approve')
+    .description('raise (or set) a customer\'s monthly cap; an approval is recorded with who, when and why')
+    .requiredOption('--customer <customerId>')
+    .requiredOption('--cap <dollars>', 'the new monthly cap in US dollars')
+    .requiredOption('--reason <reason>')
+    .action(async (options: { customer: string; cap: string; reason: string }) => {
+      requireReason(options.reason);
+      if (!/^\d+(\.\d{1,2})?$/.test(options.cap) || Number(options.cap) <= 0) throw new CliError(`--cap must be a positive amount of dollars, like 2500, not "${options.cap}"`);
+      const context = connect();
+      const customer = await context.store.getCustomer(options.customer);
+      if (!customer) throw new CliError(`no customer ${options.customer}`);
+      const capCents = Math.round(Number(options.cap) * 100);
+      const month = utcMonth(Date.now());
+      const calls = await new CounterUsageReader(context.doc, context.tables.counters).callsThisMonth(customer.customerId, month);
+      const billCents = estimateBill(customer.tier, calls, context.billing.config).totalCents;
+      // Lifting the block at once when the new cap is above this month's bill.
+      await context.store.updateCustomer(customer.customerId, { capCents, ...(customer.cappedMonth === month && billCents < capCents && { cappedMonth: undefined }) });
+      await context.billing.state.audit({ customerId: customer.customerId, action: 'cap-approved', by: context.operator, reason: options.reason, at: Date.now(), details: { fromCents: customer.capCents ?? context.billing.config.billingCapCents, toCents: capCents } });
+      printRecord({ customerId: customer.customerId, capCents, billedThisMonthCents: billCents, approvedBy: context.operator }, false);
+    });
+
+  cap
+    .command('set')
+    .description('what happens at the cap: block calls, or serve them uncharged')
+    .requiredOption('--customer <customerId>')
+    .addOption(new Option('--behaviour <behaviour>').choices(['block', 'absorb']).makeOptionMandatory())
+    .requiredOption('--reason <reason>')
+    .action(async (options: { customer: string; behaviour: CapBehaviour; reason: string }) => {
+      requireReason(options.reason);
+      const context = connect();
+      if (!(await context.store.updateCustomer(options.customer, { capBehaviour: options.behaviour, ...(options.behaviour === 'absorb' && { cappedMonth: undefined }) }))) throw new CliError(`no customer ${options.customer}`);
+      await context.billing.state.audit({ customerId: options.customer, action: `cap-behaviour-${options.behaviour}`, by: context.operator, reason: options.reason, at: Date.now() });
+      console.log(`customer ${options.customer}: at the cap, calls are ${options.behaviour === 'block' ? 'refused' : 'served uncharged'}`);
+    });
+
+  const customers = program.commands.find((c) => c.name() === 'customers')!;
+  for (const [name, status] of [['suspend', 'suspended'], ['reinstate', 'active']] as const) {
+    customers
+      .command(name)
+      .description(name === 'suspend' ? "refuse all of a customer's calls (403)" : "serve a suspended customer's calls again")
+      .requiredOption('--customer <customerId>')
+      .requiredOption('--reason <reason>')
+      .action(async (options: { customer: string; reason: string }) => {
+        requireReason(options.reason);
+        const context = connect();
+        if (!(await context.store.updateCustomer(options.customer, { status }))) throw new CliError(`no customer ${options.customer}`);
+        await context.billing.state.audit({ customerId: options.customer, action: name, by: context.operator, reason: options.reason, at: Date.now() });
+        console.log(`customer ${options.customer} ${status} (takes effect within a minute)`);
+      });
+  }
+
+  program
+    .command('audit')
+    .description("operators' actions on a customer (or, without --customer, product-wide ones such as pause)")
+    .option('--customer <customerId>')
+    .option('--json', 'print JSON')
+    .action(async (options: { customer?: string; json?: boolean }) => {
+      const entries = await connect().billing.state.auditLog(options.customer);
+      printRows(entries.map((e) => ({ at: String(e.at), action: String(e.action), by: String(e.by), reason: String(e.reason), details: e.details ? JSON.stringify(e.details) : '' })), Boolean(options.json));
+    });
+}
