@@ -79,7 +79,10 @@ export async function startLocalBilling(options: LocalBillingOptions): Promise<L
       await localStripe?.advanceBillingPeriods();
       const { sync } = await services.ready();
       const pause = await services.state.getPause();
-      const report = await runSync(await services.customers.listCustomers(), sync, { paused: pause?.paused ?? false });
+      const customers = await services.customers.listCustomers();
+      const report = await runSync(customers, sync, { paused: pause?.paused ?? false });
+      const guard = services.guardrails(options.alerts);
+      for (const customer of customers) await guard(customer);
       // Each problem once, as the deployed alarm would raise it once.
       await escalateOverdueTickets({ store: options.tickets, alerts: options.alerts, now: options.now() });
       for (const problem of report.problems.map((p) => JSON.stringify(p)).filter((p) => !reported.has(p))) {
