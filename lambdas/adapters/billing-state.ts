@@ -1,7 +1,7 @@
 /** Product-wide billing state in the Billing table (pk/sk). */
 import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { BillingStateStore, CatalogIds, PauseState } from '#core/ports.ts';
-import { isConditionalCheckFailed } from './dynamodb.ts';
+import { writeIfCondition } from './dynamodb.ts';
 
 const CATALOG = { pk: 'CONFIG', sk: 'CATALOG' };
 const PAUSE = { pk: 'CONFIG', sk: 'PAUSE' };
@@ -74,16 +74,12 @@ export class DynamoBillingStateStore implements BillingStateStore {
   }
 
   /** Records a one-off marker (an alert sent); false when it exists already. */
-  async markOnce(customerId: string, key: string, at: number): Promise<boolean> {
-    try {
-      await this.doc.send(
+  markOnce(customerId: string, key: string, at: number): Promise<boolean> {
+    return writeIfCondition(() =>
+      this.doc.send(
         new PutCommand({ TableName: this.billingTable, Item: { pk: `CUSTOMER#${customerId}`, sk: `ALERT#${key}`, at: new Date(at).toISOString() }, ConditionExpression: 'attribute_not_exists(pk)' }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionalCheckFailed(error)) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   /** An operator's action, kept with who, when and why. */

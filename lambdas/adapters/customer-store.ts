@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { ApiKeyRecord, Customer } from '#core/model.ts';
 import type { CustomerRegistry, KeyDirectory, KeyLookup } from '#core/ports.ts';
-import { isConditionalCheckFailed } from './dynamodb.ts';
+import { writeIfCondition } from './dynamodb.ts';
 
 /** Customers and API keys in DynamoDB: the key directory the authorizer reads and the registry the CLI writes. */
 export class DynamoCustomerStore implements KeyDirectory, CustomerRegistry {
@@ -72,8 +72,8 @@ export class DynamoCustomerStore implements KeyDirectory, CustomerRegistry {
     const set = entries.filter(([, v]) => v !== undefined).map(([name, value], i) => ({ name, value, i }));
     const remove = entries.filter(([, v]) => v === undefined).map(([name], i) => ({ name, i: i + set.length }));
     const clauses = [set.length ? `SET ${set.map((f) => `#f${f.i} = :v${f.i}`).join(', ')}` : '', remove.length ? `REMOVE ${remove.map((f) => `#f${f.i}`).join(', ')}` : ''];
-    try {
-      await this.doc.send(
+    return writeIfCondition(() =>
+      this.doc.send(
         new UpdateCommand({
           TableName: this.tables.customers,
           Key: { customerId },
@@ -82,12 +82,8 @@ export class DynamoCustomerStore implements KeyDirectory, CustomerRegistry {
           ExpressionAttributeNames: Object.fromEntries([...set, ...remove].map((f) => [`#f${f.i}`, f.name])),
           ...(set.length && { ExpressionAttributeValues: Object.fromEntries(set.map((f) => [`:v${f.i}`, f.value])) }),
         }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionalCheckFailed(error)) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   async listKeys(customerId: string): Promise<ApiKeyRecord[]> {
@@ -109,8 +105,8 @@ export class DynamoCustomerStore implements KeyDirectory, CustomerRegistry {
   async revokeKey(customerId: string, keyId: string, revokedAt: string): Promise<boolean> {
     const key = (await this.listKeys(customerId)).find((k) => k.keyId === keyId);
     if (!key) return false;
-    try {
-      await this.doc.send(
+    return writeIfCondition(() =>
+      this.doc.send(
         new UpdateCommand({
           TableName: this.tables.apiKeys,
           Key: { keyHash: key.keyHash },
@@ -119,11 +115,7 @@ export class DynamoCustomerStore implements KeyDirectory, CustomerRegistry {
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: { ':revoked': 'revoked', ':at': revokedAt, ':c': customerId },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionalCheckFailed(error)) return false;
-      throw error;
-    }
+      ),
+    );
   }
 }

@@ -3,7 +3,7 @@ import { TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from
 import type { VoidReason } from '#core/model.ts';
 import { MAX_COUNTERS_PER_TRANSACTION } from '#core/counting.ts';
 import type { OutcomeCount, OutcomeStore } from '#core/outcomes.ts';
-import { isConditionalCheckFailed } from './dynamodb.ts';
+import { writeIfCondition } from './dynamodb.ts';
 
 /** Batch markers outlive any redelivery of a log batch (CloudWatch Logs retries for hours, not days). */
 const MARKER_TTL_SECONDS = 7 * 86_400;
@@ -16,8 +16,8 @@ export class DynamoOutcomeStore implements OutcomeStore {
   ) {}
 
   async voidEvent(requestId: string, reason: VoidReason): Promise<'voided' | 'unchanged'> {
-    try {
-      await this.doc.send(
+    const voided = await writeIfCondition(() =>
+      this.doc.send(
         new UpdateCommand({
           TableName: this.tables.usageEvents,
           Key: { requestId },
@@ -25,12 +25,9 @@ export class DynamoOutcomeStore implements OutcomeStore {
           ConditionExpression: 'attribute_exists(requestId) AND attribute_not_exists(voided)',
           ExpressionAttributeValues: { ':true': true, ':reason': reason },
         }),
-      );
-      return 'voided';
-    } catch (error) {
-      if (isConditionalCheckFailed(error)) return 'unchanged';
-      throw error;
-    }
+      ),
+    );
+    return voided ? 'voided' : 'unchanged';
   }
 
   async addOutcomeCounts(batchId: string, counts: readonly OutcomeCount[]): Promise<'added' | 'duplicate'> {

@@ -3,7 +3,8 @@
  * an occasional operator command, and an index on customer and month would cost a second write on
  * every metered call.
  */
-import { GetCommand, QueryCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, ScanCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { queryAll } from './dynamodb.ts';
 import type { UsageEvent } from '#core/model.ts';
 import type { RecountSources, Tally } from '#core/recount.ts';
 
@@ -38,20 +39,13 @@ export class DynamoRecountSources implements RecountSources {
     const tally = (item: Record<string, unknown> | undefined): Tally => ({ billable: Number(item?.billable ?? 0), voided: Number(item?.voided ?? 0) });
     const monthItem = await this.doc.send(new GetCommand({ TableName: this.tables.counters, Key: { pk: `CUSTOMER#${customerId}`, sk: `MONTH#${month}` }, ConsistentRead: true }));
     const hours: Record<string, Tally> = {};
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.tables.counters,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-          ExpressionAttributeValues: { ':pk': `CUSTOMER#${customerId}`, ':prefix': `HOUR#${month}` },
-          ConsistentRead: true,
-          ExclusiveStartKey,
-        }),
-      );
-      for (const item of page.Items ?? []) hours[String(item.sk).slice('HOUR#'.length)] = tally(item);
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
+    const items = await queryAll(this.doc, {
+      TableName: this.tables.counters,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': `CUSTOMER#${customerId}`, ':prefix': `HOUR#${month}` },
+      ConsistentRead: true,
+    });
+    for (const item of items) hours[String(item.sk).slice('HOUR#'.length)] = tally(item);
     return { month: tally(monthItem.Item), hours };
   }
 }

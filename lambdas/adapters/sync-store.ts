@@ -1,9 +1,9 @@
 /** The Stripe sync's state in DynamoDB: the outbox per customer and month (Billing table), and settled usage (Counters table). */
-import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { PendingPush, SyncState, SyncStateStore, UsageReader } from '#core/sync.ts';
 import type { HourCount } from '#core/usage-report.ts';
 import type { MonthlyCallCounter } from '#core/metering.ts';
-import { isConditionalCheckFailed } from './dynamodb.ts';
+import { queryAll, writeIfCondition } from './dynamodb.ts';
 
 const syncKey = (customerId: string, month: string) => ({ pk: `CUSTOMER#${customerId}`, sk: `SYNC#${month}` });
 
@@ -47,14 +47,8 @@ export class DynamoSyncStateStore implements SyncStateStore {
     });
   }
 
-  private async conditional(update: { UpdateExpression: string; ConditionExpression: string; ExpressionAttributeValues: Record<string, unknown>; Key: Record<string, string> }): Promise<boolean> {
-    try {
-      await this.doc.send(new UpdateCommand({ TableName: this.billingTable, ...update }));
-      return true;
-    } catch (error) {
-      if (isConditionalCheckFailed(error)) return false;
-      throw error;
-    }
+  private conditional(update: { UpdateExpression: string; ConditionExpression: string; ExpressionAttributeValues: Record<string, unknown>; Key: Record<string, string> }): Promise<boolean> {
+    return writeIfCondition(() => this.doc.send(new UpdateCommand({ TableName: this.billingTable, ...update })));
   }
 }
 
@@ -66,24 +60,15 @@ export class CounterUsageReader implements UsageReader, MonthlyCallCounter {
   ) {}
 
   async billableCalls(customerId: string, month: string, beforeHour?: string): Promise<number> {
-    let total = 0;
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.countersTable,
-          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-          // `~` sorts after every digit: the whole month when no cut-off is given.
-          ExpressionAttributeValues: { ':pk': `CUSTOMER#${customerId}`, ':from': `HOUR#${month}`, ':to': beforeHour ? `HOUR#${beforeHour}` : `HOUR#${month}~` },
-          ProjectionExpression: 'sk, billable',
-          ConsistentRead: true,
-          ExclusiveStartKey,
-        }),
-      );
-      for (const item of page.Items ?? []) if (!beforeHour || String(item.sk) < `HOUR#${beforeHour}`) total += Number(item.billable ?? 0);
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-    return total;
+    const items = await queryAll(this.doc, {
+      TableName: this.countersTable,
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+      // `~` sorts after every digit: the whole month when no cut-off is given.
+      ExpressionAttributeValues: { ':pk': `CUSTOMER#${customerId}`, ':from': `HOUR#${month}`, ':to': beforeHour ? `HOUR#${beforeHour}` : `HOUR#${month}~` },
+      ProjectionExpression: 'sk, billable',
+      ConsistentRead: true,
+    });
+    return items.filter((item) => !beforeHour || String(item.sk) < `HOUR#${beforeHour}`).reduce((total, item) => total + Number(item.billable ?? 0), 0);
   }
 
   /** The month counter: one small read. */
@@ -94,24 +79,12 @@ export class CounterUsageReader implements UsageReader, MonthlyCallCounter {
 
   /** Billable calls per hour in [fromHour, toHour). */
   async hourly(customerId: string, fromHour: string, toHour: string): Promise<HourCount[]> {
-    const hours: HourCount[] = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(
-        new QueryCommand({
-          TableName: this.countersTable,
-          KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-          ExpressionAttributeValues: { ':pk': `CUSTOMER#${customerId}`, ':from': `HOUR#${fromHour}`, ':to': `HOUR#${toHour}` },
-          ProjectionExpression: 'sk, billable',
-          ExclusiveStartKey,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        const hour = String(item.sk).slice('HOUR#'.length);
-        if (hour < toHour) hours.push({ hour, billable: Number(item.billable ?? 0) });
-      }
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-    return hours;
+    const items = await queryAll(this.doc, {
+      TableName: this.countersTable,
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+      ExpressionAttributeValues: { ':pk': `CUSTOMER#${customerId}`, ':from': `HOUR#${fromHour}`, ':to': `HOUR#${toHour}` },
+      ProjectionExpression: 'sk, billable',
+    });
+    return items.map((item) => ({ hour: String(item.sk).slice('HOUR#'.length), billable: Number(item.billable ?? 0) })).filter((h) => h.hour < toHour);
   }
 }

@@ -1,7 +1,7 @@
 /** Billing support tickets in the Billing table (one partition: tickets are few). */
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Ticket, TicketStatus, TicketStore } from '#core/tickets.ts';
-import { isConditionalCheckFailed } from './dynamodb.ts';
+import { writeIfCondition } from './dynamodb.ts';
 
 const key = (ticketId: string) => ({ pk: 'TICKET', sk: ticketId });
 
@@ -42,13 +42,7 @@ export class DynamoTicketStore implements TicketStore {
     return this.conditional({ Key: key(ticketId), UpdateExpression: 'SET escalatedAt = :at', ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(escalatedAt)', ExpressionAttributeValues: { ':at': at } });
   }
 
-  private async conditional(update: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName'>) {
-    try {
-      await this.doc.send(new UpdateCommand({ TableName: this.billingTable, ...update }));
-      return true;
-    } catch (error) {
-      if (isConditionalCheckFailed(error)) return false;
-      throw error;
-    }
+  private conditional(update: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName'>) {
+    return writeIfCondition(() => this.doc.send(new UpdateCommand({ TableName: this.billingTable, ...update })));
   }
 }

@@ -2,7 +2,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { UsageEvent } from '#core/model.ts';
 import type { UsageEventLog } from '#core/ports.ts';
-import { isConditionalCheckFailed } from './dynamodb.ts';
+import { writeIfCondition } from './dynamodb.ts';
 
 /** The usage events table: one conditional put per metered call. */
 export class DynamoUsageEventLog implements UsageEventLog {
@@ -12,14 +12,7 @@ export class DynamoUsageEventLog implements UsageEventLog {
   ) {}
 
   async recordOnce(event: UsageEvent): Promise<'recorded' | 'duplicate'> {
-    try {
-      await this.doc.send(
-        new PutCommand({ TableName: this.tableName, Item: event, ConditionExpression: 'attribute_not_exists(requestId)' }),
-      );
-      return 'recorded';
-    } catch (error) {
-      if (isConditionalCheckFailed(error)) return 'duplicate';
-      throw error;
-    }
+    const written = await writeIfCondition(() => this.doc.send(new PutCommand({ TableName: this.tableName, Item: event, ConditionExpression: 'attribute_not_exists(requestId)' })));
+    return written ? 'recorded' : 'duplicate';
   }
 }
