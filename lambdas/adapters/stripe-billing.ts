@@ -150,6 +150,18 @@ export class StripeBillingProvider implements BillingProvider {
     }
   }
 
+  async creditDraftInvoice(input: { stripeCustomerId: string; invoiceId: string; amountCents: number; description: string }) {
+    try {
+      await this.stripe.invoiceItems.create(
+        { customer: input.stripeCustomerId, invoice: input.invoiceId, amount: -input.amountCents, currency: 'usd', description: input.description },
+        // One credit per draft invoice, however often its invoice.created is delivered.
+        { idempotencyKey: `credit-${input.invoiceId}` },
+      );
+    } catch (error) {
+      throw asBillingError(error, 'invoice credit');
+    }
+  }
+
   async pushMeterEvent(event: MeterEventPush): Promise<'accepted' | 'duplicate'> {
     try {
       await this.stripe.billing.meterEvents.create({

@@ -69,6 +69,8 @@ export interface BillingProvider {
   createCheckoutSession(input: { customerId: string; stripeCustomerId: string; priceIds: readonly string[]; successUrl: string; cancelUrl: string; billingCycleAnchorSec: number }): Promise<{ url: string }>;
   /** Cancels a subscription at once (the one Checkout replaced). */
   cancelSubscription(subscriptionId: string): Promise<void>;
+  /** Takes `amountCents` off a draft invoice (a correction Stripe's meter cannot make: no negative events). */
+  creditDraftInvoice(input: { stripeCustomerId: string; invoiceId: string; amountCents: number; description: string }): Promise<void>;
   /** `duplicate` when Stripe already holds an event with this identifier. */
   pushMeterEvent(event: MeterEventPush): Promise<'accepted' | 'duplicate'>;
   /** Sum of the meter's events for the customer in [fromSec, toSec), minute-aligned. */

@@ -68,7 +68,7 @@ export type SyncOutcome =
   | { kind: 'up-to-date'; customerId: string; month: string }
   | { kind: 'paused'; customerId: string; month: string; backlog: number }
   /** Voids arrived after a push: Stripe holds more calls than are billable; the invoice needs a credit. */
-  | { kind: 'over-pushed'; customerId: string; month: string; excess: number }
+  | { kind: 'over-pushed'; customerId: string; month: string; excess: number; billable: number }
   /** Usage too old for Stripe (over 35 days): never dropped silently. */
   | { kind: 'too-old'; customerId: string; month: string; backlog: number }
   /** The month's invoice is final: a meter event now would be accepted and billed nowhere. Reported, not pushed. */
@@ -114,7 +114,7 @@ export async function syncCustomerMonth(customer: Customer, month: string, deps:
     const counted = await deps.usage.billableCalls(customerId, month, cutoff >= bounds.end ? undefined : utcHour(cutoff));
     const billable = callsBillableUnderCap(customer.tier, counted, customer.capCents ?? deps.config.billingCapCents, deps.config);
     const delta = billable - state.pushedCalls;
-    if (delta < 0) return { kind: 'over-pushed', customerId, month, excess: -delta };
+    if (delta < 0) return { kind: 'over-pushed', customerId, month, excess: -delta, billable };
     if (delta === 0) return { kind: 'up-to-date', customerId, month };
     if (options.paused) return { kind: 'paused', customerId, month, backlog: delta };
     if (!options.flush && now >= bounds.end + PERIOD_CLOSE_MS) return { kind: 'period-closed', customerId, month, backlog: delta };

@@ -10,6 +10,7 @@ import type { BillingProvider, BillingStateStore, CustomerRegistry, GatewayKeyRe
 import { changeTier } from './subscriptions.ts';
 import { syncCustomerMonth, type SyncDeps, type SyncOutcome } from './sync.ts';
 import { utcMonth } from './time.ts';
+import { estimateBill } from './pricing.ts';
 
 /** A verified Stripe event, reduced to what the core reads. */
 export interface BillingEvent {
@@ -43,7 +44,7 @@ export interface WebhookDeps {
   readonly gatewayKeys: GatewayKeyRegistry;
   readonly state: BillingStateStore;
   readonly sync: SyncDeps;
-  readonly billing: Pick<BillingProvider, 'cancelSubscription'>;
+  readonly billing: Pick<BillingProvider, 'cancelSubscription' | 'creditDraftInvoice'>;
   readonly now: () => number;
 }
 
@@ -52,7 +53,7 @@ export type WebhookOutcome =
   | { kind: 'ignored'; reason: string }
   | { kind: 'tier-changed'; customerId: string; from: TierName; to: TierName }
   | { kind: 'tier-unchanged'; customerId: string }
-  | { kind: 'flushed'; customerId: string; month: string; sync: SyncOutcome }
+  | { kind: 'flushed'; customerId: string; month: string; sync: SyncOutcome; creditCents: number }
   | { kind: 'invoice-recorded'; customerId: string; status: string };
 
 /** The tier a subscription's prices belong to (our prices carry it in metadata). */
@@ -106,7 +107,20 @@ async function process(event: BillingEvent, deps: WebhookDeps): Promise<WebhookO
       // The draft covers the period that just ended: push what is left of it before Stripe finalizes.
       const month = utcMonth(invoice.period_end * 1000 - 1000);
       const sync = await syncCustomerMonth(customer, month, deps.sync, { flush: true });
-      return { kind: 'flushed', customerId: customer.customerId, month, sync };
+      // Calls voided after their push are already in Stripe's meter: the draft gets the difference as a credit.
+      let creditCents = 0;
+      if (sync.kind === 'over-pushed') {
+        creditCents = estimateBill(customer.tier, sync.billable + sync.excess, deps.sync.config).totalCents - estimateBill(customer.tier, sync.billable, deps.sync.config).totalCents;
+        if (creditCents > 0) {
+          await deps.billing.creditDraftInvoice({
+            stripeCustomerId: invoice.customer,
+            invoiceId: invoice.id,
+            amountCents: creditCents,
+            description: `Correction: ${sync.excess} calls voided after they were reported (throttled, over quota or failed)`,
+          });
+        }
+      }
+      return { kind: 'flushed', customerId: customer.customerId, month, sync, creditCents };
     }
     case 'invoice.paid':
     case 'invoice.payment_failed':

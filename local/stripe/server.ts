@@ -263,7 +263,7 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
     return meterEvents.filter((e) => e.customer === customer && e.meter === meter && e.timestamp >= from && e.timestamp < to).reduce((s, e) => s + e.value, 0);
   }
 
-  function invoiceFor(subscription: Obj, periodStart: number, periodEnd: number, status: string): Obj {
+  function invoiceFor(subscription: Obj, periodStart: number, periodEnd: number, status: string, invoiceId?: string): Obj {
     const customer = subscription.customer as string;
     const items = (subscription.items as { data: Obj[] }).data;
     const lines = items.map((item) => {
@@ -271,7 +271,8 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
       const quantity = price.recurring.usage_type === 'metered' ? usage(customer, price.recurring.meter!, periodStart, periodEnd) : ((item.quantity as number) ?? 1);
       return { id: id('il'), object: 'line_item', amount: priceAmount(price, quantity), quantity, pricing: { price_details: { price: price.id } }, period: { start: periodStart, end: periodEnd } };
     });
-    const extra = [...invoices.values()].filter((i) => i.object === 'invoiceitem' && i.customer === customer && !i.invoice) as Obj[];
+    // Invoice items: those added to this invoice, and the customer's pending ones.
+    const extra = [...invoices.values()].filter((i) => i.object === 'invoiceitem' && i.customer === customer && (invoiceId ? i.invoice === invoiceId : !i.invoice)) as Obj[];
     const total = lines.reduce((s, l) => s + l.amount, 0) + extra.reduce((s, i) => s + (i.amount as number), 0);
     return {
       id: status === 'preview' ? `upcoming_${subscription.id}` : id('in'),
@@ -283,7 +284,7 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
       period_end: periodEnd,
       created: nowSec(),
       currency: 'usd',
-      lines: { object: 'list', data: lines, has_more: false },
+      lines: { object: 'list', data: [...lines, ...extra.map((i) => ({ id: id('il'), object: 'line_item', amount: i.amount, quantity: 1, description: i.description }))], has_more: false },
       subtotal: total,
       total,
       amount_due: Math.max(0, total),
@@ -604,7 +605,7 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
         if (invoice.object === 'invoice' && invoice.status === 'draft' && (invoice.created as number) <= now - 3600) {
           // Finalized with whatever usage has reached Stripe by now; then paid.
           const subscription = subscriptions.get((invoice.parent as { subscription_details: { subscription: string } }).subscription_details.subscription)!;
-          const final = { ...invoiceFor(subscription, invoice.period_start as number, invoice.period_end as number, 'open'), id: invoice.id, created: invoice.created };
+          const final = { ...invoiceFor(subscription, invoice.period_start as number, invoice.period_end as number, 'open', invoice.id), id: invoice.id, created: invoice.created };
           Object.assign(invoice, final);
           emit('invoice.finalized', invoice);
           Object.assign(invoice, { status: 'paid', amount_paid: invoice.amount_due, amount_remaining: 0 });

@@ -2,7 +2,9 @@ import { createServer, type Server } from 'node:http';
 import Stripe from 'stripe';
 import { startUpgrade } from '../../lambdas/core/subscriptions.ts';
 import { createWebhookHandler } from '../../lambdas/stripe-webhook/webhook.ts';
-import { billingFixture, type BillingFixture } from '../harness/billing.ts';
+import { billingFixture, setTime, type BillingFixture } from '../harness/billing.ts';
+import { estimateBill } from '../../lambdas/core/pricing.ts';
+import { syncCustomerMonth } from '../../lambdas/core/sync.ts';
 import { addHourCounts } from '../harness/counters.ts';
 
 const silent = { info: () => undefined, warn: () => undefined };
@@ -77,6 +79,30 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
     expect(JSON.parse(response.body).outcome).toBe('flushed');
     const { catalogIds } = await f.services.ready();
     expect(await f.services.provider.meteredTotal(catalogIds.meterId, customer.stripeCustomerId!, Date.UTC(2026, 10, 1) / 1000, Date.UTC(2026, 11, 1) / 1000)).toBe(12_345);
+  });
+
+  it('credits the draft invoice for calls voided after they were pushed, so the final invoice equals the estimate', async () => {
+    const customer = await f.addCustomer('pro');
+    await addHourCounts(f.doc, f.tables.counters, customer.customerId, [{ hour: '2026-11-25T08', billable: 12_000 }]);
+    const { sync } = await f.services.ready();
+    expect(await syncCustomerMonth(customer, '2026-11', sync)).toMatchObject({ kind: 'pushed', value: 12_000 });
+    // 1,000 of those calls are voided afterwards (their 5xx lines arrived late): Stripe's meter cannot go down.
+    await addHourCounts(f.doc, f.tables.counters, customer.customerId, [{ hour: '2026-11-25T08', billable: -1_000 }]);
+
+    setTime(f, Date.UTC(2026, 11, 1, 0, 5));
+    await f.stripe.advanceBillingPeriods();
+    const [draft] = (await f.stripe.client().invoices.list({ customer: customer.stripeCustomerId! })).data;
+    const response = await handle(signed({ id: 'evt_credit', type: 'invoice.created', created: 500, object: draft }));
+    expect(JSON.parse(response.body).outcome).toBe('flushed');
+
+    setTime(f, Date.UTC(2026, 11, 1, 1, 10));
+    await f.stripe.advanceBillingPeriods();
+    const final = await f.stripe.client().invoices.retrieve(draft!.id);
+    expect(final.status).toBe('paid');
+    expect(final.total).toBe(estimateBill('pro', 11_000).totalCents);
+    // A redelivered invoice.created credits nothing more.
+    await handle(signed({ id: 'evt_credit_again', type: 'invoice.created', created: 501, object: draft }));
+    expect((await f.stripe.client().invoices.retrieve(draft!.id)).total).toBe(estimateBill('pro', 11_000).totalCents);
   });
 
   describe('upgrade through Stripe Checkout, end to end', () => {
