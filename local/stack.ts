@@ -58,6 +58,8 @@ export interface LocalStackOptions {
   readonly stripe?: 'local' | { readonly testModeSecretKey: string };
   /** @default 10000 */
   readonly syncIntervalMs?: number;
+  /** Print alerts as well as logging them to the alerts file. @default false */
+  readonly echoAlerts?: boolean;
 }
 
 export interface LocalStack extends DynamoDbConnection {
@@ -134,7 +136,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
   const dashboard = createDashboard(join(__dirname, '../lambdas/dashboard/assets'));
   const alertsFile = join(options.dir, 'alerts.log');
-  const alerts = new FileAlertSink(alertsFile);
+  const alerts = new FileAlertSink(alertsFile, options.echoAlerts ?? false);
   const tickets = new DynamoTicketStore(connection.doc, tables.billing);
   const counters = new CounterUsageReader(connection.doc, tables.counters);
   const invoices = new DynamoBillingStateStore(connection.doc, tables.billing);

@@ -16,11 +16,14 @@ export class SnsAlertSink implements AlertSink {
 }
 
 export class FileAlertSink implements AlertSink {
-  constructor(private readonly file: string) {}
+  constructor(
+    private readonly file: string,
+    /** Also print each alert (the local stack's terminal is the operator's inbox). */
+    private readonly echo = false,
+  ) {}
 
   async publish(alert: Alert) {
-    const text = `[api-billing] ${alert.subject}\n${formatAlert(alert)}\n`;
-    console.log(`\nALERT ${text}`);
+    if (this.echo) console.log(`\nALERT [api-billing] ${alert.subject}\n${formatAlert(alert)}\n`);
     appendFileSync(this.file, `${JSON.stringify({ at: new Date().toISOString(), ...alert })}\n`);
   }
 }
