@@ -66,6 +66,30 @@ export function registerGuardrailCommands(program: Command, connect: () => CliCo
   }
 
   program
+    .command('refund')
+    .description("refund a customer: a Stripe credit note for an amount on its latest finalized invoice")
+    .requiredOption('--customer <customerId>')
+    .requiredOption('--amount <dollars>', 'how much to credit, in US dollars')
+    .requiredOption('--reason <reason>')
+    .action(async (options: { customer: string; amount: string; reason: string }) => {
+      requireReason(options.reason);
+      if (!/^\d+(\.\d{1,2})?$/.test(options.amount) || Number(options.amount) <= 0) throw new CliError(`--amount must be a positive amount of dollars, like 12.50, not "${options.amount}"`);
+      const context = connect();
+      const customer = await context.store.getCustomer(options.customer);
+      if (!customer) throw new CliError(`no customer ${options.customer}`);
+      if (!customer.stripeCustomerId) throw new CliError(`customer ${options.customer} has no Stripe customer to refund`);
+      const amountCents = Math.round(Number(options.amount) * 100);
+      const note = await context.billing.provider
+        .creditLatestInvoice({ stripeCustomerId: customer.stripeCustomerId, amountCents, memo: options.reason })
+        .catch((error: unknown) => {
+          throw new CliError(error instanceof Error ? error.message.replace(/^Stripe credit note failed: /, 'Stripe refused the credit note: ') : String(error));
+        });
+      if (!note) throw new CliError(`customer ${options.customer} has no finalized invoice to credit yet`);
+      await context.billing.state.audit({ customerId: customer.customerId, action: 'refund', by: context.operator, reason: options.reason, at: Date.now(), details: { amountCents, ...note } });
+      printRecord({ customerId: customer.customerId, creditNote: note.creditNoteId, invoice: note.invoiceId, amountCents }, false);
+    });
+
+  program
     .command('audit')
     .description("operators' actions on a customer (or, without --customer, product-wide ones such as pause)")
     .option('--customer <customerId>')

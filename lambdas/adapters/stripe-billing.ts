@@ -162,6 +162,18 @@ export class StripeBillingProvider implements BillingProvider {
     }
   }
 
+  async creditLatestInvoice(input: { stripeCustomerId: string; amountCents: number; memo: string }) {
+    try {
+      const invoices = await this.stripe.invoices.list({ customer: input.stripeCustomerId, limit: 20 });
+      const latest = invoices.data.filter((i) => i.status === 'paid' || i.status === 'open').sort((a, b) => b.created - a.created)[0];
+      if (!latest?.id) return undefined;
+      const note = await this.stripe.creditNotes.create({ invoice: latest.id, amount: input.amountCents, reason: 'product_unsatisfactory', memo: input.memo });
+      return { creditNoteId: note.id, invoiceId: latest.id };
+    } catch (error) {
+      throw asBillingError(error, 'credit note');
+    }
+  }
+
   async pushMeterEvent(event: MeterEventPush): Promise<'accepted' | 'duplicate'> {
     try {
       await this.stripe.billing.meterEvents.create({

@@ -71,6 +71,8 @@ export interface BillingProvider {
   cancelSubscription(subscriptionId: string): Promise<void>;
   /** Takes `amountCents` off a draft invoice (a correction Stripe's meter cannot make: no negative events). */
   creditDraftInvoice(input: { stripeCustomerId: string; invoiceId: string; amountCents: number; description: string }): Promise<void>;
+  /** A credit note on the customer's latest finalized invoice (the refund lever); `undefined` when it has none. */
+  creditLatestInvoice(input: { stripeCustomerId: string; amountCents: number; memo: string }): Promise<{ creditNoteId: string; invoiceId: string } | undefined>;
   /** `duplicate` when Stripe already holds an event with this identifier. */
   pushMeterEvent(event: MeterEventPush): Promise<'accepted' | 'duplicate'>;
   /** Sum of the meter's events for the customer in [fromSec, toSec), minute-aligned. */

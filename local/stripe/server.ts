@@ -481,7 +481,8 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
       const p = parse(schemas.creditNoteCreate, params);
       const invoice = get(invoices, 'invoice', p.invoice, 'invoice');
       if (invoice.status !== 'paid' && invoice.status !== 'open') throw invalid('Credit notes can only be created for open or paid invoices.', { param: 'invoice' });
-      if (p.amount > (invoice.total as number)) throw invalid('The credit note amount exceeds the invoice total.', { param: 'amount' });
+      const credited = [...invoices.values()].filter((n) => n.object === 'credit_note' && n.invoice === invoice.id).reduce((sum, n) => sum + (n.amount as number), 0);
+      if (credited + p.amount > (invoice.total as number)) throw invalid(`The credit note amount (${p.amount}) exceeds what is left to credit on the invoice (${(invoice.total as number) - credited}).`, { param: 'amount' });
       const note: Obj = { id: id('cn'), object: 'credit_note', invoice: invoice.id, amount: p.amount, reason: p.reason ?? null, memo: p.memo ?? null, status: 'issued', created: nowSec() };
       invoices.set(note.id, note);
       return [200, note];

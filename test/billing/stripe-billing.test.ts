@@ -94,6 +94,18 @@ describe('Stripe billing against the local Stripe (official SDK) and DynamoDB Lo
     expect(await meterTotal(customer.customerId)).toBe(0);
   });
 
+  it('refunds with a credit note on the latest finalized invoice, never more than is left on it', async () => {
+    const customer = await f.addCustomer('pro');
+    expect(await f.services.provider.creditLatestInvoice({ stripeCustomerId: customer.stripeCustomerId!, amountCents: 100, memo: 'x' })).toBeUndefined();
+    setTime(f, Date.UTC(2026, 11, 1, 0, 5));
+    await f.stripe.advanceBillingPeriods();
+    setTime(f, Date.UTC(2026, 11, 1, 1, 10));
+    await f.stripe.advanceBillingPeriods(); // November's $49 invoice is final and paid
+    const note = await f.services.provider.creditLatestInvoice({ stripeCustomerId: customer.stripeCustomerId!, amountCents: 4_000, memo: 'billing error on Nov 3' });
+    expect(note).toEqual({ creditNoteId: expect.stringMatching(/^cn_/), invoiceId: expect.stringMatching(/^in_/) });
+    await expect(f.services.provider.creditLatestInvoice({ stripeCustomerId: customer.stripeCustomerId!, amountCents: 1_000, memo: 'again' })).rejects.toThrow(/exceeds what is left to credit/);
+  });
+
   it('invoice preview equals the pricing function for any month of usage', async () => {
     const customers: Record<Exclude<TierName, 'free'>, { customerId: string; subscriptionId: string; stripeCustomerId: string }> = {
       pro: (await f.addCustomer('pro')) as never,

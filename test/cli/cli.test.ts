@@ -107,6 +107,8 @@ describe('operator CLI (child process against the local stack)', () => {
 
   it.each([
     [['cap', 'approve', '--customer', 'cust_nope', '--cap', 'lots', '--reason', 'x'], /^error: --cap must be a positive amount of dollars/],
+    [['refund', '--customer', 'cust_nope', '--amount', 'ten', '--reason', 'x'], /^error: --amount must be a positive amount of dollars/],
+    [['refund', '--customer', 'cust_nope', '--amount', '10', '--reason', 'x'], /^error: no customer cust_nope$/],
     [['customers', 'suspend', '--customer', 'cust_nope', '--reason', 'x'], /^error: no customer cust_nope$/],
     [['tickets', 'ack', 'tkt_nope'], /^error: no ticket tkt_nope$/],
     [['recount', '--customer', 'cust_nope', '--month', '2026-13'], /^error: --month must look like 2026-11/],

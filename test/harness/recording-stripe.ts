@@ -49,6 +49,9 @@ export class RecordingStripe implements BillingProvider {
   async createCheckoutSession(): Promise<never> {
     throw new Error('not used by the sync');
   }
+  async creditLatestInvoice(): Promise<never> {
+    throw new Error('not used by the sync');
+  }
   async creditDraftInvoice(): Promise<never> {
     throw new Error('not used by the sync');
   }
