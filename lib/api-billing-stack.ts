@@ -5,6 +5,7 @@ import type { Construct } from 'constructs';
 import { TIER_NAMES } from '../lambdas/core/config.ts';
 import { Aggregation } from './aggregation.ts';
 import { Alerts } from './alerts.ts';
+import { Monitoring } from './monitoring.ts';
 import { CustomerApi } from './customer-api.ts';
 import { StripeBilling } from './stripe-billing.ts';
 import { MeteredApi } from './metered-api.ts';
@@ -31,6 +32,7 @@ export class ApiBillingStack extends Stack {
   readonly customerApi: CustomerApi;
   readonly stripeBilling: StripeBilling;
   readonly alerts: Alerts;
+  readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: ApiBillingStackProps = {}) {
     super(scope, id, props);
@@ -44,6 +46,7 @@ export class ApiBillingStack extends Stack {
     this.stripeBilling = new StripeBilling(this, 'StripeBilling', { tables: this.tables, meteredApi: this.meteredApi, alerts: this.alerts });
     // The aggregation alarms (dead letters, stream lag) reach the operators too.
     for (const alarm of [this.aggregation.deadLetterAlarm, this.aggregation.iteratorAgeAlarm]) alarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alerts.topic));
+    this.monitoring = new Monitoring(this, 'Monitoring', { meteredApi: this.meteredApi, aggregation: this.aggregation, stripeBilling: this.stripeBilling, alerts: this.alerts });
     new CfnOutput(this, 'AlertTopicArn', { value: this.alerts.topic.topicArn, description: 'Billing alerts: subscribe operators (or deploy with -c alertEmails=ops@example.com)' });
     new CfnOutput(this, 'StripeSecretArn', { value: this.stripeBilling.stripeSecret.secretArn, description: 'Put {"secretKey":"sk_...","webhookSecret":"whsec_..."} here after deploy' });
     new CfnOutput(this, 'StripeWebhookUrl', { value: this.stripeBilling.webhookUrl, description: 'Register this URL as a Stripe webhook endpoint' });

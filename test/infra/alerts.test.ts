@@ -26,3 +26,15 @@ describe('alerts', () => {
     expect(() => synth({ alertEmails: 'not-an-address' })).toThrow(/alertEmails to a comma-separated list/);
   });
 });
+
+describe('monitoring', () => {
+  it('has an operators\' dashboard and alarms on 5xx answers and authorizer latency, routed to the alert topic', () => {
+    const template = synth();
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    const topic = { Ref: logicalIdAt(template, 'ApiBilling/Alerts/Topic/Resource') };
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: '5XXError', Namespace: 'AWS/ApiGateway', AlarmActions: [topic] });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Duration', ExtendedStatistic: 'p99', Threshold: 1000, AlarmActions: [topic] });
+    const body = JSON.stringify(template.toJSON().Resources[logicalIdAt(template, 'ApiBilling/Monitoring/Dashboard/Resource')].Properties.DashboardBody);
+    for (const title of ['API calls and errors', 'Aggregator iterator age', 'Dead-letter queue depth', 'Stripe sync']) expect(body).toContain(title);
+  });
+});

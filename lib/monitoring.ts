@@ -1,0 +1,71 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { Construct } from 'constructs';
+import type { Aggregation } from './aggregation.ts';
+import type { Alerts } from './alerts.ts';
+import type { MeteredApi } from './metered-api.ts';
+import type { StripeBilling } from './stripe-billing.ts';
+
+export interface MonitoringProps {
+  readonly meteredApi: MeteredApi;
+  readonly aggregation: Aggregation;
+  readonly stripeBilling: StripeBilling;
+  readonly alerts: Alerts;
+}
+
+/** The operators' CloudWatch dashboard, and the API alarms (routed to the alert topic). */
+export class Monitoring extends Construct {
+  readonly dashboard: cloudwatch.Dashboard;
+  readonly serverErrorsAlarm: cloudwatch.Alarm;
+  readonly authorizerLatencyAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    const { meteredApi, aggregation, stripeBilling } = props;
+    const api = meteredApi.api;
+    const authorizer = meteredApi.authorizerFunction;
+    const fiveMinutes = { period: Duration.minutes(5) };
+
+    // 5xx answers are never billed, but they are the error rate the plan tracks (and an authorizer fault shows as a 500).
+    this.serverErrorsAlarm = new cloudwatch.Alarm(this, 'ServerErrorsAlarm', {
+      alarmDescription: 'The API answered 5xx (including authorizer failures): those calls are not billed, and customers see errors',
+      metric: api.metricServerError(fiveMinutes),
+      threshold: 5,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    // The authorizer is on every call's path: its p99 is the metering overhead customers feel.
+    this.authorizerLatencyAlarm = new cloudwatch.Alarm(this, 'AuthorizerLatencyAlarm', {
+      alarmDescription: "The metering authorizer's p99 duration is over 1 second",
+      metric: authorizer.metricDuration({ ...fiveMinutes, statistic: 'p99' }),
+      threshold: 1_000,
+      evaluationPeriods: 3,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    for (const alarm of [this.serverErrorsAlarm, this.authorizerLatencyAlarm]) alarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alerts.topic));
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      defaultInterval: Duration.hours(24),
+      widgets: [
+        [
+          new cloudwatch.GraphWidget({ title: 'API calls and errors', left: [api.metricCount(fiveMinutes), api.metricClientError(fiveMinutes), api.metricServerError(fiveMinutes)] }),
+          new cloudwatch.GraphWidget({ title: 'API latency (p50, p99)', left: [api.metricLatency({ ...fiveMinutes, statistic: 'p50' }), api.metricLatency({ ...fiveMinutes, statistic: 'p99' })] }),
+        ],
+        [
+          // Invocation errors include every 401: API Gateway turns the authorizer's "Unauthorized" error into one.
+          new cloudwatch.GraphWidget({ title: 'Authorizer: invocations, errors (401s included)', left: [authorizer.metricInvocations(fiveMinutes), authorizer.metricErrors(fiveMinutes)] }),
+          new cloudwatch.GraphWidget({ title: 'Authorizer duration (p50, p99)', left: [authorizer.metricDuration({ ...fiveMinutes, statistic: 'p50' }), authorizer.metricDuration({ ...fiveMinutes, statistic: 'p99' })] }),
+        ],
+        [
+          new cloudwatch.GraphWidget({ title: 'Aggregator iterator age (ms behind the stream)', left: [aggregation.aggregatorFunction.metric('IteratorAge', { ...fiveMinutes, statistic: 'Maximum' })] }),
+          new cloudwatch.GraphWidget({ title: 'Dead-letter queue depth (uncounted batches)', left: [aggregation.deadLetterQueue.metricApproximateNumberOfMessagesVisible(fiveMinutes)] }),
+          new cloudwatch.GraphWidget({ title: 'Stripe sync: errors and duration', left: [stripeBilling.syncFunction.metricErrors(fiveMinutes)], right: [stripeBilling.syncFunction.metricDuration(fiveMinutes)] }),
+        ],
+        [new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: [this.serverErrorsAlarm, this.authorizerLatencyAlarm, aggregation.deadLetterAlarm, aggregation.iteratorAgeAlarm, stripeBilling.syncErrorsAlarm], width: 24 })],
+      ],
+    });
+  }
+}
