@@ -66,6 +66,23 @@ export function registerGuardrailCommands(program: Command, connect: () => CliCo
   }
 
   program
+    .command('grandfather')
+    .description('make a customer free for the configured number of days (30) from a date: calls counted but not charged, the fee for those days credited')
+    .requiredOption('--customer <customerId>')
+    .option('--from <YYYY-MM-DD>', 'first free day (UTC)', new Date().toISOString().slice(0, 10))
+    .requiredOption('--reason <reason>')
+    .action(async (options: { customer: string; from: string; reason: string }) => {
+      requireReason(options.reason);
+      const from = Date.parse(`${options.from}T00:00:00Z`);
+      if (!/^\d{4}-\d{2}-\d{2}$/.test(options.from) || Number.isNaN(from)) throw new CliError(`--from must be a date like 2026-11-25, not "${options.from}"`);
+      const context = connect();
+      const until = from + context.billing.config.grandfatherDays * 86_400_000;
+      if (!(await context.store.updateCustomer(options.customer, { grandfatheredFrom: from, grandfatheredUntil: until }))) throw new CliError(`no customer ${options.customer}`);
+      await context.billing.state.audit({ customerId: options.customer, action: 'grandfathered', by: context.operator, reason: options.reason, at: Date.now(), details: { from: new Date(from).toISOString(), until: new Date(until).toISOString() } });
+      console.log(`customer ${options.customer} is free from ${new Date(from).toISOString().slice(0, 10)} until ${new Date(until).toISOString().slice(0, 10)} (usage counted, not charged)`);
+    });
+
+  program
     .command('refund')
     .description("refund a customer: a Stripe credit note for an amount on its latest finalized invoice")
     .requiredOption('--customer <customerId>')

@@ -22,6 +22,9 @@ export interface Customer {
   /** Stripe customer and subscription, set when the customer is subscribed. */
   readonly stripeCustomerId?: string;
   readonly subscriptionId?: string;
+  /** The grandfathering lever: calls in [from, until) (epoch ms) are counted but not charged, and the fee for those days is credited. */
+  readonly grandfatheredFrom?: number;
+  readonly grandfatheredUntil?: number;
   /** `created` (epoch s) of the last subscription webhook applied: older ones arrive late and are ignored. */
   readonly lastSubscriptionEventAt?: number;
 }

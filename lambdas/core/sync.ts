@@ -13,6 +13,7 @@ import type { Customer } from './model.ts';
 import { callsBillableUnderCap } from './pricing.ts';
 import type { BillingProvider } from './ports.ts';
 import { utcHour, utcMonth } from './time.ts';
+import { freeHours, grandfatherWindow } from './grandfather.ts';
 
 const HOUR_MS = 3_600_000;
 /** Stripe accepts meter events up to 35 days old; keep a margin for the run's own duration. */
@@ -111,7 +112,20 @@ export async function syncCustomerMonth(customer: Customer, month: string, deps:
     const bounds = monthBounds(month);
     const cutoff = options.flush ? bounds.end : Math.min(bounds.end, settledBefore(now, deps.config.settleWindowMinutes));
     if (cutoff <= bounds.start) return { kind: 'up-to-date', customerId, month };
-    const counted = await deps.usage.billableCalls(customerId, month, cutoff >= bounds.end ? undefined : utcHour(cutoff));
+    const beforeHour = (t: number) => (t >= bounds.end ? undefined : utcHour(t));
+    let counted = await deps.usage.billableCalls(customerId, month, beforeHour(cutoff));
+    // Grandfathered calls are counted but never charged: they are left out of what reaches Stripe.
+    const window = grandfatherWindow(customer);
+    if (window) {
+      const { fromHourStart, untilHourStart } = freeHours(window);
+      const freeEnd = Math.min(cutoff, untilHourStart);
+      const freeStart = Math.max(bounds.start, fromHourStart);
+      if (freeEnd > freeStart) {
+        const upToEnd = await deps.usage.billableCalls(customerId, month, beforeHour(freeEnd));
+        const beforeStart = freeStart > bounds.start ? await deps.usage.billableCalls(customerId, month, utcHour(freeStart)) : 0;
+        counted -= upToEnd - beforeStart;
+      }
+    }
     const billable = callsBillableUnderCap(customer.tier, counted, customer.capCents ?? deps.config.billingCapCents, deps.config);
     const delta = billable - state.pushedCalls;
     if (delta < 0) return { kind: 'over-pushed', customerId, month, excess: -delta, billable };

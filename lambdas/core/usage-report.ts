@@ -7,6 +7,7 @@ import type { Customer } from './model.ts';
 import { estimateBill, type EstimatedBill } from './pricing.ts';
 import { startOfNextUtcMonth, utcHour, utcMonth } from './time.ts';
 import { upgradePrompt, type UpgradePrompt } from './upgrade.ts';
+import { feeCreditCents, freeHours, grandfatherWindow } from './grandfather.ts';
 
 export interface HourCount {
   /** `YYYY-MM-DDTHH`. */
@@ -55,7 +56,21 @@ export async function usageReport(customer: Customer, history: UsageHistory, con
   const calls = byMonth.get(month) ?? 0;
   const tier = config.tiers[customer.tier];
   const quotaLimit = monthlyQuotaOf(tier);
-  const estimate = estimateBill(customer.tier, calls, config);
+  // Grandfathered calls are counted (they show in `calls`) but not charged, nor the fee for the free days.
+  const window = grandfatherWindow(customer);
+  const monthStart = Date.UTC(y, m - 1, 1);
+  const freeCalls = window
+    ? hours.filter((h) => h.hour.startsWith(month) && Date.parse(`${h.hour}:00:00Z`) >= freeHours(window).fromHourStart && Date.parse(`${h.hour}:00:00Z`) < freeHours(window).untilHourStart).reduce((sum, h) => sum + h.billable, 0)
+    : 0;
+  const charged = estimateBill(customer.tier, calls - freeCalls, config);
+  const feeCredit = feeCreditCents(customer, monthStart, startOfNextUtcMonth(now), config);
+  const estimate: EstimatedBill = window
+    ? {
+        ...charged,
+        lines: [...charged.lines, { description: `Grandfathered until ${new Date(window.until).toISOString().slice(0, 10)}: ${freeCalls} calls and the fee for those days free`, quantity: freeCalls, amountCents: -feeCredit }],
+        totalCents: charged.totalCents - feeCredit,
+      }
+    : charged;
   const capCents = customer.capCents ?? config.billingCapCents;
   const usedPercent = Math.floor((estimate.totalCents * 100) / capCents);
   const warnAt = Math.min(...config.capAlertPercents);

@@ -11,6 +11,7 @@ import { changeTier } from './subscriptions.ts';
 import { syncCustomerMonth, type SyncDeps, type SyncOutcome } from './sync.ts';
 import { utcMonth } from './time.ts';
 import { estimateBill } from './pricing.ts';
+import { feeCreditCents } from './grandfather.ts';
 
 /** A verified Stripe event, reduced to what the core reads. */
 export interface BillingEvent {
@@ -107,18 +108,18 @@ async function process(event: BillingEvent, deps: WebhookDeps): Promise<WebhookO
       // The draft covers the period that just ended: push what is left of it before Stripe finalizes.
       const month = utcMonth(invoice.period_end * 1000 - 1000);
       const sync = await syncCustomerMonth(customer, month, deps.sync, { flush: true });
-      // Calls voided after their push are already in Stripe's meter: the draft gets the difference as a credit.
-      let creditCents = 0;
-      if (sync.kind === 'over-pushed') {
-        creditCents = estimateBill(customer.tier, sync.billable + sync.excess, deps.sync.config).totalCents - estimateBill(customer.tier, sync.billable, deps.sync.config).totalCents;
-        if (creditCents > 0) {
-          await deps.billing.creditDraftInvoice({
-            stripeCustomerId: invoice.customer,
-            invoiceId: invoice.id,
-            amountCents: creditCents,
-            description: `Correction: ${sync.excess} calls voided after they were reported (throttled, over quota or failed)`,
-          });
-        }
+      // One credit on the draft, for what Stripe's meter cannot take back: calls voided after their push,
+      // and the monthly fee's share for grandfathered days.
+      const overPushedCents =
+        sync.kind === 'over-pushed' ? estimateBill(customer.tier, sync.billable + sync.excess, deps.sync.config).totalCents - estimateBill(customer.tier, sync.billable, deps.sync.config).totalCents : 0;
+      const grandfatherCents = feeCreditCents(customer, invoice.period_start * 1000, invoice.period_end * 1000, deps.sync.config);
+      const creditCents = overPushedCents + grandfatherCents;
+      if (creditCents > 0) {
+        const reasons = [
+          ...(overPushedCents > 0 && sync.kind === 'over-pushed' ? [`${sync.excess} calls voided after they were reported (throttled, over quota or failed)`] : []),
+          ...(grandfatherCents > 0 ? ['no charge for grandfathered days'] : []),
+        ];
+        await deps.billing.creditDraftInvoice({ stripeCustomerId: invoice.customer, invoiceId: invoice.id, amountCents: creditCents, description: `Correction: ${reasons.join('; ')}` });
       }
       return { kind: 'flushed', customerId: customer.customerId, month, sync, creditCents };
     }

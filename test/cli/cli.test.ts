@@ -108,6 +108,8 @@ describe('operator CLI (child process against the local stack)', () => {
   it.each([
     [['cap', 'approve', '--customer', 'cust_nope', '--cap', 'lots', '--reason', 'x'], /^error: --cap must be a positive amount of dollars/],
     [['refund', '--customer', 'cust_nope', '--amount', 'ten', '--reason', 'x'], /^error: --amount must be a positive amount of dollars/],
+    [['grandfather', '--customer', 'cust_nope', '--from', '25/11/2026', '--reason', 'x'], /^error: --from must be a date like 2026-11-25/],
+    [['grandfather', '--customer', 'cust_nope', '--reason', 'x'], /^error: no customer cust_nope$/],
     [['refund', '--customer', 'cust_nope', '--amount', '10', '--reason', 'x'], /^error: no customer cust_nope$/],
     [['customers', 'suspend', '--customer', 'cust_nope', '--reason', 'x'], /^error: no customer cust_nope$/],
     [['tickets', 'ack', 'tkt_nope'], /^error: no ticket tkt_nope$/],
