@@ -1,4 +1,4 @@
-/** What every CLI command works on: the local stack's tables and gateway keys. */
+/** What every CLI command works on: a stack's tables, gateway keys and Stripe (the local stack by default). */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { billingServices, type BillingServices } from '../lambdas/adapters/billing-services.ts';
 import { DynamoCustomerStore } from '../lambdas/adapters/customer-store.ts';
@@ -24,7 +24,7 @@ export interface CliContext {
 }
 
 /** Connects to the running local stack (started by `npm start`). */
-export function connectLocalStack(): CliContext {
+export async function connectLocalStack(): Promise<CliContext> {
   const state = readLocalState();
   if (!state) throw new CliError('the local stack is not running: start it with `npm start` in another terminal');
   const { doc } = connectDynamoDb({ endpoint: state.dynamoDbEndpoint });

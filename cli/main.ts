@@ -1,18 +1,22 @@
 /** The operator CLI: `npm run cli -- <command>` (or `npx api-billing <command>`). */
 import { Command, CommanderError } from 'commander';
 import { registerBillingCommands } from './commands/billing.ts';
-import { registerCountingCommands } from './commands/counting.ts';
+import { registerCountingCommands, registerUsageCommand } from './commands/counting.ts';
 import { registerCustomerCommands } from './commands/customers.ts';
 import { registerTicketCommands } from './commands/tickets.ts';
 import { registerGuardrailCommands } from './commands/guardrails.ts';
 import { CliError, connectLocalStack, type CliContext } from './context.ts';
+import { connectDeployedStack } from './deployed.ts';
 
-export function buildProgram(connect: () => CliContext = connectLocalStack): Command {
+export function buildProgram(connectTo?: () => Promise<CliContext>): Command {
   const program = new Command('api-billing')
-    .description('Operate api-billing: customers, keys, usage. Works against the local stack started by `npm start`.');
+    .description('Operate api-billing: customers, keys, tiers, billing, guardrails. Works against the local stack started by `npm start`, or a deployed one with --stack.')
+    .option('--stack <name>', 'a deployed CloudFormation stack (AWS credentials and region from the environment)');
+  const connect = connectTo ?? (() => (program.opts<{ stack?: string }>().stack ? connectDeployedStack(program.opts<{ stack: string }>().stack) : connectLocalStack()));
   registerCustomerCommands(program, connect);
   registerBillingCommands(program, connect);
   registerCountingCommands(program, connect);
+  registerUsageCommand(program, connect);
   registerTicketCommands(program, connect);
   registerGuardrailCommands(program, connect);
   return program;

@@ -10,7 +10,7 @@ import { CliError, type CliContext } from '../context.ts';
 import { printRecord, printRows } from '../output.ts';
 
 /** `stripe setup`, `tier set`, `billing pause|resume|status|sync`. */
-export function registerBillingCommands(program: Command, connect: () => CliContext): void {
+export function registerBillingCommands(program: Command, connect: () => Promise<CliContext>): void {
   program
     .command('stripe')
     .description('Stripe catalog')
@@ -18,7 +18,7 @@ export function registerBillingCommands(program: Command, connect: () => CliCont
     .description('create the meter, products and prices in Stripe (idempotent: re-running changes nothing)')
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
-      const { billing } = connect();
+      const { billing } = await connect();
       const catalog = stripeCatalog(billing.config);
       const ids = await billing.provider.ensureCatalog(catalog);
       await billing.state.putCatalogIds(ids);
@@ -37,7 +37,7 @@ export function registerBillingCommands(program: Command, connect: () => CliCont
     .option('--reason <reason>', 'why (kept in the audit log); downgrading to free is the opt-out lever')
     .option('--json', 'print JSON')
     .action(async (options: { customer: string; tier: TierName; reason?: string; json?: boolean }) => {
-      const context = connect();
+      const context = await connect();
       const customer = await context.store.getCustomer(options.customer);
       if (!customer) throw new CliError(`no customer ${options.customer}`);
       const stripe = customer.subscriptionId ? (await context.billing.ready()).stripe : undefined;
@@ -56,7 +56,7 @@ export function registerBillingCommands(program: Command, connect: () => CliCont
       .requiredOption('--reason <reason>', 'why (kept with who and when)')
       .action(async (options: { reason: string }) => {
         if (!options.reason.trim()) throw new CliError('--reason must not be empty');
-        const context = connect();
+        const context = await connect();
         await context.billing.state.setPause({ paused, by: context.operator, reason: options.reason, at: new Date().toISOString() });
         await context.billing.state.audit({ action: paused ? 'billing-paused' : 'billing-resumed', by: context.operator, reason: options.reason, at: Date.now() });
         console.log(`billing ${paused ? 'paused' : 'resumed'} by ${context.operator}: ${options.reason}`);
@@ -68,7 +68,7 @@ export function registerBillingCommands(program: Command, connect: () => CliCont
     .description('pause switch and, per customer, this month\'s calls and estimated bill')
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
-      const context = connect();
+      const context = await connect();
       const pause = await context.billing.state.getPause();
       const month = utcMonth(Date.now());
       const sync = (await context.billing.ready()).sync;
@@ -89,7 +89,7 @@ export function registerBillingCommands(program: Command, connect: () => CliCont
     .option('--flush', "also push this month's hours that have not settled yet (as at the period's end)")
     .option('--json', 'print JSON')
     .action(async (options: { flush?: boolean; json?: boolean }) => {
-      const context = connect();
+      const context = await connect();
       const { sync } = await context.billing.ready();
       const pause = await context.billing.state.getPause();
       const customers = await context.store.listCustomers();

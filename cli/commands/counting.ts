@@ -5,6 +5,8 @@ import { DynamoRecountSources } from '../../lambdas/adapters/recount-sources.ts'
 import { DynamoStreamRange } from '../../lambdas/adapters/stream-range.ts';
 import { createAggregator } from '../../lambdas/aggregator/aggregator.ts';
 import { recountMonth } from '../../lambdas/core/recount.ts';
+import { usageReport } from '../../lambdas/core/usage-report.ts';
+import { CounterUsageReader } from '../../lambdas/adapters/sync-store.ts';
 import { replayDeadLetters } from '../../lambdas/core/replay.ts';
 import { utcMonth } from '../../lambdas/core/time.ts';
 import { FileDeadLetterQueue } from '../../local/dead-letters.ts';
@@ -15,7 +17,7 @@ import { printRecord, printRows } from '../output.ts';
 const MONTH = /^\d{4}-(0[1-9]|1[0-2])$/;
 
 /** `recount` and `dlq replay`: the counters checked against the raw events, and the aggregator's dead letters replayed. */
-export function registerCountingCommands(program: Command, connect: () => CliContext): void {
+export function registerCountingCommands(program: Command, connect: () => Promise<CliContext>): void {
   program
     .command('recount')
     .description("recount a customer's month from the raw events and print any difference from the counters (exit 1 if any)")
@@ -24,7 +26,7 @@ export function registerCountingCommands(program: Command, connect: () => CliCon
     .option('--json', 'print JSON')
     .action(async (options: { customer: string; month: string; json?: boolean }) => {
       if (!MONTH.test(options.month)) throw new CliError(`--month must look like 2026-11, not "${options.month}"`);
-      const context = connect();
+      const context = await connect();
       if (!(await context.store.getCustomer(options.customer))) throw new CliError(`no customer ${options.customer}`);
       const result = await recountMonth(options.customer, options.month, new DynamoRecountSources(context.doc, context.tables));
       if (options.json) console.log(JSON.stringify(result, null, 2));
@@ -42,8 +44,11 @@ export function registerCountingCommands(program: Command, connect: () => CliCon
     .description('read each dead-lettered batch back from the stream and count it (safe to repeat: counting is exactly once)')
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
-      const context = connect();
-      const state = readLocalState()!;
+      const context = await connect();
+      const state = readLocalState();
+      if (!state || program.opts<{ stack?: string }>().stack) {
+        throw new CliError('dlq replay works on the local stack; for a deployed stack, use the DeadLetterQueueUrl output with the same replay (not wired to --stack yet)');
+      }
       const streams = new DynamoDBStreamsClient({ endpoint: state.dynamoDbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
       const silent = { info: () => undefined, error: () => undefined };
       const outcomes = await replayDeadLetters(new FileDeadLetterQueue(state.deadLetterFile), new DynamoStreamRange(streams), (batch) =>
@@ -51,5 +56,38 @@ export function registerCountingCommands(program: Command, connect: () => CliCon
       );
       printRows(outcomes.map((o) => ({ result: o.result, ...(o.result === 'replayed' ? { records: o.records } : { error: o.error }) })), Boolean(options.json));
       if (outcomes.some((o) => o.result !== 'replayed')) process.exitCode = 1;
+    });
+}
+
+/** `usage show`: what the customer's dashboard shows, for the operator. */
+export function registerUsageCommand(program: Command, connect: () => Promise<CliContext>): void {
+  program
+    .command('usage')
+    .description("a customer's usage")
+    .command('show')
+    .description("this month's calls, quota, estimated bill with its breakdown, cap, grandfathering and last months")
+    .requiredOption('--customer <customerId>')
+    .option('--json', 'print JSON')
+    .action(async (options: { customer: string; json?: boolean }) => {
+      const context = await connect();
+      const customer = await context.store.getCustomer(options.customer);
+      if (!customer) throw new CliError(`no customer ${options.customer}`);
+      const counters = new CounterUsageReader(context.doc, context.tables.counters);
+      const report = await usageReport(customer, { hourly: (...args) => counters.hourly(...args), invoicedByMonth: (id) => context.billing.state.invoicedByMonth(id) }, context.billing.config, Date.now());
+      if (options.json) return void console.log(JSON.stringify(report, null, 2));
+      printRecord(
+        {
+          customerId: report.customerId,
+          tier: report.tier,
+          status: customer.status + (customer.cappedMonth === report.month ? ' (blocked at its cap)' : ''),
+          month: report.month,
+          calls: report.calls,
+          quota: report.quota ? `${report.quota.remaining} of ${report.quota.limit} left` : 'none',
+          estimate: `$${(report.estimate.totalCents / 100).toFixed(2)}`,
+          cap: `${report.cap.usedPercent}% of $${(report.cap.capCents / 100).toFixed(2)} (${report.cap.state}, ${report.cap.behaviour})`,
+        },
+        false,
+      );
+      printRows(report.estimate.lines.map((l) => ({ line: l.description, quantity: l.quantity, amount: `$${(l.amountCents / 100).toFixed(2)}` })), false);
     });
 }

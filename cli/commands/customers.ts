@@ -8,7 +8,7 @@ import { printRecord, printRows } from '../output.ts';
 const KEY_SHOWN_ONCE = 'Store this key now: it is shown once and only its hash is kept.';
 
 /** `customers create|list|show` and `keys issue|list|revoke`. */
-export function registerCustomerCommands(program: Command, connect: () => CliContext): void {
+export function registerCustomerCommands(program: Command, connect: () => Promise<CliContext>): void {
   const customers = program.command('customers').description('create and inspect customers');
 
   customers
@@ -20,7 +20,7 @@ export function registerCustomerCommands(program: Command, connect: () => CliCon
     .option('--json', 'print JSON')
     .action(async (options: { name: string; tier: TierName; capBehaviour: CapBehaviour; json?: boolean }) => {
       if (!options.name.trim()) throw new CliError('--name must not be empty');
-      const context = connect();
+      const context = await connect();
       // Subscribed in Stripe once `stripe setup` has run; before that, metered and counted only.
       const stripe = (await context.billing.state.getCatalogIds()) ? (await context.billing.ready()).stripe : undefined;
       if (!stripe && !options.json) console.error('note: Stripe is not set up (npm run cli -- stripe setup), so this customer has no subscription yet');
@@ -34,7 +34,7 @@ export function registerCustomerCommands(program: Command, connect: () => CliCon
     .description('list customers')
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
-      const rows = (await connect().store.listCustomers()).map((c) => ({ customerId: c.customerId, name: c.name, tier: c.tier, status: c.status, capBehaviour: c.capBehaviour, createdAt: c.createdAt }));
+      const rows = (await (await connect()).store.listCustomers()).map((c) => ({ customerId: c.customerId, name: c.name, tier: c.tier, status: c.status, capBehaviour: c.capBehaviour, createdAt: c.createdAt }));
       printRows(rows, Boolean(options.json));
     });
 
@@ -44,7 +44,7 @@ export function registerCustomerCommands(program: Command, connect: () => CliCon
     .argument('<customerId>')
     .option('--json', 'print JSON')
     .action(async (customerId: string, options: { json?: boolean }) => {
-      const { store } = connect();
+      const { store } = await connect();
       const customer = await store.getCustomer(customerId);
       if (!customer) throw new CliError(`no customer ${customerId}`);
       const keys = await store.listKeys(customerId);
@@ -61,7 +61,7 @@ export function registerCustomerCommands(program: Command, connect: () => CliCon
     .requiredOption('--customer <customerId>')
     .option('--json', 'print JSON')
     .action(async (options: { customer: string; json?: boolean }) => {
-      const issued = await issueKey(options.customer, connect().customerDeps);
+      const issued = await issueKey(options.customer, (await connect()).customerDeps);
       if (!issued.ok) throw new CliError(`no customer ${options.customer}`);
       printRecord({ customerId: options.customer, keyId: issued.value.keyId, apiKey: issued.value.key }, Boolean(options.json));
       if (!options.json) console.error(KEY_SHOWN_ONCE);
@@ -73,7 +73,7 @@ export function registerCustomerCommands(program: Command, connect: () => CliCon
     .requiredOption('--customer <customerId>')
     .option('--json', 'print JSON')
     .action(async (options: { customer: string; json?: boolean }) => {
-      const { store } = connect();
+      const { store } = await connect();
       if (!(await store.getCustomer(options.customer))) throw new CliError(`no customer ${options.customer}`);
       const rows = (await store.listKeys(options.customer)).map((k) => ({ keyId: k.keyId, prefix: `${k.keyPrefix}…`, status: k.status, createdAt: k.createdAt, revokedAt: k.revokedAt }));
       printRows(rows, Boolean(options.json));
@@ -86,7 +86,7 @@ export function registerCustomerCommands(program: Command, connect: () => CliCon
     .requiredOption('--key <keyId>')
     .option('--json', 'print JSON')
     .action(async (options: { customer: string; key: string; json?: boolean }) => {
-      const revoked = await revokeKey(options.customer, options.key, connect().customerDeps);
+      const revoked = await revokeKey(options.customer, options.key, (await connect()).customerDeps);
       if (!revoked.ok) throw new CliError(revoked.code === 'UNKNOWN_CUSTOMER' ? `no customer ${options.customer}` : `no key ${options.key} for customer ${options.customer}`);
       printRecord({ customerId: options.customer, keyId: options.key, status: 'revoked' }, Boolean(options.json));
     });

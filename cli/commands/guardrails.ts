@@ -7,7 +7,7 @@ import { CliError, type CliContext } from '../context.ts';
 import { printRecord, printRows } from '../output.ts';
 
 /** `cap approve|set`, `customers suspend|reinstate`, `audit`: guardrail levers, each recorded with who, when and why. */
-export function registerGuardrailCommands(program: Command, connect: () => CliContext): void {
+export function registerGuardrailCommands(program: Command, connect: () => Promise<CliContext>): void {
   const requireReason = (reason: string) => {
     if (!reason.trim()) throw new CliError('--reason must not be empty');
   };
@@ -22,7 +22,7 @@ export function registerGuardrailCommands(program: Command, connect: () => CliCo
     .action(async (options: { customer: string; cap: string; reason: string }) => {
       requireReason(options.reason);
       if (!/^\d+(\.\d{1,2})?$/.test(options.cap) || Number(options.cap) <= 0) throw new CliError(`--cap must be a positive amount of dollars, like 2500, not "${options.cap}"`);
-      const context = connect();
+      const context = await connect();
       const customer = await context.store.getCustomer(options.customer);
       if (!customer) throw new CliError(`no customer ${options.customer}`);
       const capCents = Math.round(Number(options.cap) * 100);
@@ -43,7 +43,7 @@ export function registerGuardrailCommands(program: Command, connect: () => CliCo
     .requiredOption('--reason <reason>')
     .action(async (options: { customer: string; behaviour: CapBehaviour; reason: string }) => {
       requireReason(options.reason);
-      const context = connect();
+      const context = await connect();
       if (!(await context.store.updateCustomer(options.customer, { capBehaviour: options.behaviour, ...(options.behaviour === 'absorb' && { cappedMonth: undefined }) }))) throw new CliError(`no customer ${options.customer}`);
       await context.billing.state.audit({ customerId: options.customer, action: `cap-behaviour-${options.behaviour}`, by: context.operator, reason: options.reason, at: Date.now() });
       console.log(`customer ${options.customer}: at the cap, calls are ${options.behaviour === 'block' ? 'refused' : 'served uncharged'}`);
@@ -58,7 +58,7 @@ export function registerGuardrailCommands(program: Command, connect: () => CliCo
       .requiredOption('--reason <reason>')
       .action(async (options: { customer: string; reason: string }) => {
         requireReason(options.reason);
-        const context = connect();
+        const context = await connect();
         if (!(await context.store.updateCustomer(options.customer, { status }))) throw new CliError(`no customer ${options.customer}`);
         await context.billing.state.audit({ customerId: options.customer, action: name, by: context.operator, reason: options.reason, at: Date.now() });
         console.log(`customer ${options.customer} ${status} (takes effect within a minute)`);
@@ -75,7 +75,7 @@ export function registerGuardrailCommands(program: Command, connect: () => CliCo
       requireReason(options.reason);
       const from = Date.parse(`${options.from}T00:00:00Z`);
       if (!/^\d{4}-\d{2}-\d{2}$/.test(options.from) || Number.isNaN(from)) throw new CliError(`--from must be a date like 2026-11-25, not "${options.from}"`);
-      const context = connect();
+      const context = await connect();
       const until = from + context.billing.config.grandfatherDays * 86_400_000;
       if (!(await context.store.updateCustomer(options.customer, { grandfatheredFrom: from, grandfatheredUntil: until }))) throw new CliError(`no customer ${options.customer}`);
       await context.billing.state.audit({ customerId: options.customer, action: 'grandfathered', by: context.operator, reason: options.reason, at: Date.now(), details: { from: new Date(from).toISOString(), until: new Date(until).toISOString() } });
@@ -91,7 +91,7 @@ export function registerGuardrailCommands(program: Command, connect: () => CliCo
     .action(async (options: { customer: string; amount: string; reason: string }) => {
       requireReason(options.reason);
       if (!/^\d+(\.\d{1,2})?$/.test(options.amount) || Number(options.amount) <= 0) throw new CliError(`--amount must be a positive amount of dollars, like 12.50, not "${options.amount}"`);
-      const context = connect();
+      const context = await connect();
       const customer = await context.store.getCustomer(options.customer);
       if (!customer) throw new CliError(`no customer ${options.customer}`);
       if (!customer.stripeCustomerId) throw new CliError(`customer ${options.customer} has no Stripe customer to refund`);
@@ -112,7 +112,7 @@ export function registerGuardrailCommands(program: Command, connect: () => CliCo
     .option('--customer <customerId>')
     .option('--json', 'print JSON')
     .action(async (options: { customer?: string; json?: boolean }) => {
-      const entries = await connect().billing.state.auditLog(options.customer);
+      const entries = await (await connect()).billing.state.auditLog(options.customer);
       printRows(entries.map((e) => ({ at: String(e.at), action: String(e.action), by: String(e.by), reason: String(e.reason), details: e.details ? JSON.stringify(e.details) : '' })), Boolean(options.json));
     });
 }

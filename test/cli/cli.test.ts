@@ -63,6 +63,10 @@ describe('operator CLI (child process against the local stack)', () => {
     const { customerId, apiKey } = JSON.parse((await cli('customers', 'create', '--name', 'Counted', '--json')).stdout) as Record<string, string>;
     for (let i = 0; i < 3; i++) await fetch(`${stack.gateway.url}/api/x`, { headers: { 'x-api-key': apiKey! } });
     await stack.settle();
+    const usage = await cli('usage', 'show', '--customer', customerId!);
+    expect(usage.code).toBe(0);
+    expect(usage.stdout).toMatch(/calls:\s+3/);
+    expect(usage.stdout).toMatch(/quota:\s+997 of 1000 left/);
     const clean = await cli('recount', '--customer', customerId!, '--json');
     expect(clean.code).toBe(0);
     expect(JSON.parse(clean.stdout)).toMatchObject({ counted: { billable: 3, voided: 0 }, recounted: { billable: 3, voided: 0 }, differences: [] });
