@@ -62,9 +62,9 @@ export class Monitoring extends Construct {
         [
           new cloudwatch.GraphWidget({ title: 'Aggregator iterator age (ms behind the stream)', left: [aggregation.aggregatorFunction.metric('IteratorAge', { ...fiveMinutes, statistic: 'Maximum' })] }),
           new cloudwatch.GraphWidget({ title: 'Dead-letter queue depth (uncounted batches)', left: [aggregation.deadLetterQueue.metricApproximateNumberOfMessagesVisible(fiveMinutes)] }),
-          new cloudwatch.GraphWidget({ title: 'Stripe sync: errors and duration', left: [stripeBilling.syncFunction.metricErrors(fiveMinutes)], right: [stripeBilling.syncFunction.metricDuration(fiveMinutes)] }),
+          new cloudwatch.GraphWidget({ title: 'Stripe sync: errors, reported problems, duration', left: [stripeBilling.syncFunction.metricErrors(fiveMinutes), stripeBilling.metricSyncProblems(fiveMinutes)], right: [stripeBilling.syncFunction.metricDuration(fiveMinutes)] }),
         ],
-        [new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: [this.serverErrorsAlarm, this.authorizerLatencyAlarm, aggregation.deadLetterAlarm, aggregation.iteratorAgeAlarm, stripeBilling.syncErrorsAlarm], width: 24 })],
+        [new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: [this.serverErrorsAlarm, this.authorizerLatencyAlarm, aggregation.deadLetterAlarm, aggregation.iteratorAgeAlarm, stripeBilling.syncErrorsAlarm, stripeBilling.syncProblemsAlarm], width: 24 })],
       ],
     });
   }

@@ -15,8 +15,13 @@ import { ProductFunction } from './lambda-defaults.ts';
 import type { MeteredApi } from './metered-api.ts';
 import type { BillingTables } from './tables.ts';
 
+/** The message of the error line lambdas/stripe-sync/handler.ts logs for each problem a sync run reports. */
+export const SYNC_PROBLEM_MESSAGE = 'stripe sync problem';
+
 export interface StripeBillingProps {
+  /** The product's tables: the sync reads counters and writes its outbox; the webhook moves customers between tiers. */
   readonly tables: BillingTables;
+  /** The metered API: its usage plans (the webhook moves keys between them) and the upgrade route. */
   readonly meteredApi: MeteredApi;
   /** Where sync problems, overdue tickets and alarms go. */
   readonly alerts: Alerts;
@@ -42,7 +47,12 @@ export class StripeBilling extends Construct {
   readonly syncFunction: ProductFunction;
   readonly webhookFunction: ProductFunction;
   readonly upgradeFunction: ProductFunction;
+  /** Fires when a sync run fails (the Lambda threw). */
   readonly syncErrorsAlarm: cloudwatch.Alarm;
+  /** Fires when a run completes but reports problems (`stripe sync problem` log lines): Stripe's usage is not what was counted. */
+  readonly syncProblemsAlarm: cloudwatch.Alarm;
+  private readonly syncProblemsFilter: logs.MetricFilter;
+  /** Where Stripe is to send its webhooks: register it in the Stripe dashboard. */
   readonly webhookUrl: string;
 
   constructor(scope: Construct, id: string, props: StripeBillingProps) {
@@ -53,6 +63,10 @@ export class StripeBilling extends Construct {
 
     if (props.stripeSecret) this.stripeSecret = props.stripeSecret;
     else {
+      // No value in the template: CDK renders `GenerateSecretString: {}`, a random placeholder that is not
+      // JSON, so the Lambdas fail with "the Stripe secret must be JSON …" until the operator fills it.
+      // Keep it that way: CloudFormation writes a new secret version whenever GenerateSecretString
+      // changes, which would overwrite the keys the operator pasted.
       const secret = new secretsmanager.Secret(this, 'StripeSecret', {
         description: 'Stripe keys for api-billing: JSON {"secretKey":"sk_...","webhookSecret":"whsec_..."}; fill it after deploy',
       });
@@ -69,8 +83,10 @@ export class StripeBilling extends Construct {
       [TABLE_ENV.billing]: tables.billing.tableName,
       STRIPE_SECRET_ARN: this.stripeSecret.secretArn,
     };
-    const readCustomers = (fn: ProductFunction, actions: string[]) =>
-      iam.Grant.addToPrincipal({ grantee: fn, actions, resourceArns: [tables.customers.tableArn, `${tables.customers.tableArn}/index/byStripeCustomer`] });
+    // Table.grant would add every index ARN; only the webhook queries one, byStripeCustomer (Stripe names customers by it).
+    const onCustomers = (fn: ProductFunction, actions: string[]) => iam.Grant.addToPrincipal({ grantee: fn, actions, resourceArns: [tables.customers.tableArn] });
+    const queryByStripeCustomer = (fn: ProductFunction) =>
+      iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query'], resourceArns: [`${tables.customers.tableArn}/index/byStripeCustomer`] });
 
     this.syncFunction = new ProductFunction(this, 'SyncFunction', {
       handlerName: 'stripe-sync',
@@ -83,7 +99,7 @@ export class StripeBilling extends Construct {
     // One run at a time; the outbox is also safe under overlap.
     (this.syncFunction.node.defaultChild as import('aws-cdk-lib/aws-lambda').CfnFunction).reservedConcurrentExecutions = 1;
     // Scan to list customers; UpdateItem to block a customer at its cap (guardrails run on the same schedule).
-    readCustomers(this.syncFunction, ['dynamodb:Scan', 'dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    onCustomers(this.syncFunction, ['dynamodb:Scan', 'dynamodb:GetItem', 'dynamodb:UpdateItem']);
     tables.counters.grant(this.syncFunction, 'dynamodb:Query', 'dynamodb:GetItem');
     tables.billing.grant(this.syncFunction, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query');
     this.stripeSecret.grantRead(this.syncFunction);
@@ -103,17 +119,18 @@ export class StripeBilling extends Construct {
         ...Object.fromEntries(TIER_NAMES.map((tier) => [`USAGE_PLAN_ID_${tier.toUpperCase()}`, meteredApi.usagePlans[tier].usagePlanId])),
       },
     });
-    readCustomers(this.webhookFunction, ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
+    onCustomers(this.webhookFunction, ['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    queryByStripeCustomer(this.webhookFunction);
     tables.counters.grant(this.webhookFunction, 'dynamodb:Query');
     tables.billing.grant(this.webhookFunction, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query');
     this.stripeSecret.grantRead(this.webhookFunction);
     // Moving a customer's gateway key between the tiers' usage plans.
-    const { region } = Stack.of(this);
+    const { partition, region } = Stack.of(this);
     this.webhookFunction.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['apigateway:POST', 'apigateway:DELETE'],
         resources: TIER_NAMES.flatMap((tier) => {
-          const plan = `arn:aws:apigateway:${region}::/usageplans/${meteredApi.usagePlans[tier].usagePlanId}/keys`;
+          const plan = `arn:${partition}:apigateway:${region}::/usageplans/${meteredApi.usagePlans[tier].usagePlanId}/keys`;
           return [plan, `${plan}/*`];
         }),
       }),
@@ -121,7 +138,7 @@ export class StripeBilling extends Construct {
     for (const tier of TIER_NAMES) {
       const planId = Stack.of(this).getLogicalId(meteredApi.usagePlans[tier].node.defaultChild as CfnElement);
       Validations.of(this.webhookFunction.role!).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::arn:aws:apigateway:<AWS::Region>::/usageplans/<${planId}>/keys/*]`,
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/usageplans/<${planId}>/keys/*]`,
         reason: `The keys of the ${tier} usage plan only: which gateway key moves is known only when a customer changes tier.`,
       });
     }
@@ -144,7 +161,11 @@ export class StripeBilling extends Construct {
         throttlingBurstLimit: 100,
       },
     });
-    const webhookMethod = webhookApi.root.addResource('webhooks').addResource('stripe').addMethod('POST', new apigateway.LambdaIntegration(this.webhookFunction));
+    // No authorizer and no API key: Stripe authenticates each call with its signature, checked by the Lambda.
+    const webhookMethod = webhookApi.root
+      .addResource('webhooks')
+      .addResource('stripe')
+      .addMethod('POST', new apigateway.LambdaIntegration(this.webhookFunction), { authorizationType: apigateway.AuthorizationType.NONE, apiKeyRequired: false });
     for (const rule of ['AwsSolutions-APIG4', 'AwsSolutions-COG4']) {
       Validations.of(webhookMethod).acknowledge({ id: rule, reason: "Called by Stripe, authenticated by Stripe's webhook signature, which the Lambda verifies before anything changes." });
     }
@@ -158,7 +179,7 @@ export class StripeBilling extends Construct {
       // Checkout returns to this API's /dashboard, taken from the request context (an env var would be circular).
       environment: tableEnvironment,
     });
-    readCustomers(this.upgradeFunction, ['dynamodb:GetItem']);
+    onCustomers(this.upgradeFunction, ['dynamodb:GetItem']);
     tables.billing.grant(this.upgradeFunction, 'dynamodb:GetItem');
     this.stripeSecret.grantRead(this.upgradeFunction);
     const upgrade = meteredApi.api.root.addResource('billing').addResource('upgrade').addMethod('POST', new apigateway.LambdaIntegration(this.upgradeFunction), {
@@ -175,6 +196,30 @@ export class StripeBilling extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    this.syncErrorsAlarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alerts.topic));
+
+    // A run that completes can still report problems (a push that failed, usage too old for Stripe's meter,
+    // more pushed than counted, a closed period): the handler logs each as an error line with this
+    // message and carries on, so the Errors alarm never sees them; this filter counts them.
+    this.syncProblemsFilter = new logs.MetricFilter(this, 'SyncProblemsFilter', {
+      logGroup: this.syncFunction.logGroup,
+      filterPattern: logs.FilterPattern.stringValue('$.message', '=', SYNC_PROBLEM_MESSAGE),
+      metricNamespace: 'api-billing',
+      metricName: 'StripeSyncProblems',
+      metricValue: '1',
+    });
+    this.syncProblemsAlarm = new cloudwatch.Alarm(this, 'SyncProblemsAlarm', {
+      alarmDescription: `The Stripe sync reported problems (a failed push, usage too old for the meter or past its invoice, more pushed than counted): see the sync log, message "${SYNC_PROBLEM_MESSAGE}"`,
+      metric: this.metricSyncProblems({ period: Duration.minutes(15) }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    for (const alarm of [this.syncErrorsAlarm, this.syncProblemsAlarm]) alarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alerts.topic));
+  }
+
+  /** Problems the sync runs reported (one per `stripe sync problem` log line), summed over the period. */
+  metricSyncProblems(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.syncProblemsFilter.metric({ statistic: cloudwatch.Stats.SUM, ...props });
   }
 }
