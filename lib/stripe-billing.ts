@@ -59,7 +59,11 @@ export class StripeBilling extends Construct {
     super(scope, id);
     const { tables, meteredApi } = props;
     const interval = props.syncInterval ?? Duration.minutes(5);
-    if (interval.toMinutes() < 1 || interval.toMinutes() > 60) throw new Error(`StripeBilling ${id}: syncInterval must be 1 to 60 minutes (the settle window and invoice flush assume minutes), got ${interval.toMinutes()}`);
+    // In seconds: Duration.toMinutes() throws its own, less helpful error on a part of a minute.
+    const intervalSeconds = interval.toSeconds();
+    if (intervalSeconds < 60 || intervalSeconds > 3600 || intervalSeconds % 60 !== 0) {
+      throw new Error(`StripeBilling ${id}: syncInterval must be a whole number of minutes from 1 to 60 (the settle window and invoice flush assume minutes), got ${interval.toHumanString()}`);
+    }
 
     if (props.stripeSecret) this.stripeSecret = props.stripeSecret;
     else {

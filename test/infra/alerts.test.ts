@@ -16,7 +16,7 @@ describe('alerts', () => {
     for (const email of ['ops@example.com', 'billing@example.com']) template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: email, TopicArn: { Ref: topic } });
   });
 
-  it.each(['ApiBilling/Aggregation/DeadLetterAlarm/Resource', 'ApiBilling/Aggregation/IteratorAgeAlarm/Resource', 'ApiBilling/StripeBilling/SyncErrorsAlarm/Resource'])('routes %s to the topic', (path) => {
+  it.each(['ApiBilling/Aggregation/DeadLetterAlarm/Resource', 'ApiBilling/Aggregation/IteratorAgeAlarm/Resource', 'ApiBilling/StripeBilling/SyncErrorsAlarm/Resource', 'ApiBilling/StripeBilling/SyncProblemsAlarm/Resource'])('routes %s to the topic', (path) => {
     const template = synth();
     const alarm = template.toJSON().Resources[logicalIdAt(template, path)];
     expect(alarm.Properties.AlarmActions).toEqual([{ Ref: logicalIdAt(template, 'ApiBilling/Alerts/Topic/Resource') }]);

@@ -1,10 +1,13 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Alerts } from '../../lib/alerts.ts';
 import { Aggregation } from '../../lib/aggregation.ts';
 import { ProductFunction } from '../../lib/lambda-defaults.ts';
 import { MeteredApi } from '../../lib/metered-api.ts';
+import { StripeBilling } from '../../lib/stripe-billing.ts';
 import { BillingTables } from '../../lib/tables.ts';
 import { synthesizeStack } from './synth.ts';
 
@@ -45,6 +48,33 @@ describe('construct props', () => {
     const accessLogGroup = new logs.LogGroup(stack, 'Logs');
 
     expect(() => new Aggregation(stack, 'Aggregation', { tables, accessLogGroup, batchSize })).toThrow(/batchSize must be an integer from 1 to 10000/);
+  });
+
+  describe('StripeBilling', () => {
+    const stripeBillingIn = (stack: Stack, tables: BillingTables) => ({
+      tables,
+      meteredApi: new MeteredApi(stack, 'Api', { tables }),
+      alerts: new Alerts(stack, 'Alerts'),
+    });
+
+    it('uses an existing Stripe secret instead of creating one', () => {
+      const { stack, tables } = scratchStack();
+      const stripeSecret = secretsmanager.Secret.fromSecretCompleteArn(stack, 'Existing', 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:stripe-AbCdEf');
+
+      new StripeBilling(stack, 'Stripe', { ...stripeBillingIn(stack, tables), stripeSecret });
+      const template = Template.fromStack(stack);
+
+      template.resourceCountIs('AWS::SecretsManager::Secret', 0);
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Environment: { Variables: Match.objectLike({ STRIPE_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:stripe-AbCdEf' }) },
+      });
+    });
+
+    it.each([Duration.seconds(30), Duration.seconds(90), Duration.hours(2)])('rejects a sync interval of %s, saying what is allowed', (syncInterval) => {
+      const { stack, tables } = scratchStack();
+
+      expect(() => new StripeBilling(stack, 'Stripe', { ...stripeBillingIn(stack, tables), syncInterval })).toThrow(/syncInterval must be a whole number of minutes from 1 to 60/);
+    });
   });
 
   it('ProductFunction names the missing entry file', () => {

@@ -1,5 +1,8 @@
-import type { Template } from 'aws-cdk-lib/assertions';
-import { logicalIdAt, statementsOfFunction, synthesizeStack } from './synth.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { SYNC_PROBLEM_MESSAGE } from '../../lib/stripe-billing.ts';
+import { actionsOn, logicalIdAt, statementsOfFunction, synthesizeStack } from './synth.ts';
 
 let template: Template;
 beforeAll(() => {
@@ -51,5 +54,125 @@ describe('Stripe billing infrastructure', () => {
   it('outputs the secret to fill and the webhook URL to register', () => {
     const outputs = template.toJSON().Outputs as Record<string, unknown>;
     expect(Object.keys(outputs)).toEqual(expect.arrayContaining(['StripeSecretArn', 'StripeWebhookUrl', 'DashboardUrl']));
+  });
+});
+
+describe('Stripe billing infrastructure, in detail', () => {
+  const fnId = (name: string) => logicalIdAt(template, `ApiBilling/StripeBilling/${name}/Resource`);
+  const ref = (path: string) => ({ Ref: logicalIdAt(template, path) });
+  const arnOf = (path: string) => ({ 'Fn::GetAtt': [logicalIdAt(template, path), 'Arn'] });
+  const tables = { customers: 'Customers', apiKeys: 'ApiKeys', counters: 'Counters', billing: 'Billing' } as const;
+
+  it.each(['SyncFunction', 'WebhookFunction'])('%s finds the tables and the Stripe secret in its environment', (name) => {
+    const variables = resource(`ApiBilling/StripeBilling/${name}/Resource`).Properties.Environment.Variables;
+
+    expect(variables).toMatchObject({
+      CUSTOMERS_TABLE: ref(`ApiBilling/Tables/${tables.customers}/Resource`),
+      API_KEYS_TABLE: ref(`ApiBilling/Tables/${tables.apiKeys}/Resource`),
+      COUNTERS_TABLE: ref(`ApiBilling/Tables/${tables.counters}/Resource`),
+      BILLING_TABLE: ref(`ApiBilling/Tables/${tables.billing}/Resource`),
+      STRIPE_SECRET_ARN: ref('ApiBilling/StripeBilling/StripeSecret/Resource'),
+    });
+  });
+
+  it('gives the sync the alert topic and the webhook each tier\'s usage plan', () => {
+    const sync = resource('ApiBilling/StripeBilling/SyncFunction/Resource').Properties;
+    const webhook = resource('ApiBilling/StripeBilling/WebhookFunction/Resource').Properties;
+
+    expect(sync.Environment.Variables.ALERT_TOPIC_ARN).toEqual(ref('ApiBilling/Alerts/Topic/Resource'));
+    expect(webhook.Environment.Variables).toMatchObject({
+      USAGE_PLAN_ID_FREE: ref('ApiBilling/MeteredApi/Api/UsagePlan-free/Resource'),
+      USAGE_PLAN_ID_PRO: ref('ApiBilling/MeteredApi/Api/UsagePlan-pro/Resource'),
+      USAGE_PLAN_ID_ENTERPRISE: ref('ApiBilling/MeteredApi/Api/UsagePlan-enterprise/Resource'),
+    });
+  });
+
+  it('sizes the sync for a run over every customer and the webhook for one event', () => {
+    expect(resource('ApiBilling/StripeBilling/SyncFunction/Resource').Properties).toMatchObject({ Timeout: 300, MemorySize: 512 });
+    expect(resource('ApiBilling/StripeBilling/WebhookFunction/Resource').Properties).toMatchObject({ Timeout: 30 });
+  });
+
+  it('integrates POST /webhooks/stripe with the webhook Lambda as a proxy, with no authorizer and no API key', () => {
+    const method = resource('ApiBilling/StripeBilling/WebhookApi/Default/webhooks/stripe/POST/Resource').Properties;
+
+    expect(method).toMatchObject({ HttpMethod: 'POST', AuthorizationType: 'NONE', ApiKeyRequired: false, Integration: { Type: 'AWS_PROXY', IntegrationHttpMethod: 'POST' } });
+    expect(JSON.stringify(method.Integration.Uri)).toContain(JSON.stringify(arnOf('ApiBilling/StripeBilling/WebhookFunction/Resource')));
+  });
+
+  it.each([
+    // Scan lists the customers, UpdateItem blocks one at its cap; counters and the outbox are read and written.
+    ['SyncFunction', { Customers: ['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'], ApiKeys: [], Counters: ['dynamodb:GetItem', 'dynamodb:Query'], Billing: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'] }],
+    // The byStripeCustomer Query is granted on the index ARN, checked below.
+    ['WebhookFunction', { Customers: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], ApiKeys: [], Counters: ['dynamodb:Query'], Billing: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'] }],
+  ])('%s is granted exactly the table actions it uses', (name, expected) => {
+    const statements = statementsOfFunction(template, fnId(name));
+
+    for (const [table, actions] of Object.entries(expected)) expect([table, actionsOn(statements, logicalIdAt(template, `ApiBilling/Tables/${table}/Resource`))]).toEqual([table, actions]);
+  });
+
+  it('grants an index only to the webhook, and only the Query on byStripeCustomer', () => {
+    const onIndexes = (name: string) => statementsOfFunction(template, fnId(name)).filter((s) => JSON.stringify(s.Resource).includes('/index/'));
+
+    expect(onIndexes('SyncFunction')).toEqual([]);
+    expect(onIndexes('UpgradeFunction')).toEqual([]);
+    expect(onIndexes('WebhookFunction')).toEqual([
+      { Effect: 'Allow', Action: 'dynamodb:Query', Resource: { 'Fn::Join': ['', [arnOf('ApiBilling/Tables/Customers/Resource'), '/index/byStripeCustomer']] } },
+    ]);
+  });
+
+  it('lets the webhook add and remove keys on the three usage plans, by their ARNs', () => {
+    const [statement] = statementsOfFunction(template, fnId('WebhookFunction')).filter((s) => [s.Action].flat().some((a) => a.startsWith('apigateway:')));
+    const planArn = (tier: string, suffix: string) => ({
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':apigateway:', { Ref: 'AWS::Region' }, '::/usageplans/', ref(`ApiBilling/MeteredApi/Api/UsagePlan-${tier}/Resource`), suffix]],
+    });
+
+    expect(statement!.Resource).toEqual(['free', 'pro', 'enterprise'].flatMap((tier) => [planArn(tier, '/keys'), planArn(tier, '/keys/*')]));
+  });
+
+  it.each(['SyncFunction', 'WebhookFunction', 'UpgradeFunction'])('%s has no wildcard action and reads only its own secret', (name) => {
+    const statements = statementsOfFunction(template, fnId(name));
+
+    expect(statements.flatMap((s) => [s.Action].flat()).filter((a) => a.includes('*') && a !== 'kms:GenerateDataKey*')).toEqual([]);
+    expect(statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('secretsmanager:')))).toEqual([
+      { Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], Resource: ref('ApiBilling/StripeBilling/StripeSecret/Resource') },
+    ]);
+  });
+
+  it('creates the Stripe secret with no value in the template and says what JSON to put in it', () => {
+    const secret = resource('ApiBilling/StripeBilling/StripeSecret/Resource').Properties;
+
+    expect(secret.SecretString).toBeUndefined();
+    // A random placeholder, not JSON: the Lambdas refuse it until the operator puts the keys in.
+    expect(secret.GenerateSecretString).toEqual({});
+    expect(secret.Description).toContain('{"secretKey":"sk_...","webhookSecret":"whsec_..."}');
+  });
+
+  it('outputs the secret\'s ARN and the webhook URL on the webhook API\'s stage', () => {
+    template.hasOutput('StripeSecretArn', { Value: ref('ApiBilling/StripeBilling/StripeSecret/Resource') });
+    template.hasOutput('StripeWebhookUrl', {
+      Value: { 'Fn::Join': ['', Match.arrayWith([ref('ApiBilling/StripeBilling/WebhookApi/Resource'), ref('ApiBilling/StripeBilling/WebhookApi/DeploymentStage.prod/Resource'), '/webhooks/stripe'])] },
+    });
+  });
+
+  it('counts the problems a sync run reports, from its log, and alarms on the first one', () => {
+    template.hasResourceProperties('AWS::Logs::MetricFilter', {
+      LogGroupName: ref('ApiBilling/StripeBilling/SyncFunctionLogs/Resource'),
+      FilterPattern: `{ $.message = "${SYNC_PROBLEM_MESSAGE}" }`,
+      MetricTransformations: [{ MetricNamespace: 'api-billing', MetricName: 'StripeSyncProblems', MetricValue: '1' }],
+    });
+    expect(resource('ApiBilling/StripeBilling/SyncProblemsAlarm/Resource').Properties).toMatchObject({
+      Namespace: 'api-billing',
+      MetricName: 'StripeSyncProblems',
+      Statistic: 'Sum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      AlarmActions: [ref('ApiBilling/Alerts/Topic/Resource')],
+    });
+  });
+
+  it('filters on the message the sync handler logs for each problem', () => {
+    const handler = readFileSync(join(__dirname, '../../lambdas/stripe-sync/handler.ts'), 'utf8');
+
+    expect(handler).toContain(`logger.error('${SYNC_PROBLEM_MESSAGE}'`);
   });
 });
