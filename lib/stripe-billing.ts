@@ -16,7 +16,8 @@ import type { MeteredApi } from './metered-api.ts';
 import type { BillingTables } from './tables.ts';
 
 /** The message of the error line lambdas/stripe-sync/handler.ts logs for each problem a sync run reports. */
-export const SYNC_PROBLEM_MESSAGE = 'stripe sync problem';
+export { SYNC_PROBLEM_MESSAGE } from '../lambdas/core/sync.ts';
+import { SYNC_PROBLEM_MESSAGE } from '../lambdas/core/sync.ts';
 
 export interface StripeBillingProps {
   /** The product's tables: the sync reads counters and writes its outbox; the webhook moves customers between tiers. */

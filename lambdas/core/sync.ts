@@ -177,6 +177,9 @@ async function resolvePending(customer: Customer, stripeCustomerId: string, mont
   return { kind: 'resent', customerId, month, value: entry.value, identifier: entry.identifier, result };
 }
 
+/** The log message of each problem a sync run reports: the stack's alarm counts these lines. */
+export const SYNC_PROBLEM_MESSAGE = 'stripe sync problem';
+
 export interface SyncReport {
   readonly outcomes: readonly SyncOutcome[];
   /** Outcomes an operator must hear about: failures, usage too old for Stripe or past its invoice, over-pushed months. */

@@ -4,7 +4,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { SNSClient } from '@aws-sdk/client-sns';
 import * as z from 'zod';
-import { runSync } from '#core/sync.ts';
+import { runSync, SYNC_PROBLEM_MESSAGE } from '#core/sync.ts';
 import { escalateOverdueTickets } from '#core/tickets.ts';
 import { SnsAlertSink } from '#adapters/alert-sinks.ts';
 import { DynamoTicketStore } from '#adapters/tickets-store.ts';
@@ -41,7 +41,7 @@ export const handler = middy(async () => {
   const counts = report.outcomes.reduce<Record<string, number>>((acc, o) => ({ ...acc, [o.kind]: (acc[o.kind] ?? 0) + 1 }), {});
   logger.info('stripe sync run', { counts, paused: pause?.paused ?? false });
   // Loud, never silent: each problem is an error line the alarm counts (and, with the alerts issue, an e-mail).
-  for (const problem of report.problems) logger.error('stripe sync problem', { ...problem });
+  for (const problem of report.problems) logger.error(SYNC_PROBLEM_MESSAGE, { ...problem });
   // The billing support SLA rides on the same schedule: unacknowledged tickets are escalated once.
   const escalated = await escalateOverdueTickets({ store: tickets, alerts, now: Date.now() });
   if (escalated.length) logger.warn('tickets escalated', { tickets: escalated.map((t) => t.ticketId) });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { SYNC_PROBLEM_MESSAGE } from '../../lib/stripe-billing.ts';
+import { SYNC_PROBLEM_MESSAGE as CORE_SYNC_PROBLEM_MESSAGE } from '../../lambdas/core/sync.ts';
 import { actionsOn, logicalIdAt, statementsOfFunction, synthesizeStack } from './synth.ts';
 
 let template: Template;
@@ -170,9 +171,10 @@ describe('Stripe billing infrastructure, in detail', () => {
     });
   });
 
-  it('filters on the message the sync handler logs for each problem', () => {
+  it('filters on the message the sync handler logs for each problem (one shared constant)', () => {
     const handler = readFileSync(join(__dirname, '../../lambdas/stripe-sync/handler.ts'), 'utf8');
 
-    expect(handler).toContain(`logger.error('${SYNC_PROBLEM_MESSAGE}'`);
+    expect(SYNC_PROBLEM_MESSAGE).toBe(CORE_SYNC_PROBLEM_MESSAGE);
+    expect(handler).toContain('logger.error(SYNC_PROBLEM_MESSAGE');
   });
 });
