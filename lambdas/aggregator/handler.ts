@@ -2,6 +2,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
+import { DynamoGapStore } from '#adapters/counter-gaps.ts';
 import { DynamoCounterStore } from '#adapters/counting-store.ts';
 import { connectDynamoDb } from '#adapters/dynamodb.ts';
 import { readEnv, tableEnv } from '#adapters/env.ts';
@@ -11,4 +12,6 @@ const env = readEnv(tableEnv('counters'));
 const logger = new Logger();
 const { doc } = connectDynamoDb();
 
-export const handler = middy(createAggregator(new DynamoCounterStore(doc, env.COUNTERS_TABLE), logger)).use(injectLambdaContext(logger));
+export const handler = middy(
+  createAggregator(new DynamoCounterStore(doc, env.COUNTERS_TABLE), logger, { gaps: new DynamoGapStore(doc, env.COUNTERS_TABLE) }),
+).use(injectLambdaContext(logger));
