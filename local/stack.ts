@@ -23,6 +23,7 @@ import { FileAlertSink } from '../lambdas/adapters/alert-sinks.ts';
 import { DynamoTicketStore } from '../lambdas/adapters/tickets-store.ts';
 import { createAggregator } from '../lambdas/aggregator/aggregator.ts';
 import { DynamoCounterStore } from '../lambdas/adapters/counting-store.ts';
+import { DynamoGapStore } from '../lambdas/adapters/counter-gaps.ts';
 import { DynamoOutcomeStore } from '../lambdas/adapters/outcome-store.ts';
 import { AccessLogLineSchema } from '../lambdas/core/gateway-contract.ts';
 import { handleAccessLog } from '../lambdas/core/outcomes.ts';
@@ -127,7 +128,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     client: connection.client,
     endpoint: dynamoDbEndpoint,
     tableName: tables.usageEvents,
-    handler: createAggregator(counterStore, logger),
+    handler: createAggregator(counterStore, logger, { gaps: new DynamoGapStore(connection.doc, tables.counters) }),
     onDeadLetter: (letter, error) => {
       console.error(`aggregator gave up on ${letter.records.length} records (replay: npm run cli -- dlq replay):`, error instanceof Error ? error.message : error);
       deadLetters.send(letter, error);

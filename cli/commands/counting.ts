@@ -1,16 +1,9 @@
 import type { Command } from 'commander';
-import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
-import { DynamoCounterStore } from '../../lambdas/adapters/counting-store.ts';
 import { DynamoRecountSources } from '../../lambdas/adapters/recount-sources.ts';
-import { DynamoStreamRange } from '../../lambdas/adapters/stream-range.ts';
-import { createAggregator } from '../../lambdas/aggregator/aggregator.ts';
 import { recountMonth } from '../../lambdas/core/recount.ts';
 import { usageReport } from '../../lambdas/core/usage-report.ts';
 import { CounterUsageReader } from '../../lambdas/adapters/sync-store.ts';
-import { replayDeadLetters } from '../../lambdas/core/replay.ts';
 import { utcMonth } from '../../lambdas/core/time.ts';
-import { FileDeadLetterQueue } from '../../local/dead-letters.ts';
-import { readLocalState } from '../../local/state.ts';
 import { CliError, type CliContext } from '../context.ts';
 import { printRecord, printRows } from '../output.ts';
 
@@ -35,27 +28,6 @@ export function registerCountingCommands(program: Command, connect: () => Promis
         if (result.differences.length) printRows(result.differences.map((d) => ({ period: d.period, counted: JSON.stringify(d.counted), recounted: JSON.stringify(d.recounted) })), false);
       }
       if (result.differences.length) process.exitCode = 1;
-    });
-
-  program
-    .command('dlq')
-    .description("the aggregator's dead-letter queue")
-    .command('replay')
-    .description('read each dead-lettered batch back from the stream and count it (safe to repeat: counting is exactly once)')
-    .option('--json', 'print JSON')
-    .action(async (options: { json?: boolean }) => {
-      const context = await connect();
-      const state = readLocalState();
-      if (!state || program.opts<{ stack?: string }>().stack) {
-        throw new CliError('dlq replay works on the local stack; for a deployed stack, use the DeadLetterQueueUrl output with the same replay (not wired to --stack yet)');
-      }
-      const streams = new DynamoDBStreamsClient({ endpoint: state.dynamoDbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-      const silent = { info: () => undefined, error: () => undefined };
-      const outcomes = await replayDeadLetters(new FileDeadLetterQueue(state.deadLetterFile), new DynamoStreamRange(streams), (batch) =>
-        createAggregator(new DynamoCounterStore(context.doc, context.tables.counters), silent)(batch as Parameters<ReturnType<typeof createAggregator>>[0]),
-      );
-      printRows(outcomes.map((o) => ({ result: o.result, ...(o.result === 'replayed' ? { records: o.records } : { error: o.error }) })), Boolean(options.json));
-      if (outcomes.some((o) => o.result !== 'replayed')) process.exitCode = 1;
     });
 }
 
