@@ -3,7 +3,7 @@ import { stripeCatalog } from '../../lambdas/core/catalog.ts';
 import { TIER_NAMES, type TierName } from '../../lambdas/core/config.ts';
 import { estimateBill } from '../../lambdas/core/pricing.ts';
 import { changeTier } from '../../lambdas/core/subscriptions.ts';
-import { runSync, syncCustomerMonth, type SyncDeps, type SyncOutcome } from '../../lambdas/core/sync.ts';
+import { isProblem, runSync, syncCustomerMonth, type SyncDeps, type SyncOutcome } from '../../lambdas/core/sync.ts';
 import type { Customer } from '../../lambdas/core/model.ts';
 import { utcMonth } from '../../lambdas/core/time.ts';
 import { CliError, type CliContext } from '../context.ts';
@@ -105,7 +105,7 @@ export function registerBillingCommands(program: Command, connect: () => Promise
 async function flushAll(customers: Customer[], sync: SyncDeps, paused: boolean) {
   const outcomes: SyncOutcome[] = [];
   for (const customer of customers) outcomes.push(await syncCustomerMonth(customer, utcMonth(sync.now()), sync, { flush: true, paused }));
-  return { outcomes, problems: outcomes.filter((o) => ['failed', 'too-old', 'over-pushed', 'period-closed'].includes(o.kind)) };
+  return { outcomes, problems: outcomes.filter(isProblem) };
 }
 
 function describe(outcome: SyncOutcome): Record<string, string | number> {

@@ -180,6 +180,11 @@ async function resolvePending(customer: Customer, stripeCustomerId: string, mont
 /** The log message of each problem a sync run reports: the stack's alarm counts these lines. */
 export const SYNC_PROBLEM_MESSAGE = 'stripe sync problem';
 
+/** Whether an operator must hear about an outcome: a failure, usage too old for Stripe or past its invoice, an over-pushed month. */
+export function isProblem(outcome: SyncOutcome): boolean {
+  return outcome.kind === 'failed' || outcome.kind === 'too-old' || outcome.kind === 'over-pushed' || outcome.kind === 'period-closed';
+}
+
 export interface SyncReport {
   readonly outcomes: readonly SyncOutcome[];
   /** Outcomes an operator must hear about: failures, usage too old for Stripe or past its invoice, over-pushed months. */
@@ -200,5 +205,5 @@ export async function runSync(customers: readonly Customer[], deps: SyncDeps, op
     }
   };
   await Promise.all(Array.from({ length: options.concurrency ?? 8 }, worker));
-  return { outcomes, problems: outcomes.filter((o) => o.kind === 'failed' || o.kind === 'too-old' || o.kind === 'over-pushed' || o.kind === 'period-closed') };
+  return { outcomes, problems: outcomes.filter(isProblem) };
 }
