@@ -188,7 +188,9 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
       const payload = JSON.stringify(event);
       const delivery = (async () => {
         for (let attempt = 0; attempt < 3; attempt++) {
-          const t = nowSec();
+          // Stripe signs each delivery with the time it is sent, not the time of the billing
+          // objects (the simulated clock): stripe-node rejects a signature more than 300 s old.
+          const t = Math.floor(Date.now() / 1000);
           const signature = createHmac('sha256', endpoint.secret).update(`${t}.${payload}`).digest('hex');
           try {
             const response = await fetch(endpoint.url, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': `t=${t},v1=${signature}` }, body: payload });
