@@ -4,7 +4,9 @@ import type { Alerts } from './alerts.ts';
 import { Validations } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { TABLE_ENV } from '../lambdas/adapters/env.ts';
+import { ROUTES } from '../lambdas/core/routes.ts';
 import { ProductFunction } from './lambda-defaults.ts';
+import { addRoute } from './routes.ts';
 import type { MeteredApi } from './metered-api.ts';
 import type { BillingTables } from './tables.ts';
 
@@ -46,11 +48,7 @@ export class CustomerApi extends Construct {
     iam.Grant.addToPrincipal({ grantee: this.usageFunction, actions: ['dynamodb:GetItem'], resourceArns: [tables.customers.tableArn] });
     tables.counters.grant(this.usageFunction, 'dynamodb:Query');
     tables.billing.grant(this.usageFunction, 'dynamodb:Query');
-    const usage = api.root.addResource('usage').addMethod('GET', new apigateway.LambdaIntegration(this.usageFunction), {
-      authorizer: meteredApi.authorizer,
-      // No usage-plan key: the call is not counted against the quota or throttled as a metered one.
-      apiKeyRequired: false,
-    });
+    const usage = addRoute(api, ROUTES.usage, new apigateway.LambdaIntegration(this.usageFunction), meteredApi.authorizer);
     Validations.of(usage).acknowledge({
       id: 'AwsSolutions-COG4',
       reason: 'Authorized by the Lambda REQUEST authorizer that checks the API key hash; it is a free route, so no API key (usage plan) is required.',
@@ -63,10 +61,7 @@ export class CustomerApi extends Construct {
     });
     tables.billing.grant(this.supportFunction, 'dynamodb:PutItem');
     props.alerts.grantPublish(this.supportFunction);
-    const support = api.root.addResource('support').addResource('tickets').addMethod('POST', new apigateway.LambdaIntegration(this.supportFunction), {
-      authorizer: meteredApi.authorizer,
-      apiKeyRequired: false,
-    });
+    const support = addRoute(api, ROUTES.supportTickets, new apigateway.LambdaIntegration(this.supportFunction), meteredApi.authorizer);
     Validations.of(support).acknowledge({ id: 'AwsSolutions-COG4', reason: 'Authorized by the Lambda REQUEST authorizer that checks the API key hash; a free route, never metered.' });
 
     this.dashboardFunction = new ProductFunction(this, 'DashboardFunction', {
@@ -74,9 +69,8 @@ export class CustomerApi extends Construct {
       description: 'Serves the usage dashboard (page, script, styles) with a strict Content-Security-Policy',
       assets: 'lambdas/dashboard/assets',
     });
-    const dashboard = api.root.addResource('dashboard');
     const integration = new apigateway.LambdaIntegration(this.dashboardFunction);
-    for (const method of [dashboard.addMethod('GET', integration), dashboard.addResource('{asset}').addMethod('GET', integration)]) {
+    for (const method of [addRoute(api, ROUTES.dashboard, integration), addRoute(api, ROUTES.dashboardAsset, integration)]) {
       for (const rule of ['AwsSolutions-APIG4', 'AwsSolutions-COG4']) {
         Validations.of(method).acknowledge({ id: rule, reason: 'Public static page: it holds no data; the page signs in with the API key and calls GET /usage, which is authorized.' });
       }

@@ -6,7 +6,9 @@ import { Construct } from 'constructs';
 import { billingConfig, monthlyQuotaOf, TIER_NAMES, type BillingConfig, type TierName } from '../lambdas/core/config.ts';
 import { ACCESS_LOG_FORMAT, gatewayResponses } from '../lambdas/core/gateway-contract.ts';
 import { TABLE_ENV } from '../lambdas/adapters/env.ts';
+import { ROUTES } from '../lambdas/core/routes.ts';
 import { ProductFunction } from './lambda-defaults.ts';
+import { addRoute } from './routes.ts';
 import type { BillingTables } from './tables.ts';
 
 export interface MeteredApiProps {
@@ -136,9 +138,7 @@ export class MeteredApi extends Construct {
       backend = new apigateway.LambdaIntegration(this.sampleBackend);
     }
 
-    const metered: apigateway.MethodOptions = { apiKeyRequired: true, authorizer };
-    const apiRoot = this.api.root.addResource('api');
-    const methods = [apiRoot.addMethod('ANY', backend, metered), apiRoot.addResource('{proxy+}').addMethod('ANY', backend, metered)];
+    const methods = [addRoute(this.api, ROUTES.api, backend, authorizer), addRoute(this.api, ROUTES.apiProxy, backend, authorizer)];
     for (const method of methods) {
       Validations.of(method).acknowledge({
         id: 'AwsSolutions-COG4',

@@ -11,7 +11,9 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { TABLE_ENV } from '../lambdas/adapters/env.ts';
 import { TIER_NAMES } from '../lambdas/core/config.ts';
+import { ROUTES } from '../lambdas/core/routes.ts';
 import { ProductFunction } from './lambda-defaults.ts';
+import { addRoute } from './routes.ts';
 import type { MeteredApi } from './metered-api.ts';
 import type { BillingTables } from './tables.ts';
 
@@ -167,10 +169,7 @@ export class StripeBilling extends Construct {
       },
     });
     // No authorizer and no API key: Stripe authenticates each call with its signature, checked by the Lambda.
-    const webhookMethod = webhookApi.root
-      .addResource('webhooks')
-      .addResource('stripe')
-      .addMethod('POST', new apigateway.LambdaIntegration(this.webhookFunction), { authorizationType: apigateway.AuthorizationType.NONE, apiKeyRequired: false });
+    const webhookMethod = addRoute(webhookApi, ROUTES.stripeWebhook, new apigateway.LambdaIntegration(this.webhookFunction));
     for (const rule of ['AwsSolutions-APIG4', 'AwsSolutions-COG4']) {
       Validations.of(webhookMethod).acknowledge({ id: rule, reason: "Called by Stripe, authenticated by Stripe's webhook signature, which the Lambda verifies before anything changes." });
     }
@@ -187,10 +186,7 @@ export class StripeBilling extends Construct {
     onCustomers(this.upgradeFunction, ['dynamodb:GetItem']);
     tables.billing.grant(this.upgradeFunction, 'dynamodb:GetItem');
     this.stripeSecret.grantRead(this.upgradeFunction);
-    const upgrade = meteredApi.api.root.addResource('billing').addResource('upgrade').addMethod('POST', new apigateway.LambdaIntegration(this.upgradeFunction), {
-      authorizer: meteredApi.authorizer,
-      apiKeyRequired: false,
-    });
+    const upgrade = addRoute(meteredApi.api, ROUTES.billingUpgrade, new apigateway.LambdaIntegration(this.upgradeFunction), meteredApi.authorizer);
     Validations.of(upgrade).acknowledge({ id: 'AwsSolutions-COG4', reason: 'Authorized by the Lambda REQUEST authorizer that checks the API key hash; a free route, never metered.' });
 
     this.syncErrorsAlarm = new cloudwatch.Alarm(this, 'SyncErrorsAlarm', {

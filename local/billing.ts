@@ -10,6 +10,7 @@ import { billingServices, type BillingServices } from '../lambdas/adapters/billi
 import type { TableNames } from '../lambdas/adapters/env.ts';
 import type { LocalGatewayKeyRegistry } from '../lambdas/adapters/gateway-keys-local.ts';
 import { stripeClient } from '../lambdas/adapters/stripe-billing.ts';
+import { ROUTES } from '../lambdas/core/routes.ts';
 import { createBillingApi } from '../lambdas/billing-api/billing-api.ts';
 import { stripeCatalog } from '../lambdas/core/catalog.ts';
 import type { BillingConfig } from '../lambdas/core/config.ts';
@@ -56,15 +57,11 @@ export async function startLocalBilling(options: LocalBillingOptions): Promise<L
   let gatewayUrl = '';
   const routes: LocalRoute[] = [
     {
-      resource: '/webhooks/stripe',
-      method: 'POST',
-      auth: 'none',
+      route: ROUTES.stripeWebhook,
       handler: (event) => createWebhookHandler({ stripe, webhookSecret, services, gatewayKeys: options.gatewayKeys, logger })(event),
     },
     {
-      resource: '/billing/upgrade',
-      method: 'POST',
-      auth: 'key',
+      route: ROUTES.billingUpgrade,
       handler: (event) =>
         createBillingApi({ registry: services.customers, stripe: async () => (await services.ready()).stripe, dashboardUrl: `${gatewayUrl}/dashboard`, now: options.now })(event),
     },

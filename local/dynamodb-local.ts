@@ -31,9 +31,22 @@ function emulatorDir(): string {
   return join(dirname(require.resolve('amplify-dynamodb-simulator/package.json')), 'emulator');
 }
 
-/** Starts DynamoDB Local and resolves once it answers on its port. */
+/**
+ * Starts DynamoDB Local and resolves once it answers on its port. A free port can be taken by
+ * another process before Java binds it: on a random port, a start that fails is tried again on
+ * another, three times in all.
+ */
 export async function startDynamoDbLocal(options: { port?: number } = {}): Promise<RunningDynamoDbLocal> {
-  const port = options.port ?? (await freePort());
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options.port ?? (await freePort()));
+    } catch (error) {
+      if (options.port !== undefined || attempt === 3) throw error;
+    }
+  }
+}
+
+async function startOnce(port: number): Promise<RunningDynamoDbLocal> {
   const dir = emulatorDir();
   const child = spawn(
     'java',
@@ -49,7 +62,10 @@ export async function startDynamoDbLocal(options: { port?: number } = {}): Promi
   );
   child.once('error', () => undefined); // reported through 'exit'
   const endpoint = `http://127.0.0.1:${port}`;
-  await Promise.race([waitUntilAnswering(endpoint), exited]);
+  await Promise.race([waitUntilAnswering(endpoint), exited]).catch((error: unknown) => {
+    child.kill('SIGKILL');
+    throw error;
+  });
   return {
     endpoint,
     process: child,
@@ -62,7 +78,8 @@ export async function startDynamoDbLocal(options: { port?: number } = {}): Promi
   };
 }
 
-async function waitUntilAnswering(endpoint: string, timeoutMs = 30_000): Promise<void> {
+/** A JVM's start on a busy 2-core machine can take most of a minute; the process exiting ends the wait sooner. */
+async function waitUntilAnswering(endpoint: string, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {

@@ -9,20 +9,16 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { APIGatewayAuthorizerResult, APIGatewayProxyEvent, APIGatewayProxyResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { monthlyQuotaOf, type BillingConfig } from '../lambdas/core/config.ts';
 import { ACCESS_LOG_FORMAT, gatewayResponses, type GatewayResponseType } from '../lambdas/core/gateway-contract.ts';
+import type { RouteSpec } from '../lambdas/core/routes.ts';
 import { utcMonth } from '../lambdas/core/time.ts';
 import type { LocalGatewayKeyRegistry } from '../lambdas/adapters/gateway-keys-local.ts';
 
 /** One access-log line with the fields of ACCESS_LOG_FORMAT, every value a string as API Gateway writes it. */
 export type RawAccessLogLine = Record<keyof typeof ACCESS_LOG_FORMAT, string>;
 
-/** A method of the API, as the stack defines it. */
+/** A method of the API: one of the product's routes (lambdas/core/routes.ts), as the stack adds it, and its handler. */
 export interface LocalRoute {
-  /** Resource template, e.g. `/api/{proxy+}`. */
-  readonly resource: string;
-  /** @default - ANY */
-  readonly method?: string;
-  /** `metered`: authorizer and usage plan; `key`: authorizer only (the product's free routes); `none`: open (webhooks). */
-  readonly auth: 'metered' | 'key' | 'none';
+  readonly route: RouteSpec;
   readonly handler: (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
 }
 
@@ -39,6 +35,7 @@ export interface LocalGatewayOptions {
 }
 
 export interface RunningLocalGateway {
+  /** The invoke URL, with the stage in its path as API Gateway's default URL has it (`…/prod`). */
   readonly url: string;
   readonly server: Server;
   /** Counts calls against a key's monthly quota, as if served (for seeding a demo month). */
@@ -92,7 +89,12 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<R
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const startedAt = now();
     const requestId = randomUUID();
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const requestUrl = new URL(req.url ?? '/', 'http://localhost');
+    // The default invoke URL carries the stage: a path outside it is API Gateway's 403, so a page
+    // that forgets the stage breaks here as it would on AWS.
+    const stagePrefix = `/${STAGE}`;
+    const inStage = requestUrl.pathname === stagePrefix || requestUrl.pathname.startsWith(`${stagePrefix}/`);
+    const url = new URL(`${requestUrl.pathname.slice(stagePrefix.length) || '/'}${requestUrl.search}`, 'http://localhost');
     const method = (req.method ?? 'GET').toUpperCase();
     const headers = flattenHeaders(req);
     const body = await readBody(req);
@@ -122,8 +124,10 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<R
     };
 
     let pathParameters: Record<string, string> | undefined;
-    const route = options.routes.find((r) => (!r.method || r.method === method) && (pathParameters = matchResource(r.resource, url.pathname)));
-    if (!route || !pathParameters) return sendGatewayResponse('DEFAULT_4XX', 403, 'Missing Authentication Token');
+    const match = options.routes.find((r) => (r.route.method === 'ANY' || r.route.method === method) && (pathParameters = matchResource(r.route.resource, url.pathname)));
+    const route = match?.route;
+    if (!inStage) return send(403, JSON.stringify({ message: 'Forbidden' }));
+    if (!match || !route || !pathParameters) return sendGatewayResponse('DEFAULT_4XX', 403, 'Missing Authentication Token');
     const proxyEvent = (authorizerContext: Record<string, unknown> | undefined): APIGatewayProxyEvent => ({
       resource: route.resource,
       path: url.pathname,
@@ -141,7 +145,7 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<R
     const invoke = async (authorizerContext: Record<string, unknown> | undefined) => {
       let result: APIGatewayProxyResult;
       try {
-        result = await route.handler(proxyEvent(authorizerContext));
+        result = await match.handler(proxyEvent(authorizerContext));
       } catch (error) {
         console.error(`integration failed for ${requestId}:`, error instanceof Error ? error.message : error);
         return sendGatewayResponse('DEFAULT_5XX', 502, 'Internal server error');
@@ -149,7 +153,7 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<R
       const resultHeaders = Object.fromEntries(Object.entries(result.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
       send(result.statusCode, result.body, resultHeaders);
     };
-    if (route.auth === 'none') return invoke(undefined);
+    if (route.access === 'public' || route.access === 'stripe-signed') return invoke(undefined);
 
     const authorizerEvent: APIGatewayRequestAuthorizerEvent = {
       type: 'REQUEST',
@@ -178,7 +182,7 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<R
     const allowed = authorization.policyDocument.Statement.some((s) => 'Effect' in s && s.Effect === 'Allow');
     if (!allowed) return sendGatewayResponse('ACCESS_DENIED');
     const authorizerContext = { principalId: authorization.principalId, ...authorization.context };
-    if (route.auth === 'key') return invoke(authorizerContext);
+    if (route.access === 'free') return invoke(authorizerContext);
 
     // Usage plan: the key the authorizer names must be in a plan, as with apiKeySource AUTHORIZER.
     const gatewayKey = authorization.usageIdentifierKey ? options.gatewayKeys.findByValue(authorization.usageIdentifierKey) : undefined;
@@ -210,7 +214,7 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<R
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${port}/${STAGE}`,
     server,
     chargeQuota(gatewayKeyId, month, calls) {
       quotaUsed.set(`${gatewayKeyId}|${month}`, (quotaUsed.get(`${gatewayKeyId}|${month}`) ?? 0) + calls);

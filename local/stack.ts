@@ -8,6 +8,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { billingConfig, type BillingConfig } from '../lambdas/core/config.ts';
 import { cachedKeyDirectory, cachedMonthlyCallCounter } from '../lambdas/core/metering.ts';
 import type { KeyLookup } from '../lambdas/core/ports.ts';
+import { ROUTES } from '../lambdas/core/routes.ts';
 import { TtlCache } from '../lambdas/core/ttl-cache.ts';
 import { DynamoCustomerStore } from '../lambdas/adapters/customer-store.ts';
 import { connectDynamoDb, type DynamoDbConnection } from '../lambdas/adapters/dynamodb.ts';
@@ -141,14 +142,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const tickets = new DynamoTicketStore(connection.doc, tables.billing);
   const counters = new CounterUsageReader(connection.doc, tables.counters);
   const invoices = new DynamoBillingStateStore(connection.doc, tables.billing);
-  // The API's methods, as lib/metered-api.ts and lib/billing-sync.ts define them.
+  // The API's methods, from the route table the stack reads too.
   const routes: LocalRoute[] = [
-    { resource: '/api', auth: 'metered', handler: sampleBackend },
-    { resource: '/api/{proxy+}', auth: 'metered', handler: sampleBackend },
+    { route: ROUTES.api, handler: sampleBackend },
+    { route: ROUTES.apiProxy, handler: sampleBackend },
     {
-      resource: '/usage',
-      method: 'GET',
-      auth: 'key',
+      route: ROUTES.usage,
       handler: createUsageApi({
         registry: store,
         history: { hourly: (...args) => counters.hourly(...args), invoicedByMonth: (id) => invoices.invoicedByMonth(id) },
@@ -156,9 +155,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         now,
       }),
     },
-    { resource: '/support/tickets', method: 'POST', auth: 'key', handler: createSupportApi({ store: tickets, alerts, now }) },
-    { resource: '/dashboard', method: 'GET', auth: 'none', handler: dashboard },
-    { resource: '/dashboard/{asset}', method: 'GET', auth: 'none', handler: dashboard },
+    { route: ROUTES.supportTickets, handler: createSupportApi({ store: tickets, alerts, now }) },
+    { route: ROUTES.dashboard, handler: dashboard },
+    { route: ROUTES.dashboardAsset, handler: dashboard },
     ...(options.extraRoutes ?? []),
   ];
   const billing = options.stripe

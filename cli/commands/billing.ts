@@ -3,8 +3,7 @@ import { stripeCatalog } from '../../lambdas/core/catalog.ts';
 import { TIER_NAMES, type TierName } from '../../lambdas/core/config.ts';
 import { estimateBill } from '../../lambdas/core/pricing.ts';
 import { changeTier } from '../../lambdas/core/subscriptions.ts';
-import { isProblem, runSync, syncCustomerMonth, type SyncDeps, type SyncOutcome } from '../../lambdas/core/sync.ts';
-import type { Customer } from '../../lambdas/core/model.ts';
+import { runSync, type SyncOutcome } from '../../lambdas/core/sync.ts';
 import { utcMonth } from '../../lambdas/core/time.ts';
 import { CliError, type CliContext } from '../context.ts';
 import { printRecord, printRows } from '../output.ts';
@@ -93,19 +92,11 @@ export function registerBillingCommands(program: Command, connect: () => Promise
       const { sync } = await context.billing.ready();
       const pause = await context.billing.state.getPause();
       const customers = await context.store.listCustomers();
-      const report = options.flush
-        ? await flushAll(customers, sync, pause?.paused ?? false)
-        : await runSync(customers, sync, { paused: pause?.paused ?? false });
+      const report = await runSync(customers, sync, { paused: pause?.paused ?? false, flush: options.flush });
       const rows = report.outcomes.filter((o) => o.kind !== 'up-to-date').map(describe);
       printRows(rows, Boolean(options.json));
       if (report.problems.length) process.exitCode = 1;
     });
-}
-
-async function flushAll(customers: Customer[], sync: SyncDeps, paused: boolean) {
-  const outcomes: SyncOutcome[] = [];
-  for (const customer of customers) outcomes.push(await syncCustomerMonth(customer, utcMonth(sync.now()), sync, { flush: true, paused }));
-  return { outcomes, problems: outcomes.filter(isProblem) };
 }
 
 function describe(outcome: SyncOutcome): Record<string, string | number> {

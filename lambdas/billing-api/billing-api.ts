@@ -22,6 +22,8 @@ export function createBillingApi(deps: {
     const customerId = event.requestContext.authorizer?.customerId as string | undefined;
     const customer = customerId ? await deps.registry.getCustomer(customerId) : undefined;
     if (!customer) return json(401, { error: 'unauthorized', message: 'Missing, malformed or unknown API key.' });
+    // Free routes serve a suspended customer (to read its usage and file a ticket), but it cannot buy a tier.
+    if (customer.status === 'suspended') return json(403, { error: 'account_suspended', message: 'This account is suspended; report a billing problem from the dashboard to reach billing support.' });
     let body: unknown;
     try {
       body = JSON.parse(event.body ?? '');

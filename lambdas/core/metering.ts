@@ -7,17 +7,8 @@ import { extractApiKey, hashApiKey } from './keys.ts';
 import type { ApiKeyRecord, Customer, UsageEvent } from './model.ts';
 import type { KeyDirectory, KeyLookup, UsageEventLog } from './ports.ts';
 import { startOfNextUtcMonth, utcHour, utcMonth } from './time.ts';
+import { routeAccess } from './routes.ts';
 import { TtlCache } from './ttl-cache.ts';
-
-/**
- * The product's own routes, free to call: the usage API and the dashboard authenticate with the
- * key but are never metered (webhooks do not pass the authorizer at all).
- */
-export const FREE_ROUTE_PREFIXES = ['/usage', '/dashboard', '/support', '/webhooks'] as const;
-
-export function isFreeRoute(route: string): boolean {
-  return FREE_ROUTE_PREFIXES.some((prefix) => route === prefix || route.startsWith(`${prefix}/`));
-}
 
 export interface CallRequest {
   readonly headers: Readonly<Record<string, string | undefined>> | null | undefined;
@@ -84,11 +75,12 @@ export async function authorizeCall(request: CallRequest, deps: MeteringDeps): P
   if (lookup.kind === 'unknown') return deny('UNKNOWN_KEY');
   const { key, customer } = lookup;
   if (key.status !== 'active') return deny('KEY_REVOKED');
+  // A suspended or capped customer still reaches the free routes: they are how it learns why,
+  // files a ticket or upgrades. Only the metered routes refuse it.
+  if (routeAccess(request.method, request.route) !== 'metered') return { ok: true, customer, key, metering: 'free-route' };
   if (customer.status !== 'active') return deny('CUSTOMER_SUSPENDED');
   const month = utcMonth(request.now);
   if (customer.capBehaviour === 'block' && customer.cappedMonth === month) return deny('BILLING_CAP_REACHED');
-
-  if (isFreeRoute(request.route)) return { ok: true, customer, key, metering: 'free-route' };
 
   const metering = await deps.events.recordOnce({
     requestId: request.requestId,

@@ -43,8 +43,11 @@ export interface ApiKeyRecord {
   readonly revokedAt?: string;
 }
 
-/** Why a served call is taken back out of the bill. */
-export type VoidReason = 'THROTTLED' | 'QUOTA_EXCEEDED' | 'SERVER_ERROR';
+/**
+ * Why a metered call is taken back out of the bill: the usage plan refused it, the gateway
+ * refused it for another reason after the authorizer allowed it, or it was answered with a 5xx.
+ */
+export type VoidReason = 'THROTTLED' | 'QUOTA_EXCEEDED' | 'GATEWAY_REFUSED' | 'SERVER_ERROR';
 
 /** One metered call, written by the authorizer, keyed by API Gateway's requestId. */
 export interface UsageEvent {

@@ -8,9 +8,39 @@ import type { AccessLogLine } from './gateway-contract.ts';
 import type { VoidReason } from './model.ts';
 import { utcHour } from './time.ts';
 
+/**
+ * API Gateway's response types that can follow an Allow from the authorizer (which has already
+ * written the call's usage event) and mean the backend never answered the call: the usage plan's
+ * throttle and quota, a gateway key in no usage plan of the stage, a policy that does not cover
+ * the method, request validation, and the integration's failures. A type that only happens before
+ * the authorizer (a missing key, WAF) leaves no event, so voiding it would be a no-op.
+ */
+export const VOIDED_RESPONSE_TYPES: ReadonlySet<string> = new Set([
+  'THROTTLED',
+  'QUOTA_EXCEEDED',
+  'INVALID_API_KEY',
+  'ACCESS_DENIED',
+  'BAD_REQUEST_PARAMETERS',
+  'BAD_REQUEST_BODY',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'REQUEST_TOO_LARGE',
+  'INTEGRATION_FAILURE',
+  'INTEGRATION_TIMEOUT',
+  'API_CONFIGURATION_ERROR',
+  'DEFAULT_4XX',
+  'DEFAULT_5XX',
+]);
+
+/**
+ * Whether a logged call is taken back out of the bill, and why. Any 5xx is voided, including
+ * the gateway's 504 after the 29 s integration time-out: the backend may still have finished the
+ * work, but the customer got no answer, and we bill answers. A 4xx the backend itself returned
+ * (no response type) was served and stays billed.
+ */
 export function voidReasonOf(line: AccessLogLine): VoidReason | undefined {
   if (line.responseType === 'THROTTLED' || line.responseType === 'QUOTA_EXCEEDED') return line.responseType;
   if (line.status >= 500) return 'SERVER_ERROR';
+  if (line.responseType && VOIDED_RESPONSE_TYPES.has(line.responseType)) return 'GATEWAY_REFUSED';
   return undefined;
 }
 

@@ -191,9 +191,14 @@ export interface SyncReport {
   readonly problems: readonly SyncOutcome[];
 }
 
-/** One scheduled run: every subscribed customer, this month and the previous one. */
-export async function runSync(customers: readonly Customer[], deps: SyncDeps, options: { paused: boolean; concurrency?: number }): Promise<SyncReport> {
-  const months = monthsToSync(deps.now());
+/**
+ * One run: every subscribed customer, this month and the previous one. With `flush` (an
+ * operator's `billing sync --flush`) unsettled hours go too, for each month whose invoice is
+ * not final yet: the previous month's in the first hour of the new one, say.
+ */
+export async function runSync(customers: readonly Customer[], deps: SyncDeps, options: { paused: boolean; flush?: boolean; concurrency?: number }): Promise<SyncReport> {
+  const now = deps.now();
+  const months = monthsToSync(now).map((month) => ({ month, flush: Boolean(options.flush) && now < monthBounds(month).end + PERIOD_CLOSE_MS }));
   const subscribed = customers.filter((c) => c.stripeCustomerId);
   const outcomes: SyncOutcome[] = [];
   let next = 0;
@@ -201,7 +206,7 @@ export async function runSync(customers: readonly Customer[], deps: SyncDeps, op
   const worker = async () => {
     while (next < subscribed.length) {
       const customer = subscribed[next++]!;
-      for (const month of months) outcomes.push(await syncCustomerMonth(customer, month, deps, { paused: options.paused }));
+      for (const { month, flush } of months) outcomes.push(await syncCustomerMonth(customer, month, deps, { paused: options.paused, flush }));
     }
   };
   await Promise.all(Array.from({ length: options.concurrency ?? 8 }, worker));

@@ -22,9 +22,16 @@ export interface UsageHistory {
   invoicedByMonth(customerId: string): Promise<Record<string, number>>;
 }
 
+/** Whether the customer's metered calls are served, and if not, why and what to do, in words. */
+export interface AccountStanding {
+  readonly state: 'active' | 'suspended' | 'capped';
+  readonly message: string | null;
+}
+
 export interface UsageReport {
   readonly customerId: string;
   readonly tier: Customer['tier'];
+  readonly standing: AccountStanding;
   readonly month: string;
   readonly calls: number;
   /** Monthly quota where the tier has one, with what is left and when it resets. */
@@ -39,6 +46,19 @@ export interface UsageReport {
 }
 
 const HOUR_MS = 3_600_000;
+
+/** The same rules the authorizer applies to metered routes, told to the customer (free routes still answer). */
+export function accountStanding(customer: Customer, capCents: number, now: number): AccountStanding {
+  if (customer.status === 'suspended') {
+    return { state: 'suspended', message: 'Your account is suspended, so API calls are refused. Report a billing problem below: billing support answers within 4 hours.' };
+  }
+  if (customer.capBehaviour === 'block' && customer.cappedMonth === utcMonth(now)) {
+    const cap = `$${(capCents / 100).toFixed(2)}`;
+    const resumes = new Date(startOfNextUtcMonth(now)).toISOString().slice(0, 10);
+    return { state: 'capped', message: `Your account reached its ${cap} monthly billing cap, so API calls are refused until ${resumes}. To keep calling now, ask billing support for a higher cap (report below) or upgrade.` };
+  }
+  return { state: 'active', message: null };
+}
 
 export async function usageReport(customer: Customer, history: UsageHistory, config: Pick<BillingConfig, 'tiers' | 'billingCapCents' | 'capAlertPercents'>, now: number, monthsBack = 3): Promise<UsageReport> {
   const month = utcMonth(now);
@@ -95,6 +115,7 @@ export async function usageReport(customer: Customer, history: UsageHistory, con
   return {
     customerId: customer.customerId,
     tier: customer.tier,
+    standing: accountStanding(customer, capCents, now),
     month,
     calls,
     quota: quotaLimit === undefined ? null : { limit: quotaLimit, remaining: Math.max(0, quotaLimit - calls), resetsAt: new Date(startOfNextUtcMonth(now)).toISOString() },

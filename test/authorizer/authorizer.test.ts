@@ -1,5 +1,7 @@
 import { billingConfig } from '../../lambdas/core/config.ts';
 import { hashApiKey } from '../../lambdas/core/keys.ts';
+import { ROUTES } from '../../lambdas/core/routes.ts';
+import { utcMonth } from '../../lambdas/core/time.ts';
 import { authorizerEvent, meteringFixture, type MeteringFixture } from '../harness/metering.ts';
 
 describe('metering authorizer (against DynamoDB Local)', () => {
@@ -101,11 +103,33 @@ describe('metering authorizer (against DynamoDB Local)', () => {
     expect((await f.events()).map((e) => e.requestId).sort()).toEqual(['r-absorb', 'r-last']);
   });
 
-  it.each(['/usage', '/usage/{proxy+}', '/dashboard'])('authenticates but never meters the free route %s', async (resource) => {
+  const freeRoutes = Object.values(ROUTES).filter((r) => r.access === 'free');
+  it.each(freeRoutes.map((r) => [`${r.method} ${r.resource}`, r] as const))('authenticates but never meters the free route %s', async (_, route) => {
     const customer = await f.addCustomer();
-    const result = await f.authorize(authorizerEvent({ requestId: 'req-free', resource, headers: { 'x-api-key': customer.key } }));
+    const result = await f.authorize(authorizerEvent({ requestId: 'req-free', resource: route.resource, method: route.method, headers: { 'x-api-key': customer.key } }));
     expect(result.policyDocument.Statement[0]).toMatchObject({ Effect: 'Allow' });
     expect(await f.events()).toEqual([]);
+  });
+
+  it.each(freeRoutes.map((r) => [`${r.method} ${r.resource}`, r] as const))('lets a suspended or capped customer reach the free route %s, and refuses it the metered ones', async (_, route) => {
+    const suspended = await f.addCustomer();
+    await f.setCustomer(suspended.customerId, { status: 'suspended' });
+    const capped = await f.addCustomer('pro', 'block');
+    await f.setCustomer(capped.customerId, { cappedMonth: utcMonth(f.clock.now) });
+    for (const c of [suspended, capped]) {
+      const free = await f.authorize(authorizerEvent({ requestId: `free-${c.customerId}`, resource: route.resource, method: route.method, headers: { 'x-api-key': c.key } }));
+      expect(free.policyDocument.Statement[0]).toMatchObject({ Effect: 'Allow' });
+      const metered = await f.authorize(authorizerEvent({ requestId: `metered-${c.customerId}`, headers: { 'x-api-key': c.key } }));
+      expect(metered.policyDocument.Statement[0]).toMatchObject({ Effect: 'Deny' });
+    }
+    expect(await f.events()).toEqual([]);
+  });
+
+  it('still refuses a revoked key on the free routes', async () => {
+    const customer = await f.addCustomer();
+    await f.revoke(customer.customerId, customer.keyId);
+    const result = await f.authorize(authorizerEvent({ requestId: 'req-revoked', resource: ROUTES.usage.resource, method: ROUTES.usage.method, headers: { 'x-api-key': customer.key } }));
+    expect(result.context).toMatchObject({ reason: 'KEY_REVOKED' });
   });
 
   it('stops accepting a revoked key within the cache TTL, which is at most 60 s', async () => {

@@ -1,21 +1,19 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { promisify } from 'node:util';
 import { startLocalStack, type LocalStack } from '../../local/stack.ts';
 import { writeLocalState } from '../../local/state.ts';
-
-const ROOT = resolve(__dirname, '../..');
-const TSX = join(ROOT, 'node_modules/.bin/tsx');
+import { cliAt } from '../harness/cli.ts';
 
 describe('operator CLI billing levers (child process against the local stack with the local Stripe)', () => {
   let stack: LocalStack;
   let dir: string;
+  let cli: ReturnType<typeof cliAt>;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'cli-billing-'));
+    cli = cliAt(dir, { API_BILLING_OPERATOR: 'ops-test' });
     stack = await startLocalStack({ dir, dynamoDbEndpoint: process.env.TEST_DYNAMODB_ENDPOINT, tablePrefix: `cb${randomUUID().slice(0, 8)}-`, stripe: 'local', syncIntervalMs: 3_600_000 });
     writeLocalState(
       { pid: process.pid, dynamoDbEndpoint: stack.dynamoDbEndpoint, gatewayUrl: stack.gateway.url, gatewayKeysFile: stack.gatewayKeysFile, accessLogFile: stack.accessLogFile, deadLetterFile: stack.deadLetterFile, tables: stack.tables, stripeApiBase: stack.billing!.stripeApiBase },
@@ -23,16 +21,6 @@ describe('operator CLI billing levers (child process against the local stack wit
     );
   });
   afterAll(async () => stack.stop());
-
-  async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    try {
-      const { stdout, stderr } = await promisify(execFile)(TSX, [join(ROOT, 'cli/main.ts'), ...args], { env: { ...process.env, API_BILLING_LOCAL_DIR: dir, API_BILLING_OPERATOR: 'ops-test' } });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const e = error as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  }
 
   it('walks the levers: setup, tier changes, pause and resume, flush, cap behaviour, grandfather, refund, each in the audit log', async () => {
     expect((await cli('stripe', 'setup')).stdout).toMatch(/^meter: mtr_/m);
@@ -54,8 +42,10 @@ describe('operator CLI billing levers (child process against the local stack wit
     expect(stack.billing!.localStripe!.state.meterEvents.reduce((s, e) => s + e.value, 0)).toBe(5);
 
     expect((await cli('cap', 'set', '--customer', customerId!, '--behaviour', 'absorb', '--reason', 'keep serving')).code).toBe(0);
-    expect((await cli('grandfather', '--customer', customerId!, '--from', '2026-11-01', '--reason', 'beta user')).code).toBe(0);
-    expect((await cli('usage', 'show', '--customer', customerId!)).stdout).toContain('Grandfathered until 2026-12-01');
+    const from = new Date(Date.now() - 86_400_000); // yesterday: inside Stripe's window, whatever today is
+    const until = new Date(from.getTime() + 30 * 86_400_000);
+    expect((await cli('grandfather', '--customer', customerId!, '--from', from.toISOString().slice(0, 10), '--reason', 'beta user')).code).toBe(0);
+    expect((await cli('usage', 'show', '--customer', customerId!)).stdout).toContain(`Grandfathered until ${until.toISOString().slice(0, 10)}`);
     const refund = await cli('refund', '--customer', customerId!, '--amount', '5', '--reason', 'goodwill');
     expect(refund.code).toBe(1); // a new customer has no finalized invoice yet
     expect(refund.stderr.trim()).toBe(`error: customer ${customerId} has no finalized invoice to credit yet`);

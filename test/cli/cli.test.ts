@@ -1,23 +1,22 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { promisify } from 'node:util';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { utcMonth } from '../../lambdas/core/time.ts';
 import { startLocalStack, type LocalStack } from '../../local/stack.ts';
 import { writeLocalState } from '../../local/state.ts';
+import { cliAt } from '../harness/cli.ts';
 
-const ROOT = resolve(__dirname, '../..');
-const TSX = join(ROOT, 'node_modules/.bin/tsx');
 
 describe('operator CLI (child process against the local stack)', () => {
   let stack: LocalStack;
   let dir: string;
+  let cli: ReturnType<typeof cliAt>;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'cli-'));
+    cli = cliAt(dir);
     stack = await startLocalStack({ dir, dynamoDbEndpoint: process.env.TEST_DYNAMODB_ENDPOINT, tablePrefix: `cli${randomUUID().slice(0, 8)}-` });
     writeLocalState(
       { pid: process.pid, dynamoDbEndpoint: stack.dynamoDbEndpoint, gatewayUrl: stack.gateway.url, gatewayKeysFile: stack.gatewayKeysFile, accessLogFile: stack.accessLogFile, deadLetterFile: stack.deadLetterFile, tables: stack.tables },
@@ -26,15 +25,7 @@ describe('operator CLI (child process against the local stack)', () => {
   });
   afterAll(async () => stack.stop());
 
-  async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    try {
-      const { stdout, stderr } = await promisify(execFile)(TSX, [join(ROOT, 'cli/main.ts'), ...args], { env: { ...process.env, API_BILLING_LOCAL_DIR: dir } });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const e = error as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  }
+
 
   it('creates a customer whose printed key makes a metered call, and lists it', async () => {
     const created = await cli('customers', 'create', '--name', 'Acme Inc', '--tier', 'pro', '--json');
@@ -134,9 +125,7 @@ describe('operator CLI (child process against the local stack)', () => {
   });
 
   it('says how to start the local stack when it is not running', async () => {
-    const { code, stderr } = await promisify(execFile)(TSX, [join(ROOT, 'cli/main.ts'), 'customers', 'list'], {
-      env: { ...process.env, API_BILLING_LOCAL_DIR: mkdtempSync(join(tmpdir(), 'none-')) },
-    }).then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => e);
+    const { code, stderr } = await cliAt(mkdtempSync(join(tmpdir(), 'none-')))('customers', 'list');
     expect(code).toBe(1);
     expect(stderr.trim()).toBe('error: the local stack is not running: start it with `npm start` in another terminal');
   });

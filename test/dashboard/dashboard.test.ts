@@ -8,11 +8,14 @@ import type { UsageReport } from '../../lambdas/core/usage-report.ts';
 import { utcHour } from '../../lambdas/core/time.ts';
 import { startLocalStack, type LocalStack } from '../../local/stack.ts';
 import { launchChromium } from '../harness/browser.ts';
+import { midMonthClock } from '../harness/clock.ts';
 import { addHourCounts } from '../harness/counters.ts';
 
 const SCREENSHOTS = resolve(__dirname, '../../test-output/screenshots');
 
 describe('dashboard in headless Chromium against the local stack', () => {
+  // One clock for the stack and the test: "this month" cannot change between acting and reading.
+  const now = midMonthClock();
   let stack: LocalStack;
   let browser: Browser;
   let customerId: string;
@@ -21,20 +24,19 @@ describe('dashboard in headless Chromium against the local stack', () => {
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
     [stack, browser] = await Promise.all([
-      startLocalStack({ dir: mkdtempSync(join(tmpdir(), 'dash-')), dynamoDbEndpoint: process.env.TEST_DYNAMODB_ENDPOINT, tablePrefix: `d${randomUUID().slice(0, 8)}-`, stripe: 'local', syncIntervalMs: 3_600_000 }),
+      startLocalStack({ dir: mkdtempSync(join(tmpdir(), 'dash-')), dynamoDbEndpoint: process.env.TEST_DYNAMODB_ENDPOINT, tablePrefix: `d${randomUUID().slice(0, 8)}-`, stripe: 'local', syncIntervalMs: 3_600_000, now }),
       launchChromium(),
     ]);
     const { stripe } = await stack.billing!.services.ready();
-    const created = await createCustomer({ name: 'Dash Co', tier: 'free' }, { registry: stack.store, gatewayKeys: stack.gatewayKeys, now: Date.now, stripe });
+    const created = await createCustomer({ name: 'Dash Co', tier: 'free' }, { registry: stack.store, gatewayKeys: stack.gatewayKeys, now, stripe });
     customerId = created.customer.customerId;
     key = created.apiKey.key;
     // 850 calls this month, spread over the last hours: 85% of the Free quota.
-    const now = Date.now();
     await addHourCounts(stack.doc, stack.tables.counters, customerId, [
-      { hour: utcHour(now), billable: 400 },
-      { hour: utcHour(now - 3_600_000), billable: 300 },
-      { hour: utcHour(now - 2 * 3_600_000), billable: 150 },
-    ].filter((h) => h.hour.slice(0, 7) === utcHour(now).slice(0, 7)));
+      { hour: utcHour(now()), billable: 400 },
+      { hour: utcHour(now() - 3_600_000), billable: 300 },
+      { hour: utcHour(now() - 2 * 3_600_000), billable: 150 },
+    ]);
   });
   afterAll(async () => {
     await browser?.close();
@@ -98,7 +100,7 @@ describe('dashboard in headless Chromium against the local stack', () => {
   });
 
   it('says the quota is used up at 100% and fits a phone screen', async () => {
-    await addHourCounts(stack.doc, stack.tables.counters, customerId, [{ hour: utcHour(Date.now()), billable: 150 }]);
+    await addHourCounts(stack.doc, stack.tables.counters, customerId, [{ hour: utcHour(now()), billable: 150 }]);
     const page = await browser.newPage({ viewport: { width: 375, height: 740 } });
     await signIn(page, key);
     await page.locator('#usage').waitFor({ state: 'visible' });
@@ -110,7 +112,7 @@ describe('dashboard in headless Chromium against the local stack', () => {
 
   it('upgrades a Free customer to Pro through Checkout; the next call is no longer held to the Free quota', async () => {
     const customer = (await stack.store.getCustomer(customerId))!;
-    stack.gateway.chargeQuota(customer.gatewayKeyId, utcHour(Date.now()).slice(0, 7), 1_000);
+    stack.gateway.chargeQuota(customer.gatewayKeyId, utcHour(now()).slice(0, 7), 1_000);
     expect((await fetch(`${stack.gateway.url}/api/x`, { headers: { 'x-api-key': key } })).status).toBe(429);
 
     const page = await browser.newPage();
@@ -145,6 +147,33 @@ describe('dashboard in headless Chromium against the local stack', () => {
     expect(alerts).toContain('My October invoice counts calls I did not make');
     expect(alerts).toContain(customerId);
     await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-ticket-filed.png'), fullPage: true });
+    await page.close();
+  });
+
+  it.each([
+    ['suspended', { status: 'suspended' as const }, 'suspended', 'Report a billing problem below'],
+    ['capped', { capBehaviour: 'block' as const, cappedMonth: utcHour(now()).slice(0, 7) }, 'billing cap', 'ask billing support for a higher cap'],
+  ])('a %s customer keeps its key, sees its usage, why calls are refused and what to do, and can file a ticket', async (_, refusal, why, whatToDo) => {
+    const { stripe } = await stack.billing!.services.ready();
+    const created = await createCustomer({ name: `Refused ${why}`, tier: 'pro' }, { registry: stack.store, gatewayKeys: stack.gatewayKeys, now, stripe });
+    await stack.store.updateCustomer(created.customer.customerId, refusal);
+    const refusedKey = created.apiKey.key;
+    const metered = await fetch(`${stack.gateway.url}/api/x`, { headers: { 'x-api-key': refusedKey } });
+    expect(metered.status).toBe(403);
+
+    const page = await browser.newPage();
+    await signIn(page, refusedKey);
+    await page.locator('#usage').waitFor({ state: 'visible' });
+    const banner = page.getByRole('alert').filter({ hasText: why });
+    await banner.waitFor();
+    expect(await banner.textContent()).toContain(whatToDo);
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(1); // the key is kept
+    await page.getByRole('link', { name: 'Report a billing problem' }).click();
+    await page.getByLabel('What looks wrong?').fill(`Why am I ${why}?`);
+    await page.getByRole('button', { name: 'Send to billing support' }).click();
+    await page.getByRole('status').filter({ hasText: 'within 4 hours' }).waitFor();
+    expect(readFileSync(stack.alertsFile, 'utf8')).toContain(`Why am I ${why}?`);
+    await page.screenshot({ path: join(SCREENSHOTS, `dashboard-${why.replace(' ', '-')}.png`), fullPage: true });
     await page.close();
   });
 

@@ -7,15 +7,21 @@ import { utcMonth } from '../../lambdas/core/time.ts';
 import { billingConfig, type BillingConfig } from '../../lambdas/core/config.ts';
 import { createCustomer, revokeKey } from '../../lambdas/core/customers.ts';
 import type { UsageEvent } from '../../lambdas/core/model.ts';
+import { ROUTES, type RouteName, type RouteSpec } from '../../lambdas/core/routes.ts';
 import { startLocalStack, type LocalStack } from '../../local/stack.ts';
+import { midMonthClock } from '../harness/clock.ts';
+
+/** The stack's clock and the test's: mid-month, so "this month" is the same when acting and when reading. */
+const now = midMonthClock();
 
 /** The local stack on the run's DynamoDB Local, with its own tables and files. */
-async function localStack(config: BillingConfig = billingConfig): Promise<LocalStack> {
+async function localStack(config: BillingConfig = billingConfig, clock: () => number = now): Promise<LocalStack> {
   return startLocalStack({
     dir: mkdtempSync(join(tmpdir(), 'local-stack-')),
     dynamoDbEndpoint: process.env.TEST_DYNAMODB_ENDPOINT,
     tablePrefix: `gw${randomUUID().slice(0, 8)}-`,
     config,
+    now: clock,
   });
 }
 
@@ -35,7 +41,7 @@ describe('local gateway (same authorizer, usage plans and gateway responses)', (
   afterEach(async () => stack?.stop());
 
   async function customer(tier: 'free' | 'pro' = 'free') {
-    return createCustomer({ name: 'Acme', tier }, { registry: stack.store, gatewayKeys: stack.gatewayKeys, now: Date.now });
+    return createCustomer({ name: 'Acme', tier }, { registry: stack.store, gatewayKeys: stack.gatewayKeys, now });
   }
 
   it("serves an issued key's call with 200 and leaves exactly one usage event", async () => {
@@ -53,7 +59,7 @@ describe('local gateway (same authorizer, usage plans and gateway responses)', (
     // The month's quota, for clients to slow down before a 429.
     expect(response.headers.get('x-ratelimit-limit')).toBe('1000');
     expect(response.headers.get('x-ratelimit-remaining')).toBe('999');
-    expect(Number(response.headers.get('x-ratelimit-reset'))).toBe(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth() + 1, 1) / 1000);
+    expect(Number(response.headers.get('x-ratelimit-reset'))).toBe(Date.UTC(new Date(now()).getUTCFullYear(), new Date(now()).getUTCMonth() + 1, 1) / 1000);
 
     // Counted within the stack's own pipeline: stream poller -> aggregator -> counters.
     await stack.settle();
@@ -104,10 +110,10 @@ describe('local gateway (same authorizer, usage plans and gateway responses)', (
 
     // The outcome path voids it and the aggregator takes it back out: 1,000 billable, 1 voided.
     await stack.settle();
-    const month = await stack.doc.send(new GetCommand({ TableName: stack.tables.counters, Key: { pk: `CUSTOMER#${customerId}`, sk: `MONTH#${utcMonth(Date.now())}` }, ConsistentRead: true }));
+    const month = await stack.doc.send(new GetCommand({ TableName: stack.tables.counters, Key: { pk: `CUSTOMER#${customerId}`, sk: `MONTH#${utcMonth(now())}` }, ConsistentRead: true }));
     expect(month.Item).toMatchObject({ billable: 1_000, voided: 1 });
     expect((await events(stack)).filter((e) => e.voided)).toEqual([expect.objectContaining({ voidReason: 'QUOTA_EXCEEDED' })]);
-  });
+  }, 180_000); // 1,001 calls through the authorizer to DynamoDB Local: minutes on a loaded 2-core machine
 
   it('does not hold a Pro customer to the Free quota', async () => {
     stack = await localStack({ ...billingConfig, tiers: { ...billingConfig.tiers, free: { pricing: 'free', monthlyQuota: 1 } } });
@@ -119,7 +125,9 @@ describe('local gateway (same authorizer, usage plans and gateway responses)', (
   });
 
   it('throttles a key past its burst with a JSON 429', async () => {
-    stack = await localStack({ ...billingConfig, rateLimit: { requestsPerMinute: 60, burst: 2 } });
+    // A stopped clock: the bucket cannot refill between the calls, however slow the machine is.
+    const stopped = now();
+    stack = await localStack({ ...billingConfig, rateLimit: { requestsPerMinute: 60, burst: 2 } }, () => stopped);
     const { apiKey } = await customer('pro');
     const statuses = [];
     for (let i = 0; i < 3; i++) statuses.push((await call(stack, { 'x-api-key': apiKey.key })).status);
@@ -142,5 +150,48 @@ describe('local gateway (same authorizer, usage plans and gateway responses)', (
     const response = await call(stack, {}, '/nope');
     expect(response.status).toBe(403);
     expect(await response.json()).toMatchObject({ error: 'bad_request', message: 'Missing Authentication Token' });
+  });
+});
+
+describe('which routes write usage events, through the local gateway', () => {
+  let stack: LocalStack;
+  beforeAll(async () => {
+    stack = await startLocalStack({
+      dir: mkdtempSync(join(tmpdir(), 'routes-')),
+      dynamoDbEndpoint: process.env.TEST_DYNAMODB_ENDPOINT,
+      tablePrefix: `rt${randomUUID().slice(0, 8)}-`,
+      stripe: 'local',
+      syncIntervalMs: 3_600_000,
+    });
+  });
+  afterAll(async () => stack?.stop());
+
+  // One call per route of the table, each answered by its handler (not refused by the gateway).
+  const CALLS: Record<RouteName, { path: string; init?: RequestInit; status: number }> = {
+    api: { path: '/api', status: 200 },
+    apiProxy: { path: '/api/anything', status: 200 },
+    usage: { path: '/usage', status: 200 },
+    supportTickets: { path: '/support/tickets', init: { method: 'POST', body: JSON.stringify({ message: 'route check' }) }, status: 201 },
+    billingUpgrade: { path: '/billing/upgrade', init: { method: 'POST', body: JSON.stringify({ tier: 'enterprise' }) }, status: 200 },
+    dashboard: { path: '/dashboard', status: 200 },
+    dashboardAsset: { path: '/dashboard/app.js', status: 200 },
+    stripeWebhook: { path: '/webhooks/stripe', init: { method: 'POST', body: '{}' }, status: 400 }, // no Stripe signature
+  };
+
+  it.each(Object.entries(ROUTES) as Array<[RouteName, RouteSpec]>)('%s writes a usage event only when the table says it is metered', async (name, route) => {
+    const { stripe } = await stack.billing!.services.ready();
+    const { customer, apiKey } = await createCustomer({ name: `Route ${name}`, tier: 'pro' }, { registry: stack.store, gatewayKeys: stack.gatewayKeys, now: Date.now, stripe });
+    const { path, init, status } = CALLS[name];
+    const response = await fetch(`${stack.gateway.url}${path}`, { ...init, headers: { 'x-api-key': apiKey.key, 'content-type': 'application/json' } });
+    expect(response.status).toBe(status);
+    const written = (await events(stack)).filter((e) => e.customerId === customer.customerId);
+    expect(written.map((e) => e.route)).toEqual(route.access === 'metered' ? [route.resource] : []);
+  });
+
+  it('answers a path outside the stage with 403, as the default invoke URL does', async () => {
+    const { apiKey } = await createCustomer({ name: 'No stage', tier: 'pro' }, { registry: stack.store, gatewayKeys: stack.gatewayKeys, now: Date.now });
+    const outside = await fetch(`${new URL(stack.gateway.url).origin}/api/hello`, { headers: { 'x-api-key': apiKey.key } });
+    expect(outside.status).toBe(403);
+    expect(new URL(stack.gateway.url).pathname).toBe('/prod');
   });
 });

@@ -3,6 +3,8 @@
 'use strict';
 
 const KEY_STORAGE = 'api-billing-key';
+/** The API's base path as the browser sees it (`/prod/` on the default invoke URL), filled in by the server. */
+const BASE = document.documentElement.dataset.base ?? '/';
 const $ = (/** @type {string} */ selector) => /** @type {HTMLElement} */ (document.querySelector(selector));
 const money = (/** @type {number} */ cents) => new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' }).format(cents / 100);
 
@@ -12,14 +14,16 @@ function setField(/** @type {string} */ name, /** @type {string | number} */ val
 
 async function api(/** @type {string} */ path, /** @type {RequestInit} */ init = {}) {
   const key = sessionStorage.getItem(KEY_STORAGE) ?? '';
-  return fetch(path, { ...init, headers: { 'x-api-key': key, 'content-type': 'application/json', ...(init.headers ?? {}) } });
+  return fetch(`${BASE}${path}`, { ...init, headers: { 'x-api-key': key, 'content-type': 'application/json', ...(init.headers ?? {}) } });
 }
 
 async function load() {
-  const response = await api('/usage');
+  const response = await api('usage');
+  // Only an unknown or revoked key is refused here: a suspended or capped account still sees its usage.
   if (response.status === 401 || response.status === 403) {
     sessionStorage.removeItem(KEY_STORAGE);
-    showSignIn('That key was not accepted. Check it and try again.');
+    const body = await response.json().catch(() => ({}));
+    showSignIn(response.status === 403 && body.message ? `${body.message} Sign in with another key.` : 'That key was not accepted. Check it and try again.');
     return;
   }
   if (!response.ok) {
@@ -43,6 +47,9 @@ function render(report) {
   setField('month', report.month);
   setField('tier', report.tier[0].toUpperCase() + report.tier.slice(1));
   setField('calls', report.calls.toLocaleString('en-US'));
+  $('#standing').hidden = report.standing.state === 'active';
+  $('#standing').dataset.state = report.standing.state;
+  setField('standing-message', report.standing.message ?? '');
 
   $('#quota').hidden = !report.quota;
   if (report.quota) {
@@ -134,7 +141,7 @@ document.addEventListener('DOMContentLoaded', () => {
   });
   $('#upgrade-button').addEventListener('click', async () => {
     const tier = $('#upgrade-button').dataset.tier;
-    const response = await api('/billing/upgrade', { method: 'POST', body: JSON.stringify({ tier }) });
+    const response = await api('billing/upgrade', { method: 'POST', body: JSON.stringify({ tier }) });
     const body = await response.json();
     if (response.ok && body.url) return location.assign(body.url);
     $('#upgraded').hidden = false;
@@ -148,7 +155,7 @@ document.addEventListener('DOMContentLoaded', () => {
   $('#report-form').addEventListener('submit', async (event) => {
     event.preventDefault();
     const message = /** @type {HTMLTextAreaElement} */ ($('#report-text')).value.trim();
-    const response = await api('/support/tickets', { method: 'POST', body: JSON.stringify({ message }) });
+    const response = await api('support/tickets', { method: 'POST', body: JSON.stringify({ message }) });
     $('#report-status').textContent = response.ok ? 'Sent: billing support answers within 4 hours.' : 'Could not send; please try again.';
   });
   if (sessionStorage.getItem(KEY_STORAGE)) void load();
