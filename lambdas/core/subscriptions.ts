@@ -58,8 +58,13 @@ export async function changeTier(customerId: string, tier: TierName, deps: TierC
     if (!customer.subscriptionId) return { ok: false, code: 'NOT_SUBSCRIBED' };
     await deps.stripe.provider.replacePrices(customer.subscriptionId, priceIdsOfTier(deps.stripe, tier));
   }
-  // A concurrent change of the same customer won the switch: the caller retries (a webhook is redelivered).
-  if (!(await switchGatewayKey(customer, tier, deps))) throw new Error(`customer ${customerId} changed gateway keys during the tier change; run it again`);
+  if (!(await switchGatewayKey(customer, tier, deps))) {
+    // A concurrent change of the same customer switched first (`tier set` and the webhook its Stripe
+    // change fires): done if it went to the same tier; otherwise the caller retries (a webhook is redelivered).
+    const now = await deps.registry.getCustomer(customerId);
+    if (now?.tier === tier) return { ok: true, from: tier, to: tier, changed: false };
+    throw new Error(`customer ${customerId} changed gateway keys during the tier change; run it again`);
+  }
   return { ok: true, from: customer.tier, to: tier, changed: true };
 }
 

@@ -235,14 +235,19 @@ describe.each([
     expect(await switchGatewayKey(old, 'enterprise', f.switchDeps)).toBe(false);
     const current = (await f.store.getCustomer(old.customerId))!;
     expect(current.tier).toBe('pro');
+    // `tier set` and the webhook its Stripe change fires both read Free: the second to switch finds the work done.
+    let reads = 0;
+    const staleFirst = Object.assign(Object.create(f.store) as DynamoCustomerStore, { getCustomer: async (id: string) => (reads++ === 0 ? old : f.store.getCustomer(id)) });
+    expect(await changeTier(old.customerId, 'pro', { ...f.switchDeps, registry: staleFirst })).toEqual({ ok: true, from: 'pro', to: 'pro', changed: false });
+    expect((await f.store.getCustomer(old.customerId))!.gatewayKeyId).toBe(current.gatewayKeyId);
 
     // An entry naming the current key (no path writes one; the cleanup guards anyway) is dropped, the key kept.
     await f.retirements.schedule({ customerId: old.customerId, key: { gatewayKeyId: current.gatewayKeyId }, tier: 'pro', deleteAfter: f.clock.now, reason: 'replaced' });
     f.clock.now += UNFINISHED_CHANGE_GRACE_MS + 5_000;
     const cleanup = await deleteDueGatewayKeys(f.cleanupDeps);
     expect(cleanup.kept.map((e) => e.key)).toEqual([{ gatewayKeyId: current.gatewayKeyId }]);
-    // The old Free key and the refused switch's Enterprise key are gone; the current key stays.
-    expect(cleanup.deleted.map((e) => e.reason).sort()).toEqual(['replaced', 'unfinished-change']);
+    // The old Free key and the two refused switches' keys are gone; the current key stays.
+    expect(cleanup.deleted.map((e) => e.reason).sort()).toEqual(['replaced', 'unfinished-change', 'unfinished-change']);
     expect(f.registry.list().map((k) => k.gatewayKeyId)).toEqual([current.gatewayKeyId]);
     expect(await f.call()).toBe(200);
   });
