@@ -95,12 +95,33 @@ export class StripeBilling extends Construct {
     const queryByStripeCustomer = (fn: ProductFunction) =>
       iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query'], resourceArns: [`${tables.customers.tableArn}/index/byStripeCustomer`] });
 
+    const usagePlanEnvironment = Object.fromEntries(TIER_NAMES.map((tier) => [`USAGE_PLAN_ID_${tier.toUpperCase()}`, meteredApi.usagePlans[tier].usagePlanId]));
+    const { partition, region } = Stack.of(this);
+    const planKeysArn = (tier: (typeof TIER_NAMES)[number]) => `arn:${partition}:apigateway:${region}::/usageplans/${meteredApi.usagePlans[tier].usagePlanId}/keys`;
+    const apiKeysArn = `arn:${partition}:apigateway:${region}::/apikeys`;
+    /** Acknowledges the one wildcard API Gateway's ARNs need: which key is touched is known only at run time. */
+    const acknowledgeKeyWildcards = (fn: ProductFunction, apiKeys: boolean) => {
+      for (const tier of TIER_NAMES) {
+        const planId = Stack.of(this).getLogicalId(meteredApi.usagePlans[tier].node.defaultChild as CfnElement);
+        Validations.of(fn.role!).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/usageplans/<${planId}>/keys/*]`,
+          reason: `The keys of the ${tier} usage plan only: which gateway key is added or removed is known only when a customer changes tier.`,
+        });
+      }
+      if (apiKeys) {
+        Validations.of(fn.role!).acknowledge({
+          id: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/apikeys/*]',
+          reason: 'Deletes the gateway keys that tier changes replaced; which ones is known only at run time (API keys have no tag-scoped ARN).',
+        });
+      }
+    };
+
     this.syncFunction = new ProductFunction(this, 'SyncFunction', {
       handlerName: 'stripe-sync',
       description: 'Pushes settled usage to Stripe as meter events, exactly once (outbox per customer and month)',
       timeout: Duration.minutes(5),
       memorySize: 512,
-      environment: { ...tableEnvironment, ALERT_TOPIC_ARN: props.alerts.topic.topicArn },
+      environment: { ...tableEnvironment, ALERT_TOPIC_ARN: props.alerts.topic.topicArn, ...usagePlanEnvironment },
     });
     props.alerts.grantPublish(this.syncFunction);
     // One run at a time; the outbox is also safe under overlap.
@@ -108,8 +129,14 @@ export class StripeBilling extends Construct {
     // Scan to list customers; UpdateItem to block a customer at its cap (guardrails run on the same schedule).
     onCustomers(this.syncFunction, ['dynamodb:Scan', 'dynamodb:GetItem', 'dynamodb:UpdateItem']);
     tables.counters.grant(this.syncFunction, 'dynamodb:Query', 'dynamodb:GetItem');
-    tables.billing.grant(this.syncFunction, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query');
+    // DeleteItem: a retired gateway key's entry, once the key is deleted.
+    tables.billing.grant(this.syncFunction, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:DeleteItem');
     this.stripeSecret.grantRead(this.syncFunction);
+    // Deleting retired gateway keys (#core/gateway-keys.ts): out of their plan, then the key; GetApiKeys finds
+    // by name a key whose tier change crashed before its id was recorded.
+    this.syncFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['apigateway:DELETE'], resources: [...TIER_NAMES.map((tier) => `${planKeysArn(tier)}/*`), `${apiKeysArn}/*`] }));
+    this.syncFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['apigateway:GET'], resources: [apiKeysArn] }));
+    acknowledgeKeyWildcards(this.syncFunction, true);
     new events.Rule(this, 'SyncSchedule', {
       description: 'Runs the Stripe sync',
       schedule: events.Schedule.rate(interval),
@@ -121,34 +148,21 @@ export class StripeBilling extends Construct {
       handlerName: 'stripe-webhook',
       description: 'Stripe webhooks: signature verified, once per event; moves tiers and usage plans, flushes invoices',
       timeout: Duration.seconds(30),
-      environment: {
-        ...tableEnvironment,
-        ...Object.fromEntries(TIER_NAMES.map((tier) => [`USAGE_PLAN_ID_${tier.toUpperCase()}`, meteredApi.usagePlans[tier].usagePlanId])),
-      },
+      environment: { ...tableEnvironment, ...usagePlanEnvironment },
     });
     onCustomers(this.webhookFunction, ['dynamodb:GetItem', 'dynamodb:UpdateItem']);
     queryByStripeCustomer(this.webhookFunction);
     tables.counters.grant(this.webhookFunction, 'dynamodb:Query');
-    tables.billing.grant(this.webhookFunction, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query');
+    // DeleteItem: a tier change drops its own "unfinished" entry when it switches the customer's key.
+    tables.billing.grant(this.webhookFunction, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:DeleteItem');
     this.stripeSecret.grantRead(this.webhookFunction);
-    // Moving a customer's gateway key between the tiers' usage plans.
-    const { partition, region } = Stack.of(this);
+    // A tier change creates a new gateway key in the new tier's plan (a key is in one plan per stage; see
+    // #core/gateway-keys.ts): CreateApiKey, CreateUsagePlanKey, and GetUsagePlanKey to tell a retry's conflict apart.
     this.webhookFunction.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['apigateway:POST', 'apigateway:DELETE'],
-        resources: TIER_NAMES.flatMap((tier) => {
-          const plan = `arn:${partition}:apigateway:${region}::/usageplans/${meteredApi.usagePlans[tier].usagePlanId}/keys`;
-          return [plan, `${plan}/*`];
-        }),
-      }),
+      new iam.PolicyStatement({ actions: ['apigateway:POST', 'apigateway:GET'], resources: TIER_NAMES.flatMap((tier) => [planKeysArn(tier), `${planKeysArn(tier)}/*`]) }),
     );
-    for (const tier of TIER_NAMES) {
-      const planId = Stack.of(this).getLogicalId(meteredApi.usagePlans[tier].node.defaultChild as CfnElement);
-      Validations.of(this.webhookFunction.role!).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/usageplans/<${planId}>/keys/*]`,
-        reason: `The keys of the ${tier} usage plan only: which gateway key moves is known only when a customer changes tier.`,
-      });
-    }
+    this.webhookFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['apigateway:POST'], resources: [apiKeysArn] }));
+    acknowledgeKeyWildcards(this.webhookFunction, false);
 
     // Its own small API: Stripe is not a customer, and the webhook Lambda names the metered API's usage
     // plans, which a method on that API could not do without a dependency cycle through its deployment.

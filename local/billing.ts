@@ -17,6 +17,7 @@ import type { BillingConfig } from '../lambdas/core/config.ts';
 import { runSync } from '../lambdas/core/sync.ts';
 import type { AlertSink } from '../lambdas/core/alerts.ts';
 import { escalateOverdueTickets, type TicketStore } from '../lambdas/core/tickets.ts';
+import { deleteDueGatewayKeys } from '../lambdas/core/gateway-keys.ts';
 import { createWebhookHandler } from '../lambdas/stripe-webhook/webhook.ts';
 import type { LocalRoute } from './gateway.ts';
 import { startLocalStripe, type LocalStripe } from './stripe/server.ts';
@@ -82,6 +83,9 @@ export async function startLocalBilling(options: LocalBillingOptions): Promise<L
       for (const customer of customers) await guard(customer);
       // Each problem once, as the deployed alarm would raise it once.
       await escalateOverdueTickets({ store: options.tickets, alerts: options.alerts, now: options.now() });
+      // As the deployed scheduled run: gateway keys replaced by tier changes, once due.
+      const keys = await deleteDueGatewayKeys({ gatewayKeys: options.gatewayKeys, retirements: services.retirements, registry: services.customers, now: options.now });
+      for (const { entry, error } of keys.failed) console.error(`gateway key of ${entry.customerId} not deleted yet:`, error);
       for (const problem of report.problems.map((p) => JSON.stringify(p)).filter((p) => !reported.has(p))) {
         reported.add(problem);
         console.error('stripe sync problem:', problem);

@@ -184,9 +184,10 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<R
     const authorizerContext = { principalId: authorization.principalId, ...authorization.context };
     if (route.access === 'free') return invoke(authorizerContext);
 
-    // Usage plan: the key the authorizer names must be in a plan, as with apiKeySource AUTHORIZER.
+    // Usage plan: the key the authorizer names must exist and be in a plan of this stage, as with
+    // apiKeySource AUTHORIZER; otherwise API Gateway answers 403 after the authorizer has metered the call.
     const gatewayKey = authorization.usageIdentifierKey ? options.gatewayKeys.findByValue(authorization.usageIdentifierKey) : undefined;
-    if (!gatewayKey) return sendGatewayResponse('DEFAULT_4XX', 403, 'Forbidden');
+    if (!gatewayKey?.tier) return sendGatewayResponse('DEFAULT_4XX', 403, 'Forbidden');
     if (!buckets.take(gatewayKey.gatewayKeyId, now())) return sendGatewayResponse('THROTTLED');
     const quota = monthlyQuotaOf(options.config.tiers[gatewayKey.tier]);
     if (quota !== undefined) {

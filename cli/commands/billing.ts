@@ -40,7 +40,14 @@ export function registerBillingCommands(program: Command, connect: () => Promise
       const customer = await context.store.getCustomer(options.customer);
       if (!customer) throw new CliError(`no customer ${options.customer}`);
       const stripe = customer.subscriptionId ? (await context.billing.ready()).stripe : undefined;
-      const result = await changeTier(options.customer, options.tier, { registry: context.store, gatewayKeys: context.customerDeps.gatewayKeys, stripe });
+      const result = await changeTier(options.customer, options.tier, {
+        registry: context.store,
+        gatewayKeys: context.customerDeps.gatewayKeys,
+        retirements: context.billing.retirements,
+        config: context.billing.config,
+        now: Date.now,
+        stripe,
+      });
       if (result.ok && result.changed) await context.billing.state.audit({ customerId: options.customer, action: `tier-${result.from}-to-${result.to}`, by: context.operator, reason: options.reason ?? 'tier set', at: Date.now() });
       if (!result.ok) throw new CliError(result.code === 'UNKNOWN_CUSTOMER' ? `no customer ${options.customer}` : `customer ${options.customer} has no Stripe subscription`);
       printRecord({ customerId: options.customer, from: result.from, to: result.to, changed: result.changed }, Boolean(options.json));

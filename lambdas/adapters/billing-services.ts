@@ -13,12 +13,15 @@ import { stripeSetup, type StripeSetup } from '#core/subscriptions.ts';
 import type { SyncDeps } from '#core/sync.ts';
 import { DynamoBillingStateStore } from './billing-state.ts';
 import { DynamoCustomerStore } from './customer-store.ts';
+import { DynamoGatewayKeyRetirementStore } from './gateway-key-retirements.ts';
 import type { TableNames } from './env.ts';
 import { StripeBillingProvider } from './stripe-billing.ts';
 import { CounterUsageReader, DynamoSyncStateStore } from './sync-store.ts';
 
 export interface BillingServices {
   readonly customers: DynamoCustomerStore;
+  /** Gateway keys replaced by tier changes, deleted by the scheduled run once no authorizer can still use them. */
+  readonly retirements: DynamoGatewayKeyRetirementStore;
   readonly state: DynamoBillingStateStore;
   readonly provider: StripeBillingProvider;
   readonly config: BillingConfig;
@@ -45,6 +48,7 @@ export function billingServices(options: {
   const counters = new CounterUsageReader(options.doc, options.tables.counters);
   return {
     customers,
+    retirements: new DynamoGatewayKeyRetirementStore(options.doc, options.tables),
     state,
     provider,
     config,

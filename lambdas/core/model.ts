@@ -16,6 +16,8 @@ export interface Customer {
   /** The API Gateway key that puts the customer in its tier's usage plan. Never shown to the customer. */
   readonly gatewayKeyId: string;
   readonly gatewayKeyValue: string;
+  /** The name the gateway key was created under, when it came from a tier change (see #core/gateway-keys.ts). */
+  readonly gatewayKeyName?: string;
   readonly createdAt: string;
   /** Monthly billing cap in cents; absent means the configured default. Raised only by an operator's approval. */
   readonly capCents?: number;

@@ -30,12 +30,61 @@ export interface CustomerRegistry {
   revokeKey(customerId: string, keyId: string, revokedAt: string): Promise<boolean>;
 }
 
-/** API Gateway's own API keys, which place a customer in its tier's usage plan. */
+/**
+ * Names one gateway key: by id, or, for a key whose creation may have crashed before its id was
+ * recorded, by the unique name it was created under.
+ */
+export type GatewayKeyRef = { readonly gatewayKeyId: string } | { readonly name: string };
+
+/**
+ * API Gateway's own API keys, which place a customer in its tier's usage plan. A key may be in only
+ * one usage plan per API stage (our plans share one stage), so a key never changes plan: a tier
+ * change creates a new key in the new plan and retires the old one (see #core/gateway-keys.ts).
+ */
 export interface GatewayKeyRegistry {
-  /** Creates a gateway key for the customer in the tier's usage plan. */
-  createKey(customerId: string, tier: TierName): Promise<{ gatewayKeyId: string; gatewayKeyValue: string }>;
-  /** Moves the gateway key to another tier's usage plan. */
-  moveKey(gatewayKeyId: string, from: TierName, to: TierName): Promise<void>;
+  /**
+   * Creates a gateway key for the customer in the tier's usage plan, under `name` (default: the
+   * customer id). Adding a key that is already in that plan (a retried call) is not an error.
+   */
+  createKey(customerId: string, tier: TierName, name?: string): Promise<{ gatewayKeyId: string; gatewayKeyValue: string }>;
+  /** Takes the key out of the tier's usage plan and deletes it; a key or membership already gone is not an error. */
+  deleteKey(key: GatewayKeyRef, tier: TierName): Promise<void>;
+}
+
+/**
+ * A gateway key waiting to be deleted: a customer's previous key (kept while authorizers may
+ * still hand it out from their cache), or a key created for a tier change that did not complete.
+ */
+export interface RetiringGatewayKey {
+  readonly customerId: string;
+  readonly key: GatewayKeyRef;
+  /** The usage plan the key is in. */
+  readonly tier: TierName;
+  /** Epoch ms from which the key may be deleted. */
+  readonly deleteAfter: number;
+  readonly reason: 'replaced' | 'unfinished-change';
+}
+
+/** The durable record of gateway keys to delete, and the switch of a customer to a new key. */
+export interface GatewayKeyRetirementStore {
+  /** Records a key to delete once due; recording the same entry twice keeps one. */
+  schedule(entry: RetiringGatewayKey): Promise<void>;
+  /**
+   * In one transaction: the customer's record names the new key, its name and the new tier (only
+   * if it still names `fromGatewayKeyId`), the new key's `unfinished` entry is dropped and the old
+   * key's `retire` entry recorded. `false` when the customer's key changed meanwhile (nothing written).
+   */
+  switchKey(input: {
+    customerId: string;
+    fromGatewayKeyId: string;
+    to: { tier: TierName; gatewayKeyId: string; gatewayKeyValue: string; name: string };
+    unfinished: RetiringGatewayKey;
+    retire: RetiringGatewayKey;
+  }): Promise<boolean>;
+  /** Entries due at `now`, earliest first, at most `limit`. */
+  due(now: number, limit: number): Promise<RetiringGatewayKey[]>;
+  /** Drops an entry once its key is deleted; an entry already gone is not an error. */
+  forget(entry: RetiringGatewayKey): Promise<void>;
 }
 
 /** The Stripe objects the catalog maps to, recorded by the setup command. */

@@ -2,7 +2,8 @@
 import { stripeCatalog, pricesOfTier, type Catalog } from './catalog.ts';
 import type { BillingConfig, TierName } from './config.ts';
 import type { Customer } from './model.ts';
-import type { BillingProvider, CatalogIds, CustomerRegistry, GatewayKeyRegistry } from './ports.ts';
+import { switchGatewayKey, type GatewayKeySwitchDeps } from './gateway-keys.ts';
+import type { BillingProvider, CatalogIds, CustomerRegistry } from './ports.ts';
 import { startOfNextUtcMonth } from './time.ts';
 
 export interface StripeSetup {
@@ -35,16 +36,20 @@ export async function subscribe(customer: Pick<Customer, 'customerId' | 'name' |
   });
 }
 
-export interface TierChangeDeps {
+export interface TierChangeDeps extends GatewayKeySwitchDeps {
   readonly registry: CustomerRegistry;
-  readonly gatewayKeys: GatewayKeyRegistry;
   /** Absent when Stripe already made the change (a webhook from Checkout or the billing portal). */
   readonly stripe?: StripeSetup;
 }
 
 export type TierChange = { ok: true; from: TierName; to: TierName; changed: boolean } | { ok: false; code: 'UNKNOWN_CUSTOMER' | 'NOT_SUBSCRIBED' };
 
-/** Moves a customer to `tier`: its subscription's prices, its gateway key's usage plan, then its record. */
+/**
+ * Moves a customer to `tier`: its subscription's prices, then a new gateway key in the tier's usage
+ * plan and its record naming both, in one write (the old key is retired later, see #core/gateway-keys.ts).
+ * A crash part-way is finished by running it again: Stripe's price change repeats harmlessly, and
+ * until the record switches the customer keeps its old key and tier.
+ */
 export async function changeTier(customerId: string, tier: TierName, deps: TierChangeDeps): Promise<TierChange> {
   const customer = await deps.registry.getCustomer(customerId);
   if (!customer) return { ok: false, code: 'UNKNOWN_CUSTOMER' };
@@ -53,8 +58,13 @@ export async function changeTier(customerId: string, tier: TierName, deps: TierC
     if (!customer.subscriptionId) return { ok: false, code: 'NOT_SUBSCRIBED' };
     await deps.stripe.provider.replacePrices(customer.subscriptionId, priceIdsOfTier(deps.stripe, tier));
   }
-  await deps.gatewayKeys.moveKey(customer.gatewayKeyId, customer.tier, tier);
-  await deps.registry.updateCustomer(customerId, { tier });
+  if (!(await switchGatewayKey(customer, tier, deps))) {
+    // A concurrent change of the same customer switched first (`tier set` and the webhook its Stripe
+    // change fires): done if it went to the same tier; otherwise the caller retries (a webhook is redelivered).
+    const now = await deps.registry.getCustomer(customerId);
+    if (now?.tier === tier) return { ok: true, from: tier, to: tier, changed: false };
+    throw new Error(`customer ${customerId} changed gateway keys during the tier change; run it again`);
+  }
   return { ok: true, from: customer.tier, to: tier, changed: true };
 }
 

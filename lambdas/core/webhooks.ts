@@ -4,9 +4,9 @@
  * drafted invoice flushes the period's last usage before it finalizes; payments are recorded.
  */
 import * as z from 'zod';
-import { TierNameSchema, type TierName } from './config.ts';
+import { TierNameSchema, type BillingConfig, type TierName } from './config.ts';
 import type { Customer } from './model.ts';
-import type { BillingProvider, BillingStateStore, CustomerRegistry, GatewayKeyRegistry } from './ports.ts';
+import type { BillingProvider, BillingStateStore, CustomerRegistry, GatewayKeyRegistry, GatewayKeyRetirementStore } from './ports.ts';
 import { changeTier } from './subscriptions.ts';
 import { syncCustomerMonth, type SyncDeps, type SyncOutcome } from './sync.ts';
 import { utcMonth } from './time.ts';
@@ -43,6 +43,10 @@ const InvoiceSchema = z.object({
 export interface WebhookDeps {
   readonly registry: CustomerRegistry & { findByStripeCustomerId(stripeCustomerId: string): Promise<Customer | undefined> };
   readonly gatewayKeys: GatewayKeyRegistry;
+  /** Where a tier change records the gateway keys it replaces. */
+  readonly retirements: GatewayKeyRetirementStore;
+  /** The key cache TTL: how long a replaced gateway key must stay in its plan. */
+  readonly config: Pick<BillingConfig, 'keyCacheTtlSeconds'>;
   readonly state: BillingStateStore;
   readonly sync: SyncDeps;
   readonly billing: Pick<BillingProvider, 'cancelSubscription' | 'creditDraftInvoice'>;
@@ -87,7 +91,7 @@ async function process(event: BillingEvent, deps: WebhookDeps): Promise<WebhookO
       if (event.type !== 'customer.subscription.created' && current && subscription.id !== current) return { kind: 'ignored', reason: 'not the current subscription' };
       const tier = event.type === 'customer.subscription.deleted' ? 'free' : tierOfSubscription(subscription);
       if (!tier) return { kind: 'ignored', reason: 'subscription prices name no single tier' };
-      const change = await changeTier(customer.customerId, tier, { registry: deps.registry, gatewayKeys: deps.gatewayKeys });
+      const change = await changeTier(customer.customerId, tier, { registry: deps.registry, gatewayKeys: deps.gatewayKeys, retirements: deps.retirements, config: deps.config, now: deps.now });
       await deps.registry.updateCustomer(customer.customerId, {
         lastSubscriptionEventAt: event.created,
         ...(event.type === 'customer.subscription.deleted' ? { subscriptionId: undefined } : { subscriptionId: subscription.id }),

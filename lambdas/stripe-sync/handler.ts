@@ -1,11 +1,17 @@
-/** Scheduled every few minutes: pushes settled usage to Stripe, exactly once (see #core/sync.ts). */
+/**
+ * Scheduled every few minutes: pushes settled usage to Stripe, exactly once (see #core/sync.ts);
+ * on the same schedule, guardrails, ticket escalation and the deletion of retired gateway keys.
+ */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { SNSClient } from '@aws-sdk/client-sns';
+import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import * as z from 'zod';
 import { runSync, SYNC_PROBLEM_MESSAGE } from '#core/sync.ts';
 import { escalateOverdueTickets } from '#core/tickets.ts';
+import { deleteDueGatewayKeys } from '#core/gateway-keys.ts';
+import { AwsGatewayKeyRegistry } from '#adapters/gateway-keys-aws.ts';
 import { SnsAlertSink } from '#adapters/alert-sinks.ts';
 import { DynamoTicketStore } from '#adapters/tickets-store.ts';
 import { billingServices } from '#adapters/billing-services.ts';
@@ -14,11 +20,19 @@ import { readEnv, tableEnv } from '#adapters/env.ts';
 import { stripeClient } from '#adapters/stripe-billing.ts';
 import { loadStripeSecrets } from '#adapters/stripe-secrets.ts';
 
-const env = readEnv(tableEnv('customers', 'apiKeys', 'counters', 'billing').extend({ ALERT_TOPIC_ARN: z.string().min(1) }));
+const env = readEnv(
+  tableEnv('customers', 'apiKeys', 'counters', 'billing').extend({
+    ALERT_TOPIC_ARN: z.string().min(1),
+    USAGE_PLAN_ID_FREE: z.string().min(1),
+    USAGE_PLAN_ID_PRO: z.string().min(1),
+    USAGE_PLAN_ID_ENTERPRISE: z.string().min(1),
+  }),
+);
 const logger = new Logger();
 const { doc } = connectDynamoDb();
 const tickets = new DynamoTicketStore(doc, env.BILLING_TABLE);
 const alerts = new SnsAlertSink(new SNSClient({}), env.ALERT_TOPIC_ARN);
+const gatewayKeys = new AwsGatewayKeyRegistry(new APIGatewayClient({}), { free: env.USAGE_PLAN_ID_FREE, pro: env.USAGE_PLAN_ID_PRO, enterprise: env.USAGE_PLAN_ID_ENTERPRISE });
 const servicesPromise = loadStripeSecrets().then((secrets) =>
   billingServices({
     doc,
@@ -45,5 +59,9 @@ export const handler = middy(async () => {
   // The billing support SLA rides on the same schedule: unacknowledged tickets are escalated once.
   const escalated = await escalateOverdueTickets({ store: tickets, alerts, now: Date.now() });
   if (escalated.length) logger.warn('tickets escalated', { tickets: escalated.map((t) => t.ticketId) });
+  // Gateway keys replaced by tier changes, once no authorizer's cache can still name them; a failure stays for the next run.
+  const keys = await deleteDueGatewayKeys({ gatewayKeys, retirements: services.retirements, registry: services.customers, now: Date.now });
+  if (keys.deleted.length || keys.kept.length) logger.info('gateway keys retired', { deleted: keys.deleted.length, kept: keys.kept.length });
+  for (const { entry, error } of keys.failed) logger.warn('gateway key not deleted yet', { customerId: entry.customerId, tier: entry.tier, error });
   return { counts, problems: report.problems.length };
 }).use(injectLambdaContext(logger));

@@ -29,7 +29,7 @@ export function createWebhookHandler(deps: {
     const { sync } = await deps.services.ready();
     const outcome = await handleBillingEvent(
       { id: verified.id, type: verified.type, created: verified.created, object: verified.data.object },
-      { registry: deps.services.customers, gatewayKeys: deps.gatewayKeys, state: deps.services.state, sync, billing: deps.services.provider, now: deps.services.now },
+      { registry: deps.services.customers, gatewayKeys: deps.gatewayKeys, retirements: deps.services.retirements, config: deps.services.config, state: deps.services.state, sync, billing: deps.services.provider, now: deps.services.now },
     );
     deps.logger.info('webhook processed', { eventId: verified.id, type: verified.type, outcome: outcome.kind });
     return json(200, { received: true, outcome: outcome.kind });

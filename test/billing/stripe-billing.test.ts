@@ -39,12 +39,15 @@ describe('Stripe billing against the local Stripe (official SDK) and DynamoDB Lo
     expect(subscription.items.data.map((i) => i.price.metadata.tier)).toEqual(['free']);
 
     const { stripe } = await f.services.ready();
-    const result = await changeTier(customer.customerId, 'pro', { registry: f.services.customers, gatewayKeys: f.gatewayKeys, stripe });
+    const result = await changeTier(customer.customerId, 'pro', { registry: f.services.customers, gatewayKeys: f.gatewayKeys, retirements: f.services.retirements, config: billingConfig, now: () => f.clock.now, stripe });
     expect(result).toEqual({ ok: true, from: 'free', to: 'pro', changed: true });
     const updated = await stripeClient().subscriptions.retrieve(customer.subscriptionId!);
     expect(updated.items.data.map((i) => `${i.price.metadata.tier}/${i.price.metadata.role}`).sort()).toEqual(['pro/fee', 'pro/usage']);
-    expect(f.gatewayKeys.findByValue(customer.gatewayKeyValue)?.tier).toBe('pro');
-    expect((await f.services.customers.getCustomer(customer.customerId))?.tier).toBe('pro');
+    // A new gateway key in the Pro plan; the old one stays in Free's until the authorizers' cache lets go of it.
+    const after = (await f.services.customers.getCustomer(customer.customerId))!;
+    expect(after.tier).toBe('pro');
+    expect(f.gatewayKeys.findByValue(after.gatewayKeyValue)?.tier).toBe('pro');
+    expect(f.gatewayKeys.findByValue(customer.gatewayKeyValue)?.tier).toBe('free');
   });
 
   it('pushes settled usage exactly once through a 500, an accepted-then-timed-out call and a crash between send and mark', async () => {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
+import { billingConfig } from '../../lambdas/core/config.ts';
 import { createCustomer } from '../../lambdas/core/customers.ts';
 import type { UsageReport } from '../../lambdas/core/usage-report.ts';
 import { utcHour } from '../../lambdas/core/time.ts';
@@ -15,7 +16,10 @@ const SCREENSHOTS = resolve(__dirname, '../../test-output/screenshots');
 
 describe('dashboard in headless Chromium against the local stack', () => {
   // One clock for the stack and the test: "this month" cannot change between acting and reading.
-  const now = midMonthClock();
+  // It starts mid-month and runs with the wall clock; a test moves it on past the authorizer's key cache.
+  const clock = { skewMs: 0 };
+  const midMonth = midMonthClock();
+  const now = () => midMonth() + clock.skewMs;
   let stack: LocalStack;
   let browser: Browser;
   let customerId: string;
@@ -131,6 +135,9 @@ describe('dashboard in headless Chromium against the local stack', () => {
     const after = (await stack.store.getCustomer(customerId))!;
     expect(after.tier).toBe('pro');
     expect(stack.gatewayKeys.findByValue(after.gatewayKeyValue)?.tier).toBe('pro');
+    // The upgrade gave the customer a new gateway key in the Pro plan; authorizers that cached the customer
+    // keep naming its Free key (still in the Free plan) until their key cache expires, then use the new one.
+    clock.skewMs += (billingConfig.keyCacheTtlSeconds + 1) * 1000;
     const subscription = await stack.billing!.localStripe!.client().subscriptions.retrieve(after.subscriptionId!);
     expect(subscription.items.data.map((i) => i.price.metadata.tier)).toEqual(['pro', 'pro']);
     expect((await fetch(`${stack.gateway.url}/api/x`, { headers: { 'x-api-key': key } })).status).toBe(200);

@@ -39,13 +39,15 @@ describe('Stripe billing infrastructure', () => {
     });
   });
 
-  it('lets the webhook move gateway keys between the tiers\' usage plans and nothing else in API Gateway', () => {
-    const statements = statementsOfFunction(template, logicalIdAt(template, 'ApiBilling/StripeBilling/WebhookFunction/Resource'));
-    const apigateway = statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('apigateway:')));
-    expect(apigateway).toHaveLength(1);
-    expect([apigateway[0]!.Action].flat().sort()).toEqual(['apigateway:DELETE', 'apigateway:POST']);
-    expect(JSON.stringify(apigateway[0]!.Resource)).toContain('/usageplans/');
-    expect(statements.flatMap((s) => [s.Action].flat()).some((a) => a.endsWith(':*'))).toBe(false);
+  it('lets the webhook create gateway keys in the tiers\' usage plans, and only the sync delete them', () => {
+    const apigatewayActions = (name: string) =>
+      statementsOfFunction(template, logicalIdAt(template, `ApiBilling/StripeBilling/${name}/Resource`))
+        .filter((s) => [s.Action].flat().some((a) => a.startsWith('apigateway:')))
+        .flatMap((s) => [s.Action].flat());
+    expect([...new Set(apigatewayActions('WebhookFunction'))].sort()).toEqual(['apigateway:GET', 'apigateway:POST']);
+    expect([...new Set(apigatewayActions('SyncFunction'))].sort()).toEqual(['apigateway:DELETE', 'apigateway:GET']);
+    expect(apigatewayActions('UpgradeFunction')).toEqual([]);
+    for (const name of ['WebhookFunction', 'SyncFunction']) expect(apigatewayActions(name).some((a) => a.endsWith(':*'))).toBe(false);
   });
 
   it('alarms when the sync fails', () => {
@@ -76,16 +78,18 @@ describe('Stripe billing infrastructure, in detail', () => {
     });
   });
 
-  it('gives the sync the alert topic and the webhook each tier\'s usage plan', () => {
+  it('gives the sync the alert topic, and the sync (retired keys) and the webhook (tier changes) each tier\'s usage plan', () => {
     const sync = resource('ApiBilling/StripeBilling/SyncFunction/Resource').Properties;
     const webhook = resource('ApiBilling/StripeBilling/WebhookFunction/Resource').Properties;
 
     expect(sync.Environment.Variables.ALERT_TOPIC_ARN).toEqual(ref('ApiBilling/Alerts/Topic/Resource'));
-    expect(webhook.Environment.Variables).toMatchObject({
-      USAGE_PLAN_ID_FREE: ref('ApiBilling/MeteredApi/Api/UsagePlan-free/Resource'),
-      USAGE_PLAN_ID_PRO: ref('ApiBilling/MeteredApi/Api/UsagePlan-pro/Resource'),
-      USAGE_PLAN_ID_ENTERPRISE: ref('ApiBilling/MeteredApi/Api/UsagePlan-enterprise/Resource'),
-    });
+    for (const fn of [sync, webhook]) {
+      expect(fn.Environment.Variables).toMatchObject({
+        USAGE_PLAN_ID_FREE: ref('ApiBilling/MeteredApi/Api/UsagePlan-free/Resource'),
+        USAGE_PLAN_ID_PRO: ref('ApiBilling/MeteredApi/Api/UsagePlan-pro/Resource'),
+        USAGE_PLAN_ID_ENTERPRISE: ref('ApiBilling/MeteredApi/Api/UsagePlan-enterprise/Resource'),
+      });
+    }
   });
 
   it('sizes the sync for a run over every customer and the webhook for one event', () => {
@@ -102,9 +106,9 @@ describe('Stripe billing infrastructure, in detail', () => {
 
   it.each([
     // Scan lists the customers, UpdateItem blocks one at its cap; counters and the outbox are read and written.
-    ['SyncFunction', { Customers: ['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'], ApiKeys: [], Counters: ['dynamodb:GetItem', 'dynamodb:Query'], Billing: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'] }],
+    ['SyncFunction', { Customers: ['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'], ApiKeys: [], Counters: ['dynamodb:GetItem', 'dynamodb:Query'], Billing: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'] }],
     // The byStripeCustomer Query is granted on the index ARN, checked below.
-    ['WebhookFunction', { Customers: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], ApiKeys: [], Counters: ['dynamodb:Query'], Billing: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'] }],
+    ['WebhookFunction', { Customers: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], ApiKeys: [], Counters: ['dynamodb:Query'], Billing: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'] }],
   ])('%s is granted exactly the table actions it uses', (name, expected) => {
     const statements = statementsOfFunction(template, fnId(name));
 
@@ -121,13 +125,22 @@ describe('Stripe billing infrastructure, in detail', () => {
     ]);
   });
 
-  it('lets the webhook add and remove keys on the three usage plans, by their ARNs', () => {
-    const [statement] = statementsOfFunction(template, fnId('WebhookFunction')).filter((s) => [s.Action].flat().some((a) => a.startsWith('apigateway:')));
+  it('scopes API Gateway to the three usage plans\' keys and the account\'s API keys, by their ARNs', () => {
+    const apigateway = (name: string) => statementsOfFunction(template, fnId(name)).filter((s) => [s.Action].flat().some((a) => a.startsWith('apigateway:')));
     const planArn = (tier: string, suffix: string) => ({
       'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':apigateway:', { Ref: 'AWS::Region' }, '::/usageplans/', ref(`ApiBilling/MeteredApi/Api/UsagePlan-${tier}/Resource`), suffix]],
     });
+    const apiKeysArn = (suffix: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':apigateway:', { Ref: 'AWS::Region' }, `::/apikeys${suffix}`]] });
+    const tiers = ['free', 'pro', 'enterprise'];
 
-    expect(statement!.Resource).toEqual(['free', 'pro', 'enterprise'].flatMap((tier) => [planArn(tier, '/keys'), planArn(tier, '/keys/*')]));
+    expect(apigateway('WebhookFunction')).toEqual([
+      { Effect: 'Allow', Action: ['apigateway:POST', 'apigateway:GET'], Resource: tiers.flatMap((tier) => [planArn(tier, '/keys'), planArn(tier, '/keys/*')]) },
+      { Effect: 'Allow', Action: 'apigateway:POST', Resource: apiKeysArn('') },
+    ]);
+    expect(apigateway('SyncFunction')).toEqual([
+      { Effect: 'Allow', Action: 'apigateway:DELETE', Resource: [...tiers.map((tier) => planArn(tier, '/keys/*')), apiKeysArn('/*')] },
+      { Effect: 'Allow', Action: 'apigateway:GET', Resource: apiKeysArn('') },
+    ]);
   });
 
   it.each(['SyncFunction', 'WebhookFunction', 'UpgradeFunction'])('%s has no wildcard action and reads only its own secret', (name) => {
