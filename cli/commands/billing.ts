@@ -48,9 +48,11 @@ export function registerBillingCommands(program: Command, connect: () => Promise
         now: Date.now,
         stripe,
       });
-      if (result.ok && result.changed) await context.billing.state.audit({ customerId: options.customer, action: `tier-${result.from}-to-${result.to}`, by: context.operator, reason: options.reason ?? 'tier set', at: Date.now() });
+      // The operator's change is audited even when the webhook its Stripe change fired switched the key first.
+      const changed = result.ok && customer.tier !== options.tier;
+      if (changed) await context.billing.state.audit({ customerId: options.customer, action: `tier-${customer.tier}-to-${options.tier}`, by: context.operator, reason: options.reason ?? 'tier set', at: Date.now() });
       if (!result.ok) throw new CliError(result.code === 'UNKNOWN_CUSTOMER' ? `no customer ${options.customer}` : `customer ${options.customer} has no Stripe subscription`);
-      printRecord({ customerId: options.customer, from: result.from, to: result.to, changed: result.changed }, Boolean(options.json));
+      printRecord({ customerId: options.customer, from: customer.tier, to: options.tier, changed }, Boolean(options.json));
     });
 
   const billing = program.command('billing').description('the Stripe sync: pause, resume, status, run once');

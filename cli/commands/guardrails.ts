@@ -27,7 +27,7 @@ export function registerGuardrailCommands(program: Command, connect: () => Promi
       if (!customer) throw new CliError(`no customer ${options.customer}`);
       const capCents = Math.round(Number(options.cap) * 100);
       const month = utcMonth(Date.now());
-      const calls = await new CounterUsageReader(context.doc, context.tables.counters).callsThisMonth(customer.customerId, month);
+      const calls = await new CounterUsageReader(context.doc, context.tables.counters).billableCalls(customer.customerId, month);
       const billCents = estimateBill(customer.tier, calls, context.billing.config).totalCents;
       // Lifting the block at once when the new cap is above this month's bill.
       await context.store.updateCustomer(customer.customerId, { capCents, ...(customer.cappedMonth === month && billCents < capCents && { cappedMonth: undefined }) });

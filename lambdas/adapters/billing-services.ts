@@ -57,7 +57,8 @@ export function billingServices(options: {
       checkGuardrails(customer, {
         alerts,
         markOnce: (id, key, at) => state.markOnce(id, key, at),
-        callsInMonth: (id, month) => counters.callsThisMonth(id, month),
+        // The month's count as the sync bills it (its hour counters), not the month item the hot path reads.
+        callsInMonth: (id, month) => counters.billableCalls(id, month),
         setCappedMonth: async (id, month) => void (await customers.updateCustomer(id, { cappedMonth: month })),
         config,
         now: now(),

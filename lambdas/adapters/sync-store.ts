@@ -71,7 +71,12 @@ export class CounterUsageReader implements UsageReader, MonthlyCallCounter {
     return items.filter((item) => !beforeHour || String(item.sk) < `HOUR#${beforeHour}`).reduce((total, item) => total + Number(item.billable ?? 0), 0);
   }
 
-  /** The month counter: one small read. */
+  /**
+   * The month item: one small read, for the authorizer's X-RateLimit-* figures only. Every figure
+   * that is billed or shown as the bill (sync, guardrails, usage report, CLI) sums the hour
+   * counters (`billableCalls`, `hourly`), which the month item can briefly trail while a batch
+   * wider than one transaction is being applied.
+   */
   async callsThisMonth(customerId: string, month: string): Promise<number> {
     const result = await this.doc.send(new GetCommand({ TableName: this.countersTable, Key: { pk: `CUSTOMER#${customerId}`, sk: `MONTH#${month}` } }));
     return Number(result.Item?.billable ?? 0);
