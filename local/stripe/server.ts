@@ -143,7 +143,7 @@ export interface LocalStripe {
   /** Closes subscription periods that have ended: drafts their invoices (invoice.created), finalizes drafts over an hour old. */
   advanceBillingPeriods(): Promise<void>;
   /** Answers the next `count` requests whose path matches with a fault. */
-  failNext(path: RegExp, fault: { status?: number; acceptThenHang?: boolean; count?: number }): void;
+  failNext(path: RegExp, fault: { status?: number; acceptThenDrop?: boolean; count?: number }): void;
   readonly requests: Array<{ method: string; path: string }>;
   /** Waits for every webhook delivery in flight. */
   webhooksDelivered(): Promise<void>;
@@ -168,7 +168,7 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
   const events = new Map<string, Obj>();
   const meterEvents: Array<{ identifier: string; customer: string; value: number; timestamp: number; meter: string; receivedAt: number }> = [];
   const idempotency = new Map<string, { params: string; status: number; body: string }>();
-  const faults: Array<{ path: RegExp; status?: number; acceptThenHang?: boolean; count: number }> = [];
+  const faults: Array<{ path: RegExp; status?: number; acceptThenDrop?: boolean; count: number }> = [];
   const requests: Array<{ method: string; path: string }> = [];
   const deliveries = new Set<Promise<void>>();
   let url = '';
@@ -559,7 +559,11 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
         }
         const fault = faults.find((f) => f.path.test(path) && f.count > 0);
         if (fault) fault.count -= 1;
-        if (fault && !fault.acceptThenHang) return send(fault.status ?? 500, { error: { type: 'api_error', message: 'An error occurred with our connection to Stripe. Request was retried.' } });
+        if (fault && !fault.acceptThenDrop) return send(fault.status ?? 500, { error: { type: 'api_error', message: 'An error occurred with our connection to Stripe. Request was retried.' } });
+        // Applied, but the answer never arrives: the connection drops, as when a time-out or a network
+        // fault loses Stripe's reply. stripe-node re-sends a POST once on a closed connection, even with
+        // retries off, under the idempotency key it adds to every POST: a fault with count 2 loses both.
+        const reply = (status: number, payload: unknown, headers?: Record<string, string>) => (fault?.acceptThenDrop ? void res.destroy() : send(status, payload, headers));
 
         const idempotencyKey = req.headers['idempotency-key'] as string | undefined;
         const fingerprint = `${method} ${path} ${body}`;
@@ -568,7 +572,7 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
           if (previous && previous.params !== fingerprint) {
             return send(400, { error: { type: 'idempotency_error', message: `Keys for idempotent requests can only be used with the same parameters they were first used with.` } });
           }
-          if (previous) return send(previous.status, previous.body, { 'idempotent-replayed': 'true' });
+          if (previous) return reply(previous.status, previous.body, { 'idempotent-replayed': 'true' });
         }
         let status: number;
         let payload: unknown;
@@ -580,8 +584,7 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
         }
         // Stripe saves idempotent results, errors included (but not 5xx).
         if (idempotencyKey && method === 'POST') idempotency.set(idempotencyKey, { params: fingerprint, status, body: JSON.stringify(payload) });
-        if (fault?.acceptThenHang) return; // applied, but the answer never comes: the client times out
-        send(status, payload);
+        reply(status, payload);
       })().catch((error: unknown) => {
         res.writeHead(500, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: { type: 'api_error', message: error instanceof Error ? error.message : String(error) } }));
@@ -596,7 +599,7 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
     url,
     client(apiVersion) {
       const { port } = new URL(url);
-      return new Stripe('sk_test_local', { apiVersion: (apiVersion ?? Stripe.API_VERSION) as Stripe.StripeConfig['apiVersion'], host: '127.0.0.1', port: Number(port), protocol: 'http', maxNetworkRetries: 0, timeout: 2_000 });
+      return new Stripe('sk_test_local', { apiVersion: (apiVersion ?? Stripe.API_VERSION) as Stripe.StripeConfig['apiVersion'], host: '127.0.0.1', port: Number(port), protocol: 'http', maxNetworkRetries: 0, timeout: 10_000 }); // the product's own settings (lambdas/adapters/stripe-billing.ts)
     },
     setNow(epochMs) {
       clock = () => epochMs;

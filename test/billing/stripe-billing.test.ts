@@ -50,7 +50,7 @@ describe('Stripe billing against the local Stripe (official SDK) and DynamoDB Lo
     expect(f.gatewayKeys.findByValue(customer.gatewayKeyValue)?.tier).toBe('free');
   });
 
-  it('pushes settled usage exactly once through a 500, an accepted-then-timed-out call and a crash between send and mark', async () => {
+  it('pushes settled usage exactly once through a 500, an accepted call whose reply was lost and a crash between send and mark', async () => {
     const customer = await f.addCustomer('pro');
     await addHourCounts(f.doc, f.tables.counters, customer.customerId, [
       { hour: '2026-11-25T09', billable: 700 },
@@ -59,7 +59,7 @@ describe('Stripe billing against the local Stripe (official SDK) and DynamoDB Lo
     const { sync } = await f.services.ready();
     f.stripe.failNext(/meter_events/, { status: 500 });
     expect((await syncCustomerMonth(customer, '2026-11', sync)).kind).toBe('failed');
-    f.stripe.failNext(/meter_events/, { acceptThenHang: true });
+    f.stripe.failNext(/meter_events/, { acceptThenDrop: true, count: 2 });
     expect((await syncCustomerMonth(customer, '2026-11', sync)).kind).toBe('failed');
     expect(await meterTotal(customer.customerId)).toBe(1_000); // accepted, unacknowledged
     // A crash between send and mark: Stripe has the event, our outbox still says pending.

@@ -73,12 +73,21 @@ describe('local Stripe through the official SDK', () => {
     await expect(client.customers.create({ name: 'B' }, { idempotencyKey: 'k1' })).rejects.toMatchObject({ type: 'StripeIdempotencyError' });
   });
 
-  it('answers a 500 in Stripe\'s error shape, and accepts-then-hangs so the client times out', async () => {
+  it('answers a 500 in Stripe\'s error shape, and accepts then drops the connection so the client sees a connection error', async () => {
     stripe.failNext(/^\/v1\/customers$/, { status: 500 });
     await expect(client.customers.create({ name: 'A' })).rejects.toMatchObject({ statusCode: 500, type: 'StripeAPIError' });
-    stripe.failNext(/^\/v1\/customers$/, { acceptThenHang: true });
+    stripe.failNext(/^\/v1\/customers$/, { acceptThenDrop: true, count: 2 });
     await expect(client.customers.create({ name: 'B' })).rejects.toMatchObject({ type: 'StripeConnectionError' });
     expect((await client.customers.create({ name: 'C' })).name).toBe('C');
+  });
+
+  it('is re-sent once by stripe-node when one reply is lost, under the same idempotency key: applied once', async () => {
+    const { customer } = await meteredSetup([{ up_to: 'inf', unit_amount: 1 }], 'graduated');
+    stripe.failNext(/meter_events/, { acceptThenDrop: true });
+    const event = { event_name: 'calls', payload: { stripe_customer_id: customer.id, value: '4' }, identifier: 'lost-reply', timestamp: NOW / 1000 };
+    await expect(client.billing.meterEvents.create(event)).resolves.toMatchObject({ identifier: 'lost-reply' });
+    expect(stripe.requests.filter((r) => r.path === '/v1/billing/meter_events')).toHaveLength(2);
+    expect(stripe.state.meterEvents.filter((e) => e.identifier === 'lost-reply').map((e) => e.value)).toEqual([4]);
   });
 
   it('signs webhooks so that constructEvent verifies them, and a wrong secret does not', async () => {
