@@ -53,7 +53,7 @@ export function accountStanding(customer: Customer, capCents: number, now: numbe
     return { state: 'suspended', message: 'Your account is suspended, so API calls are refused. Report a billing problem below: billing support answers within 4 hours.' };
   }
   if (customer.capBehaviour === 'block' && customer.cappedMonth === utcMonth(now)) {
-    const cap = `$${(capCents / 100).toFixed(2)}`;
+    const cap = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' }).format(capCents / 100);
     const resumes = new Date(startOfNextUtcMonth(now)).toISOString().slice(0, 10);
     return { state: 'capped', message: `Your account reached its ${cap} monthly billing cap, so API calls are refused until ${resumes}. To keep calling now, ask billing support for a higher cap (report below) or upgrade.` };
   }
