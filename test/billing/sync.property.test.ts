@@ -442,7 +442,35 @@ describe('Stripe sync property (local Stripe through the adapter, state in Dynam
             await stripe.stop();
           }
         }),
-        budget.parameters,
+        {
+          ...budget.parameters,
+          examples: [
+            // A crash after the send leaves the entry pending; 25 hours on, Stripe has forgotten its identifier.
+            [Date.UTC(2026, 1, 1, 0, 39), [{ tier: 'free', capCents: undefined, capBehaviour: 'absorb' }], [{ kind: 'advance', minutes: 21 * 60 }, { kind: 'usage', customer: 0, hoursAgo: 1, calls: 1 }, { kind: 'sync', paused: false, race: false, faults: Array.from({ length: 6 }, () => ({ fault: 'none' as Fault, crash: true })) }, { kind: 'advance', minutes: 25 * 60 }]],
+            // The last minutes of November: a time-out and a 5xx, a block at the cap and a call refused by it, the
+            // pending entries sent again once later hours have settled, a tier change, then the invoice.created
+            // flush racing the scheduled run.
+            [
+              Date.UTC(2026, 10, 30, 22, 10),
+              [{ tier: 'pro', capCents: 4_950, capBehaviour: 'block' }, { tier: 'enterprise', capCents: 50_050, capBehaviour: 'absorb' }],
+              [
+                { kind: 'advance', minutes: 100 },
+                { kind: 'usage', customer: 0, hoursAgo: 1, calls: 400 },
+                { kind: 'usage', customer: 1, hoursAgo: 1, calls: 80 },
+                { kind: 'sync', paused: false, race: false, faults: [{ fault: 'none', crash: false }, { fault: 'time-out', crash: false }, { fault: 'none', crash: false }, { fault: 'server-error', crash: false }, { fault: 'none', crash: false }, { fault: 'none', crash: false }] },
+                { kind: 'usage', customer: 0, hoursAgo: 0, calls: 50 },
+                { kind: 'usage', customer: 1, hoursAgo: 0, calls: 30 },
+                { kind: 'advance', minutes: 30 },
+                { kind: 'sync', paused: false, race: false, faults: Array.from({ length: 6 }, () => ({ fault: 'none' as Fault, crash: false })) },
+                { kind: 'tier', customer: 1, tier: 'pro' },
+                { kind: 'usage', customer: 1, hoursAgo: 1, calls: 20 },
+                { kind: 'sync', paused: false, race: true, faults: Array.from({ length: 6 }, () => ({ fault: 'none' as Fault, crash: false })) },
+                { kind: 'advance', minutes: 60 },
+                { kind: 'sync', paused: false, race: false, faults: Array.from({ length: 6 }, () => ({ fault: 'none' as Fault, crash: false })) },
+              ],
+            ],
+          ],
+        },
       );
     },
     budget.timeoutMs,
