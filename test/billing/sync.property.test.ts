@@ -19,15 +19,13 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { stripeCatalog } from '../../lambdas/core/catalog.ts';
 import { billingConfig, type BillingConfig, type TierName } from '../../lambdas/core/config.ts';
 import { createCustomer } from '../../lambdas/core/customers.ts';
-import { checkGuardrails } from '../../lambdas/core/guardrails.ts';
 import type { Customer } from '../../lambdas/core/model.ts';
 import type { BillingProvider, MeterEventPush } from '../../lambdas/core/ports.ts';
 import { changeTier, stripeSetup } from '../../lambdas/core/subscriptions.ts';
 import { runSync, syncCustomerMonth, type SyncDeps, type SyncStateStore } from '../../lambdas/core/sync.ts';
 import { utcHour, utcMonth } from '../../lambdas/core/time.ts';
 import { handleBillingEvent } from '../../lambdas/core/webhooks.ts';
-import { DynamoBillingStateStore } from '../../lambdas/adapters/billing-state.ts';
-import { DynamoCustomerStore } from '../../lambdas/adapters/customer-store.ts';
+import { billingServices } from '../../lambdas/adapters/billing-services.ts';
 import { LocalGatewayKeyRegistry } from '../../lambdas/adapters/gateway-keys-local.ts';
 import { StripeBillingProvider, stripeClient } from '../../lambdas/adapters/stripe-billing.ts';
 import { CounterUsageReader, DynamoSyncStateStore } from '../../lambdas/adapters/sync-store.ts';
@@ -260,12 +258,12 @@ describe('Stripe sync property (local Stripe through the adapter, state in Dynam
           const clock = () => now;
           const stripe = await startLocalStripe({ now: clock });
           try {
-            const provider = new StripeBillingProvider(stripeClient({ secretKey: 'sk_test_local', baseUrl: stripe.url, timeoutMs: 10_000 }));
+            const services = billingServices({ doc: t.doc, tables: t.tables, stripe: stripeClient({ secretKey: 'sk_test_local', baseUrl: stripe.url, timeoutMs: 10_000 }), config, now: clock });
+            const { provider, customers: registry, state: billingState, retirements } = services;
+            const guardrails = services.guardrails({ publish: async () => undefined });
             const faulty = new FaultyStripe(stripe, provider, new StripeBillingProvider(timingOutClient(stripe)));
             const catalogIds = await provider.ensureCatalog(stripeCatalog(config));
             const setup = stripeSetup(provider, catalogIds, config);
-            const registry = new DynamoCustomerStore(t.doc, t.tables);
-            const billingState = new DynamoBillingStateStore(t.doc, t.tables.billing);
             const armedCrashes = new Set<string>();
             const state = crashing(new DynamoSyncStateStore(t.doc, t.tables.billing), armedCrashes);
             const usage = new CounterUsageReader(t.doc, t.tables.counters);
@@ -301,7 +299,7 @@ describe('Stripe sync property (local Stripe through the adapter, state in Dynam
               }
               if (step.kind === 'tier') {
                 const i = step.customer % customers.length;
-                await changeTier(customers[i]!.customerId, step.tier, { registry, gatewayKeys, stripe: setup });
+                await changeTier(customers[i]!.customerId, step.tier, { registry, gatewayKeys, retirements, config, now: clock, stripe: setup });
                 tiers[i] = step.tier;
               }
               if (step.kind === 'usage') {
@@ -337,16 +335,7 @@ describe('Stripe sync property (local Stripe through the adapter, state in Dynam
               const scheduledRun = (async () => {
                 await runSync(await current(), depsFor(scheduled), { paused: step.paused });
                 // The guardrails run on the same schedule, after the sync (as the sync Lambda does).
-                for (const customer of await current()) {
-                  await checkGuardrails(customer, {
-                    alerts: { publish: async () => undefined },
-                    markOnce: (id, k, at) => billingState.markOnce(id, k, at),
-                    callsInMonth: (id, month) => usage.callsThisMonth(id, month),
-                    setCappedMonth: async (id, month) => void (await registry.updateCustomer(id, { cappedMonth: month })),
-                    config,
-                    now,
-                  });
-                }
+                for (const customer of await current()) await guardrails(customer);
               })();
               const flush = async () => {
                 if (!race) return;
@@ -360,7 +349,7 @@ describe('Stripe sync property (local Stripe through the adapter, state in Dynam
                     drafts.map((invoice) =>
                       handleBillingEvent(
                         { id: `evt_${invoice.id}`, type: 'invoice.created', created: Math.floor(now / 1000), object: invoice },
-                        { registry, gatewayKeys, state: billingState, sync: depsFor(flushRun), billing: faulty.forRun(flushRun), now: clock },
+                        { registry, gatewayKeys, retirements, config, state: billingState, sync: depsFor(flushRun), billing: faulty.forRun(flushRun), now: clock },
                       ),
                     ),
                   );
@@ -412,7 +401,7 @@ describe('Stripe sync property (local Stripe through the adapter, state in Dynam
             const before = new Set(stripe.state.invoices.keys());
             await stripe.advanceBillingPeriods();
             for (const invoice of [...stripe.state.invoices.values()].filter((inv) => !before.has(inv.id) && inv.object === 'invoice')) {
-              await handleBillingEvent({ id: `evt_${invoice.id}`, type: 'invoice.created', created: Math.floor(now / 1000), object: invoice }, { registry, gatewayKeys, state: billingState, sync: depsFor('invoice'), billing: provider, now: clock });
+              await handleBillingEvent({ id: `evt_${invoice.id}`, type: 'invoice.created', created: Math.floor(now / 1000), object: invoice }, { registry, gatewayKeys, retirements, config, state: billingState, sync: depsFor('invoice'), billing: provider, now: clock });
             }
             now += HOUR + MINUTE;
             stripe.setNow(now);
