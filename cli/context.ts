@@ -14,7 +14,8 @@ export class CliError extends Error {}
 
 export interface CliContext {
   readonly doc: DynamoDBDocumentClient;
-  readonly tables: TableNames;
+  /** The webhook's idempotency table is not among them: no command touches event claims. */
+  readonly tables: Omit<TableNames, 'idempotency'>;
   readonly store: DynamoCustomerStore;
   readonly customerDeps: CustomerDeps;
   /** Stripe and billing state: the local Stripe of `npm start`, or Stripe test mode when STRIPE_SECRET_KEY is set. */

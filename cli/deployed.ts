@@ -19,7 +19,7 @@ export const REQUIRED_OUTPUTS = {
 } as const;
 
 export interface DeployedStack {
-  readonly tables: TableNames;
+  readonly tables: Omit<TableNames, 'idempotency'>;
   readonly usagePlanIds: Record<TierName, string>;
   readonly stripeSecretArn: string;
 }
@@ -32,7 +32,7 @@ export function deployedStackFromOutputs(stackName: string, outputs: Readonly<Re
     return value;
   };
   return {
-    tables: Object.fromEntries(Object.entries(REQUIRED_OUTPUTS.tables).map(([role, key]) => [role, need(key)])) as unknown as TableNames,
+    tables: Object.fromEntries(Object.entries(REQUIRED_OUTPUTS.tables).map(([role, key]) => [role, need(key)])) as unknown as Omit<TableNames, 'idempotency'>,
     usagePlanIds: Object.fromEntries(TIER_NAMES.map((tier) => [tier, need(REQUIRED_OUTPUTS.usagePlans[tier])])) as Record<TierName, string>,
     stripeSecretArn: need(REQUIRED_OUTPUTS.stripeSecret),
   };

@@ -12,6 +12,7 @@ import { Construct } from 'constructs';
 import { TABLE_ENV } from '../lambdas/adapters/env.ts';
 import { TIER_NAMES } from '../lambdas/core/config.ts';
 import { ROUTES } from '../lambdas/core/routes.ts';
+import { WEBHOOK_TIMEOUT_MS } from '../lambdas/core/webhooks.ts';
 import { ProductFunction } from './lambda-defaults.ts';
 import { addRoute } from './routes.ts';
 import type { MeteredApi } from './metered-api.ts';
@@ -24,7 +25,7 @@ import { SYNC_PROBLEM_MESSAGE } from '../lambdas/core/sync.ts';
 export interface StripeBillingProps {
   /** The product's tables: the sync reads counters and writes its outbox; the webhook moves customers between tiers. */
   readonly tables: BillingTables;
-  /** The metered API: its usage plans (the webhook moves keys between them) and the upgrade route. */
+  /** The metered API: its usage plans (tier changes, from the webhook or the end of a payment grace, put new keys in them) and the upgrade route. */
   readonly meteredApi: MeteredApi;
   /** Where sync problems, overdue tickets and alarms go. */
   readonly alerts: Alerts;
@@ -115,23 +116,36 @@ export class StripeBilling extends Construct {
         });
       }
     };
+    /**
+     * What a tier change needs (#core/subscriptions.ts changeTier): a new gateway key in the new tier's plan
+     * (a key is in one plan per stage; see #core/gateway-keys.ts): CreateApiKey, CreateUsagePlanKey, and
+     * GetUsagePlanKey to tell a retry's conflict apart; the switch is one transaction that updates the
+     * customer and puts and deletes retirement entries in the billing table (granted with each function's tables).
+     */
+    const grantTierChange = (fn: ProductFunction) => {
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['apigateway:POST', 'apigateway:GET'], resources: TIER_NAMES.flatMap((tier) => [planKeysArn(tier), `${planKeysArn(tier)}/*`]) }));
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['apigateway:POST'], resources: [apiKeysArn] }));
+    };
 
     this.syncFunction = new ProductFunction(this, 'SyncFunction', {
       handlerName: 'stripe-sync',
-      description: 'Pushes settled usage to Stripe as meter events, exactly once (outbox per customer and month)',
+      description: 'Pushes settled usage to Stripe as meter events, exactly once (outbox per customer and month); ends expired payment graces; deletes retired gateway keys',
       timeout: Duration.minutes(5),
       memorySize: 512,
-      environment: { ...tableEnvironment, ALERT_TOPIC_ARN: props.alerts.topic.topicArn, ...usagePlanEnvironment },
+      environment: { ...tableEnvironment, ...usagePlanEnvironment, ALERT_TOPIC_ARN: props.alerts.topic.topicArn },
     });
     props.alerts.grantPublish(this.syncFunction);
     // One run at a time; the outbox is also safe under overlap.
     (this.syncFunction.node.defaultChild as import('aws-cdk-lib/aws-lambda').CfnFunction).reservedConcurrentExecutions = 1;
-    // Scan to list customers; UpdateItem to block a customer at its cap (guardrails run on the same schedule).
+    // Scan to list customers; UpdateItem to block a customer at its cap (guardrails run on the same schedule)
+    // and to switch a customer whose payment grace ended to its new gateway key.
     onCustomers(this.syncFunction, ['dynamodb:Scan', 'dynamodb:GetItem', 'dynamodb:UpdateItem']);
     tables.counters.grant(this.syncFunction, 'dynamodb:Query', 'dynamodb:GetItem');
-    // DeleteItem: a retired gateway key's entry, once the key is deleted.
+    // DeleteItem: a retired gateway key's entry, once the key is deleted, and a tier change's own "unfinished" entry when it switches.
     tables.billing.grant(this.syncFunction, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:DeleteItem');
     this.stripeSecret.grantRead(this.syncFunction);
+    // A customer behind on payment past the grace goes to Free (the subscription status policy, README): a tier change.
+    grantTierChange(this.syncFunction);
     // Deleting retired gateway keys (#core/gateway-keys.ts): out of their plan, then the key; GetApiKeys finds
     // by name a key whose tier change crashed before its id was recorded.
     this.syncFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['apigateway:DELETE'], resources: [...TIER_NAMES.map((tier) => `${planKeysArn(tier)}/*`), `${apiKeysArn}/*`] }));
@@ -146,22 +160,20 @@ export class StripeBilling extends Construct {
 
     this.webhookFunction = new ProductFunction(this, 'WebhookFunction', {
       handlerName: 'stripe-webhook',
-      description: 'Stripe webhooks: signature verified, once per event; moves tiers and usage plans, flushes invoices',
-      timeout: Duration.seconds(30),
-      environment: { ...tableEnvironment, ...usagePlanEnvironment },
+      description: 'Stripe webhooks: signature verified, each event id claimed once; moves tiers and usage plans, flushes invoices',
+      timeout: Duration.millis(WEBHOOK_TIMEOUT_MS),
+      environment: { ...tableEnvironment, ...usagePlanEnvironment, [TABLE_ENV.idempotency]: tables.idempotency.tableName },
     });
     onCustomers(this.webhookFunction, ['dynamodb:GetItem', 'dynamodb:UpdateItem']);
     queryByStripeCustomer(this.webhookFunction);
     tables.counters.grant(this.webhookFunction, 'dynamodb:Query');
     // DeleteItem: a tier change drops its own "unfinished" entry when it switches the customer's key.
     tables.billing.grant(this.webhookFunction, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:DeleteItem');
+    // Powertools' idempotency utility: a conditional PutItem claims the event id, GetItem reads a claim
+    // that exists, UpdateItem stores the outcome, DeleteItem releases the claim when processing fails.
+    tables.idempotency.grant(this.webhookFunction, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
     this.stripeSecret.grantRead(this.webhookFunction);
-    // A tier change creates a new gateway key in the new tier's plan (a key is in one plan per stage; see
-    // #core/gateway-keys.ts): CreateApiKey, CreateUsagePlanKey, and GetUsagePlanKey to tell a retry's conflict apart.
-    this.webhookFunction.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['apigateway:POST', 'apigateway:GET'], resources: TIER_NAMES.flatMap((tier) => [planKeysArn(tier), `${planKeysArn(tier)}/*`]) }),
-    );
-    this.webhookFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['apigateway:POST'], resources: [apiKeysArn] }));
+    grantTierChange(this.webhookFunction);
     acknowledgeKeyWildcards(this.webhookFunction, false);
 
     // Its own small API: Stripe is not a customer, and the webhook Lambda names the metered API's usage

@@ -20,6 +20,11 @@ export class BillingTables extends Construct {
   readonly counters: dynamodb.Table;
   /** Billing state: Stripe ids, the sync outbox, alerts sent, audit records. */
   readonly billing: dynamodb.Table;
+  /**
+   * Claims on Stripe webhook event ids, in the layout Powertools' idempotency utility uses
+   * (partition key `id`, TTL `expiration`): two deliveries of one event cannot both act.
+   */
+  readonly idempotency: dynamodb.Table;
 
   constructor(scope: Construct, id: string) {
     super(scope, id);
@@ -74,6 +79,14 @@ export class BillingTables extends Construct {
     });
 
     this.billing = new dynamodb.Table(this, 'Billing', { ...common, ...pkSk, timeToLiveAttribute: 'expiresAt' });
+
+    // Its own table rather than the billing table: the webhook's role gets DeleteItem (a failed
+    // event releases its claim) on claims only, never on billing state.
+    this.idempotency = new dynamodb.Table(this, 'Idempotency', {
+      ...common,
+      partitionKey: { name: 'id', type: dynamodb.AttributeType.STRING },
+      timeToLiveAttribute: 'expiration',
+    });
   }
 }
 

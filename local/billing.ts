@@ -4,6 +4,7 @@
  * timers that do what the stack's schedule and Stripe's clock do: the sync every few seconds,
  * billing periods closed as they end.
  */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { billingServices, type BillingServices } from '../lambdas/adapters/billing-services.ts';
@@ -19,11 +20,14 @@ import type { AlertSink } from '../lambdas/core/alerts.ts';
 import { escalateOverdueTickets, type TicketStore } from '../lambdas/core/tickets.ts';
 import { deleteDueGatewayKeys } from '../lambdas/core/gateway-keys.ts';
 import { createWebhookHandler } from '../lambdas/stripe-webhook/webhook.ts';
+import { enforcePaymentGrace } from '../lambdas/core/webhooks.ts';
 import type { LocalRoute } from './gateway.ts';
 import { startLocalStripe, type LocalStripe } from './stripe/server.ts';
 
 export interface LocalBillingOptions {
   readonly doc: DynamoDBDocumentClient;
+  /** The webhook's event claims go through Powertools' idempotency utility, which takes the plain client. */
+  readonly client: DynamoDBClient;
   readonly tables: TableNames;
   readonly gatewayKeys: LocalGatewayKeyRegistry;
   readonly config: BillingConfig;
@@ -59,7 +63,15 @@ export async function startLocalBilling(options: LocalBillingOptions): Promise<L
   const routes: LocalRoute[] = [
     {
       route: ROUTES.stripeWebhook,
-      handler: (event) => createWebhookHandler({ stripe, webhookSecret, services, gatewayKeys: options.gatewayKeys, logger })(event),
+      handler: (event) =>
+        createWebhookHandler({
+          stripe,
+          webhookSecret,
+          services,
+          gatewayKeys: options.gatewayKeys,
+          claims: { client: options.client, tableName: options.tables.idempotency },
+          logger,
+        })(event),
     },
     {
       route: ROUTES.billingUpgrade,
@@ -81,6 +93,9 @@ export async function startLocalBilling(options: LocalBillingOptions): Promise<L
       const report = await runSync(customers, sync, { paused: pause?.paused ?? false });
       const guard = services.guardrails(options.alerts);
       for (const customer of customers) await guard(customer);
+      // As the deployed sync does: customers behind on payment past the grace go to Free.
+      const graces = await enforcePaymentGrace(customers, { registry: services.customers, gatewayKeys: options.gatewayKeys, retirements: services.retirements, config: options.config, now: options.now });
+      for (const grace of graces) if (grace.change === 'failed') console.error(`payment grace of ${grace.customerId} not enforced yet:`, grace.error);
       // Each problem once, as the deployed alarm would raise it once.
       await escalateOverdueTickets({ store: options.tickets, alerts: options.alerts, now: options.now() });
       // As the deployed scheduled run: gateway keys replaced by tier changes, once due.

@@ -163,6 +163,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const billing = options.stripe
     ? await startLocalBilling({
         doc: connection.doc,
+        client: connection.client,
         tables,
         gatewayKeys,
         config,

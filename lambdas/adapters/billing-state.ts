@@ -5,8 +5,6 @@ import { writeIfCondition } from './dynamodb.ts';
 
 const CATALOG = { pk: 'CONFIG', sk: 'CATALOG' };
 const PAUSE = { pk: 'CONFIG', sk: 'PAUSE' };
-/** Processed webhook markers outlive Stripe's retries (3 days) with room to spare. */
-const WEBHOOK_MARKER_DAYS = 30;
 
 export class DynamoBillingStateStore implements BillingStateStore {
   constructor(
@@ -35,19 +33,6 @@ export class DynamoBillingStateStore implements BillingStateStore {
 
   async setPause(state: PauseState): Promise<void> {
     await this.doc.send(new PutCommand({ TableName: this.billingTable, Item: { ...PAUSE, ...state } }));
-  }
-
-  async wasProcessed(eventId: string): Promise<boolean> {
-    return Boolean(await this.get({ pk: `WEBHOOK#${eventId}`, sk: 'PROCESSED' }));
-  }
-
-  async markProcessed(eventId: string, type: string, at: number): Promise<void> {
-    await this.doc.send(
-      new PutCommand({
-        TableName: this.billingTable,
-        Item: { pk: `WEBHOOK#${eventId}`, sk: 'PROCESSED', type, at: new Date(at).toISOString(), expiresAt: Math.floor(at / 1000) + WEBHOOK_MARKER_DAYS * 86_400 },
-      }),
-    );
   }
 
   async recordInvoice(invoice: { invoiceId: string; customerId: string; month: string; status: string; amountDueCents: number; amountPaidCents: number; at: number }): Promise<void> {

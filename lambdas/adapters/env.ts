@@ -8,6 +8,7 @@ export const TABLE_ENV = {
   usageEvents: 'USAGE_EVENTS_TABLE',
   counters: 'COUNTERS_TABLE',
   billing: 'BILLING_TABLE',
+  idempotency: 'IDEMPOTENCY_TABLE',
 } as const;
 
 export type TableRole = keyof typeof TABLE_ENV;

@@ -64,6 +64,11 @@ export const BillingConfigSchema = z
     settleWindowMinutes: z.number().int().min(0).max(24 * 60),
     /** Where a 429 for an exhausted quota sends the customer. */
     upgradeUrl: z.string().url(),
+    /**
+     * Days a customer whose subscription is behind on payment (`past_due` or `unpaid`) keeps its
+     * paid tier, counted from the first webhook that reported it; then it is moved to Free. 0 means at once.
+     */
+    pastDueGraceDays: z.number().int().min(0).max(60),
   })
   .superRefine((config, ctx) => {
     const free = config.tiers.free;
@@ -108,6 +113,7 @@ export const billingConfig: BillingConfig = BillingConfigSchema.parse({
   keyCacheMaxEntries: 10_000,
   settleWindowMinutes: 15,
   upgradeUrl: 'https://billing.example.com/dashboard#upgrade',
+  pastDueGraceDays: 7,
 } satisfies z.input<typeof BillingConfigSchema>);
 
 /** The monthly quota a tier's usage plan enforces, or `undefined` where the tier has none. */

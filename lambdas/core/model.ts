@@ -29,6 +29,12 @@ export interface Customer {
   readonly grandfatheredUntil?: number;
   /** `created` (epoch s) of the last subscription webhook applied: older ones arrive late and are ignored. */
   readonly lastSubscriptionEventAt?: number;
+  /**
+   * Epoch ms since which the current subscription has been behind on payment (`past_due`/`unpaid`),
+   * from the `created` of the first webhook that said so; cleared when it is paid up again. The
+   * scheduled run moves the customer to Free once the configured grace has passed.
+   */
+  readonly paymentIssueSince?: number;
 }
 
 export type ApiKeyStatus = 'active' | 'revoked';

@@ -136,14 +136,11 @@ export interface PauseState {
   readonly at: string;
 }
 
-/** Product-wide billing state: the Stripe catalog ids, the pause switch, processed webhooks, invoices. */
+/** Product-wide billing state: the Stripe catalog ids, the pause switch, invoices (webhook event claims are the webhook adapter's). */
 export interface BillingStateStore {
   getCatalogIds(): Promise<CatalogIds | undefined>;
   putCatalogIds(ids: CatalogIds): Promise<void>;
   getPause(): Promise<PauseState | undefined>;
   setPause(state: PauseState): Promise<void>;
-  /** Whether a Stripe event id was processed already. */
-  wasProcessed(eventId: string): Promise<boolean>;
-  markProcessed(eventId: string, type: string, at: number): Promise<void>;
   recordInvoice(invoice: { invoiceId: string; customerId: string; month: string; status: string; amountDueCents: number; amountPaidCents: number; at: number }): Promise<void>;
 }

@@ -1,17 +1,24 @@
 /**
- * Stripe webhooks, after the adapter has verified their signature: each event id is processed
- * once; subscription changes move the customer's tier and usage plan (cancelled means Free); a
- * drafted invoice flushes the period's last usage before it finalizes; payments are recorded.
+ * Stripe webhooks, after the adapter has verified their signature and claimed the event id (one
+ * delivery of an event acts; see lambdas/stripe-webhook/webhook.ts): subscription changes move the
+ * customer's tier and usage plan by the subscription's status (the policy below); a drafted invoice
+ * flushes the period's last usage before it finalizes; payments are recorded.
+ *
+ * An event whose object lacks what we read is `ignored` with the names of the missing fields (never
+ * values): it is answered 200, because a 5xx would make Stripe retry the same malformed event for days.
  */
 import * as z from 'zod';
 import { TierNameSchema, type BillingConfig, type TierName } from './config.ts';
 import type { Customer } from './model.ts';
 import type { BillingProvider, BillingStateStore, CustomerRegistry, GatewayKeyRegistry, GatewayKeyRetirementStore } from './ports.ts';
-import { changeTier } from './subscriptions.ts';
+import { changeTier, type TierChangeDeps } from './subscriptions.ts';
 import { syncCustomerMonth, type SyncDeps, type SyncOutcome } from './sync.ts';
 import { utcMonth } from './time.ts';
 import { estimateBill } from './pricing.ts';
 import { feeCreditCents } from './grandfather.ts';
+
+/** The webhook Lambda's timeout (the stack sets it from here), which also bounds how long an event's claim stays in progress. */
+export const WEBHOOK_TIMEOUT_MS = 30_000;
 
 /** A verified Stripe event, reduced to what the core reads. */
 export interface BillingEvent {
@@ -40,16 +47,47 @@ const InvoiceSchema = z.object({
   amount_paid: z.number(),
 });
 
+/**
+ * Subscription status policy: what each Stripe status means for the customer's tier.
+ * - `paid` (active, trialing): the tier its prices name; a new subscription in this state replaces the old one.
+ * - `behind` (past_due, unpaid): the customer keeps its current tier (never a higher one) for
+ *   `pastDueGraceDays` from the first event that reported it, then goes to Free. The scheduled run
+ *   enforces the expiry (enforcePaymentGrace), so it holds whatever Stripe's dunning settings are.
+ * - `pending` (incomplete): the first payment has not succeeded; it never grants a paid tier.
+ * - `held` (paused: a trial ended without a payment method): Free at once; resuming makes it active again.
+ * - `ended` (canceled, incomplete_expired, or a deletion event): Free, and the subscription is forgotten.
+ * Only `behind`, `pending` and `held` keep the subscription on record, so its next `active` event restores the tier.
+ */
+export type SubscriptionStanding = 'paid' | 'behind' | 'pending' | 'held' | 'ended';
+
+const STANDING_OF_STATUS: Readonly<Record<string, SubscriptionStanding>> = {
+  active: 'paid',
+  trialing: 'paid',
+  past_due: 'behind',
+  unpaid: 'behind',
+  incomplete: 'pending',
+  paused: 'held',
+  canceled: 'ended',
+  incomplete_expired: 'ended',
+};
+
+export function subscriptionStanding(status: string): SubscriptionStanding | undefined {
+  return STANDING_OF_STATUS[status];
+}
+
 export interface WebhookDeps {
   readonly registry: CustomerRegistry & { findByStripeCustomerId(stripeCustomerId: string): Promise<Customer | undefined> };
   readonly gatewayKeys: GatewayKeyRegistry;
   /** Where a tier change records the gateway keys it replaces. */
   readonly retirements: GatewayKeyRetirementStore;
-  /** The key cache TTL: how long a replaced gateway key must stay in its plan. */
-  readonly config: Pick<BillingConfig, 'keyCacheTtlSeconds'>;
   readonly state: BillingStateStore;
   readonly sync: SyncDeps;
   readonly billing: Pick<BillingProvider, 'cancelSubscription' | 'creditDraftInvoice'>;
+  /**
+   * The subscription status policy's grace, and the key cache TTL: how long a gateway key replaced
+   * by a tier change must stay in its plan.
+   */
+  readonly config: Pick<BillingConfig, 'pastDueGraceDays' | 'keyCacheTtlSeconds'>;
   readonly now: () => number;
 }
 
@@ -62,50 +100,63 @@ export type WebhookOutcome =
   | { kind: 'invoice-recorded'; customerId: string; status: string };
 
 /** The tier a subscription's prices belong to (our prices carry it in metadata). */
-function tierOfSubscription(subscription: z.infer<typeof SubscriptionSchema>): TierName | undefined {
-  if (['canceled', 'incomplete_expired'].includes(subscription.status)) return 'free';
+function tierOfPrices(subscription: z.infer<typeof SubscriptionSchema>): TierName | undefined {
   const tiers = new Set(subscription.items.data.map((item) => TierNameSchema.safeParse(item.price.metadata?.tier).data).filter(Boolean));
   return tiers.size === 1 ? ([...tiers][0] as TierName) : undefined;
 }
 
-export async function handleBillingEvent(event: BillingEvent, deps: WebhookDeps): Promise<WebhookOutcome> {
-  if (await deps.state.wasProcessed(event.id)) return { kind: 'duplicate' };
-  const outcome = await process(event, deps);
-  // Marked after processing: a crash in between means Stripe redelivers, and every step is idempotent.
-  await deps.state.markProcessed(event.id, event.type, deps.now());
-  return outcome;
+/** Parses what we read of an event's object; on a mismatch, names the missing or mistyped fields (paths only: payloads may hold personal data). */
+function parseObject<S extends z.ZodType>(schema: S, event: BillingEvent): { ok: true; value: z.infer<S> } | { ok: false; outcome: WebhookOutcome } {
+  const parsed = schema.safeParse(event.object);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  const fields = [...new Set(parsed.error.issues.map((issue) => issue.path.join('.') || '(object)'))].join(', ');
+  return { ok: false, outcome: { kind: 'ignored', reason: `unexpected ${event.type} object: ${fields}` } };
 }
 
-async function process(event: BillingEvent, deps: WebhookDeps): Promise<WebhookOutcome> {
+/** When a grace that started at `since` (epoch ms) ends. */
+export function graceEndsAt(since: number, config: Pick<BillingConfig, 'pastDueGraceDays'>): number {
+  return since + config.pastDueGraceDays * 86_400_000;
+}
+
+/** Processes one verified event. Not idempotent by itself: the caller claims the event id first. */
+export async function handleBillingEvent(event: BillingEvent, deps: WebhookDeps): Promise<WebhookOutcome> {
   switch (event.type) {
     case 'customer.subscription.created':
     case 'customer.subscription.updated':
     case 'customer.subscription.deleted': {
-      const subscription = SubscriptionSchema.parse(event.object);
+      const parsed = parseObject(SubscriptionSchema, event);
+      if (!parsed.ok) return parsed.outcome;
+      const subscription = parsed.value;
+      const standing = event.type === 'customer.subscription.deleted' ? 'ended' : subscriptionStanding(subscription.status);
+      if (!standing) return { kind: 'ignored', reason: `unknown subscription status ${subscription.status}` };
       const customer = await deps.registry.findByStripeCustomerId(subscription.customer);
       if (!customer) return { kind: 'ignored', reason: `no customer for ${subscription.customer}` };
       // Out-of-order delivery: an older event must not undo a newer change.
       if ((customer.lastSubscriptionEventAt ?? 0) > event.created) return { kind: 'ignored', reason: 'older than the last applied subscription event' };
       const current = customer.subscriptionId;
-      // Only the customer's current subscription speaks for its tier; a new one (from Checkout) replaces it.
-      if (event.type !== 'customer.subscription.created' && current && subscription.id !== current) return { kind: 'ignored', reason: 'not the current subscription' };
-      const tier = event.type === 'customer.subscription.deleted' ? 'free' : tierOfSubscription(subscription);
+      const isCurrent = subscription.id === current;
+      // Only the current subscription speaks for the tier. Another one (from Checkout) replaces it only once
+      // it is paid for: an incomplete one must not take over, and the replaced one's own events then no longer count.
+      if (!isCurrent && standing !== 'paid') return { kind: 'ignored', reason: `not the current subscription (${subscription.status})` };
+      const tier = await tierFor(standing, subscription, customer, event, deps);
       if (!tier) return { kind: 'ignored', reason: 'subscription prices name no single tier' };
       const change = await changeTier(customer.customerId, tier, { registry: deps.registry, gatewayKeys: deps.gatewayKeys, retirements: deps.retirements, config: deps.config, now: deps.now });
       await deps.registry.updateCustomer(customer.customerId, {
         lastSubscriptionEventAt: event.created,
-        ...(event.type === 'customer.subscription.deleted' ? { subscriptionId: undefined } : { subscriptionId: subscription.id }),
+        subscriptionId: standing === 'ended' ? undefined : subscription.id,
+        // The grace is counted from the first event that reported the subscription behind, not the latest.
+        paymentIssueSince: standing === 'behind' ? (customer.paymentIssueSince ?? event.created * 1000) : undefined,
       });
-      // A subscription from Checkout replaces the old one: cancelled only once the new one is on record,
-      // so the old one's deletion event finds it is no longer current.
-      if (event.type === 'customer.subscription.created' && current && current !== subscription.id && subscription.status === 'active') {
-        await deps.billing.cancelSubscription(current);
-      }
+      // The replaced subscription is cancelled only once the new one is on record, so its deletion event
+      // finds it is no longer current.
+      if (!isCurrent && current) await deps.billing.cancelSubscription(current);
       if (!change.ok || !change.changed) return { kind: 'tier-unchanged', customerId: customer.customerId };
       return { kind: 'tier-changed', customerId: customer.customerId, from: change.from, to: change.to };
     }
     case 'invoice.created': {
-      const invoice = InvoiceSchema.parse(event.object);
+      const parsed = parseObject(InvoiceSchema, event);
+      if (!parsed.ok) return parsed.outcome;
+      const invoice = parsed.value;
       const customer = await deps.registry.findByStripeCustomerId(invoice.customer);
       if (!customer) return { kind: 'ignored', reason: `no customer for ${invoice.customer}` };
       if (invoice.period_end <= invoice.period_start) return { kind: 'ignored', reason: 'not a period invoice' };
@@ -130,7 +181,9 @@ async function process(event: BillingEvent, deps: WebhookDeps): Promise<WebhookO
     case 'invoice.paid':
     case 'invoice.payment_failed':
     case 'invoice.finalized': {
-      const invoice = InvoiceSchema.parse(event.object);
+      const parsed = parseObject(InvoiceSchema, event);
+      if (!parsed.ok) return parsed.outcome;
+      const invoice = parsed.value;
       const customer = await deps.registry.findByStripeCustomerId(invoice.customer);
       if (!customer) return { kind: 'ignored', reason: `no customer for ${invoice.customer}` };
       const status = event.type === 'invoice.payment_failed' ? 'payment_failed' : (invoice.status ?? 'unknown');
@@ -148,4 +201,61 @@ async function process(event: BillingEvent, deps: WebhookDeps): Promise<WebhookO
     default:
       return { kind: 'ignored', reason: `event type ${event.type} is not used` };
   }
+}
+
+/** The tier a subscription event puts the customer on, by the status policy above. */
+async function tierFor(
+  standing: SubscriptionStanding,
+  subscription: z.infer<typeof SubscriptionSchema>,
+  customer: Customer,
+  event: BillingEvent,
+  deps: WebhookDeps,
+): Promise<TierName | undefined> {
+  switch (standing) {
+    case 'paid':
+      return tierOfPrices(subscription);
+    case 'behind': {
+      const since = customer.paymentIssueSince ?? event.created * 1000;
+      return deps.now() >= graceEndsAt(since, deps.config) ? 'free' : customer.tier;
+    }
+    case 'pending':
+    case 'held':
+    case 'ended':
+      return 'free';
+  }
+}
+
+export type GraceOutcome =
+  | { customerId: string; since: number; change: 'moved-to-free' }
+  | { customerId: string; since: number; change: 'failed'; error: string };
+
+export interface PaymentGraceDeps extends Omit<TierChangeDeps, 'stripe' | 'config'> {
+  readonly config: Pick<BillingConfig, 'pastDueGraceDays' | 'keyCacheTtlSeconds'>;
+}
+
+/**
+ * The scheduled run's half of the policy: a customer whose subscription has been behind on payment
+ * for longer than the grace goes to Free, even if Stripe sends no further event (its dunning can be
+ * set to leave a subscription past_due indefinitely). A later `active` event restores the tier.
+ * The move is an ordinary tier change (a new gateway key in the Free plan, the old one retired by the
+ * cleanup; see #core/gateway-keys.ts) without touching Stripe's prices. A customer whose change fails
+ * is reported and tried again on the next run; the others are still moved.
+ */
+export async function enforcePaymentGrace(customers: readonly Customer[], deps: PaymentGraceDeps): Promise<GraceOutcome[]> {
+  const outcomes: GraceOutcome[] = [];
+  const now = deps.now();
+  for (const customer of customers) {
+    if (customer.paymentIssueSince === undefined || customer.tier === 'free' || now < graceEndsAt(customer.paymentIssueSince, deps.config)) continue;
+    const since = customer.paymentIssueSince;
+    try {
+      // The list was read at the start of the run: a webhook may have cleared the issue since (paid up).
+      const current = await deps.registry.getCustomer(customer.customerId);
+      if (current?.paymentIssueSince === undefined || current.tier === 'free' || now < graceEndsAt(current.paymentIssueSince, deps.config)) continue;
+      const change = await changeTier(customer.customerId, 'free', deps);
+      outcomes.push(change.ok ? { customerId: customer.customerId, since, change: 'moved-to-free' } : { customerId: customer.customerId, since, change: 'failed', error: change.code });
+    } catch (error) {
+      outcomes.push({ customerId: customer.customerId, since, change: 'failed', error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  return outcomes;
 }

@@ -1,6 +1,7 @@
 /**
  * Scheduled every few minutes: pushes settled usage to Stripe, exactly once (see #core/sync.ts);
- * on the same schedule, guardrails, ticket escalation and the deletion of retired gateway keys.
+ * on the same schedule, guardrails, the end of expired payment graces (a tier change to Free), ticket
+ * escalation and the deletion of retired gateway keys.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -11,6 +12,7 @@ import * as z from 'zod';
 import { runSync, SYNC_PROBLEM_MESSAGE } from '#core/sync.ts';
 import { escalateOverdueTickets } from '#core/tickets.ts';
 import { deleteDueGatewayKeys } from '#core/gateway-keys.ts';
+import { enforcePaymentGrace } from '#core/webhooks.ts';
 import { AwsGatewayKeyRegistry } from '#adapters/gateway-keys-aws.ts';
 import { SnsAlertSink } from '#adapters/alert-sinks.ts';
 import { DynamoTicketStore } from '#adapters/tickets-store.ts';
@@ -51,6 +53,12 @@ export const handler = middy(async () => {
   const guard = services.guardrails(alerts);
   for (const customer of customers) {
     for (const event of await guard(customer)) logger.warn('guardrail', { customerId: customer.customerId, ...event });
+  }
+  // The subscription status policy's clock: behind on payment past the grace means Free, whether or not Stripe sends another event.
+  // A tier change like any other: a new gateway key in the Free plan; the old one is retired by the cleanup below once due.
+  for (const moved of await enforcePaymentGrace(customers, { registry: services.customers, gatewayKeys, retirements: services.retirements, config: services.config, now: Date.now })) {
+    if (moved.change === 'failed') logger.error('payment grace not enforced yet', { ...moved });
+    else logger.warn('payment grace ended', { ...moved });
   }
   const counts = report.outcomes.reduce<Record<string, number>>((acc, o) => ({ ...acc, [o.kind]: (acc[o.kind] ?? 0) + 1 }), {});
   logger.info('stripe sync run', { counts, paused: pause?.paused ?? false });

@@ -1,8 +1,8 @@
-/** Stripe webhooks: a bad signature is a 400 that changes nothing; each event id is processed once. */
+/** Stripe webhooks: a bad signature is a 400 that changes nothing; each event id is claimed once (see ./webhook.ts). */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { billingServices } from '#adapters/billing-services.ts';
 import { connectDynamoDb } from '#adapters/dynamodb.ts';
 import { readEnv, tableEnv } from '#adapters/env.ts';
@@ -14,14 +14,14 @@ import * as z from 'zod';
 import { createWebhookHandler } from './webhook.ts';
 
 const env = readEnv(
-  tableEnv('customers', 'apiKeys', 'counters', 'billing').extend({
+  tableEnv('customers', 'apiKeys', 'counters', 'billing', 'idempotency').extend({
     USAGE_PLAN_ID_FREE: z.string().min(1),
     USAGE_PLAN_ID_PRO: z.string().min(1),
     USAGE_PLAN_ID_ENTERPRISE: z.string().min(1),
   }),
 );
 const logger = new Logger();
-const { doc } = connectDynamoDb();
+const { client, doc } = connectDynamoDb();
 const ready = loadStripeSecrets().then((secrets) => {
   const stripe = stripeClient({ secretKey: secrets.secretKey, baseUrl: process.env.STRIPE_API_BASE });
   const services = billingServices({
@@ -34,7 +34,8 @@ const ready = loadStripeSecrets().then((secrets) => {
     pro: env.USAGE_PLAN_ID_PRO,
     enterprise: env.USAGE_PLAN_ID_ENTERPRISE,
   });
-  return createWebhookHandler({ stripe, webhookSecret: secrets.webhookSecret, services, gatewayKeys, logger });
+  return createWebhookHandler({ stripe, webhookSecret: secrets.webhookSecret, services, gatewayKeys, claims: { client, tableName: env.IDEMPOTENCY_TABLE }, logger });
 });
 
-export const handler = middy(async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => (await ready)(event)).use(injectLambdaContext(logger));
+// The context bounds an in-progress claim by this invocation's deadline.
+export const handler = middy(async (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => (await ready)(event, context)).use(injectLambdaContext(logger));

@@ -1,10 +1,20 @@
-/** The webhook Lambda's logic, wired to its dependencies but not to an environment (the local stack uses it too). */
+/**
+ * The webhook Lambda's logic, wired to its dependencies but not to an environment (the local stack uses it too).
+ *
+ * Answers, as Stripe reads them: a bad or missing signature is a 400 that changes nothing; a verified
+ * event is a 200 once handled, also when it is a duplicate, of a type we do not use or of a shape we
+ * cannot read (a 5xx would only make Stripe retry it for days); a delivery of an event another delivery
+ * is handling is a 409, and a failure (DynamoDB, Stripe, API Gateway, or a tier change that lost its
+ * switch to a concurrent change to another tier) a 500: Stripe retries both.
+ */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import Stripe from 'stripe';
 import type { GatewayKeyRegistry } from '#core/ports.ts';
-import { handleBillingEvent } from '#core/webhooks.ts';
+import { handleBillingEvent, WEBHOOK_TIMEOUT_MS, type BillingEvent } from '#core/webhooks.ts';
 import type { BillingServices } from '#adapters/billing-services.ts';
+import { dynamoEventClaims } from '#adapters/event-claims.ts';
 
 const json = (statusCode: number, body: unknown): APIGatewayProxyResult => ({ statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
@@ -13,9 +23,25 @@ export function createWebhookHandler(deps: {
   webhookSecret: string;
   services: BillingServices;
   gatewayKeys: GatewayKeyRegistry;
-  logger: Pick<Logger, 'info' | 'warn'>;
+  /** Where event ids are claimed: the idempotency table. */
+  claims: { client: DynamoDBClient; tableName: string };
+  logger: Pick<Logger, 'info' | 'warn' | 'error'>;
 }) {
-  return async (event: Pick<APIGatewayProxyEvent, 'body' | 'headers' | 'isBase64Encoded'>): Promise<APIGatewayProxyResult> => {
+  const claims = dynamoEventClaims(async (event: BillingEvent) => {
+    const { sync } = await deps.services.ready();
+    return handleBillingEvent(event, {
+      registry: deps.services.customers,
+      gatewayKeys: deps.gatewayKeys,
+      retirements: deps.services.retirements,
+      state: deps.services.state,
+      sync,
+      billing: deps.services.provider,
+      config: deps.services.config,
+      now: deps.services.now,
+    });
+  }, { ...deps.claims, maxProcessingMs: WEBHOOK_TIMEOUT_MS });
+
+  return async (event: Pick<APIGatewayProxyEvent, 'body' | 'headers' | 'isBase64Encoded'>, context?: Context): Promise<APIGatewayProxyResult> => {
     const payload = event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : (event.body ?? '');
     const signature = Object.entries(event.headers ?? {}).find(([name]) => name.toLowerCase() === 'stripe-signature')?.[1];
     let verified: Stripe.Event;
@@ -26,12 +52,29 @@ export function createWebhookHandler(deps: {
       deps.logger.warn('webhook rejected', { reason: error instanceof Error ? error.message : String(error) });
       return json(400, { error: 'invalid_signature', message: 'The webhook signature could not be verified.' });
     }
-    const { sync } = await deps.services.ready();
-    const outcome = await handleBillingEvent(
-      { id: verified.id, type: verified.type, created: verified.created, object: verified.data.object },
-      { registry: deps.services.customers, gatewayKeys: deps.gatewayKeys, retirements: deps.services.retirements, config: deps.services.config, state: deps.services.state, sync, billing: deps.services.provider, now: deps.services.now },
-    );
-    deps.logger.info('webhook processed', { eventId: verified.id, type: verified.type, outcome: outcome.kind });
-    return json(200, { received: true, outcome: outcome.kind });
+    // Ids only in every log line: an event's object holds customers' names, e-mails and addresses.
+    const ids = { eventId: verified.id, type: verified.type };
+    // A signed event without an object is Stripe's bug or ours; retrying it would not help.
+    const object: unknown = (verified as { data?: { object?: unknown } }).data?.object;
+    if (object === undefined) {
+      deps.logger.warn('webhook ignored', { ...ids, outcome: 'ignored', reason: 'event has no data.object' });
+      return json(200, { received: true, outcome: 'ignored' });
+    }
+    if (context) claims.registerContext(context);
+    try {
+      const claimed = await claims.once({ id: verified.id, type: verified.type, created: verified.created, object });
+      if (claimed.kind === 'in-progress') {
+        deps.logger.info('webhook in progress elsewhere', ids);
+        return json(409, { error: 'in_progress', message: 'Another delivery of this event is being processed; retry later.' });
+      }
+      const outcome = claimed.kind === 'duplicate' ? ({ kind: 'duplicate' } as const) : claimed.result;
+      const reason = outcome.kind === 'ignored' ? { reason: outcome.reason } : {};
+      deps.logger.info('webhook processed', { ...ids, outcome: outcome.kind, ...reason });
+      return json(200, { received: true, outcome: outcome.kind });
+    } catch (error) {
+      // The claim is released (the utility deletes it before rethrowing): Stripe's retry acts afresh.
+      deps.logger.error('webhook failed', { ...ids, error: error instanceof Error ? `${error.name}: ${error.message}` : 'unknown' });
+      return json(500, { error: 'processing_failed', message: 'The event could not be processed; Stripe will retry it.' });
+    }
   };
 }

@@ -36,7 +36,7 @@ describe('grandfathering lever (local Stripe, DynamoDB Local)', () => {
     setTime(f, Date.UTC(2026, 11, 1, 0, 5));
     await f.stripe.advanceBillingPeriods();
     const [draft] = (await f.stripe.client().invoices.list({ customer: customer.stripeCustomerId! })).data;
-    const handle = createWebhookHandler({ stripe: f.stripe.client(), webhookSecret: 'whsec_t', services: f.services, gatewayKeys: f.gatewayKeys, logger: { info: () => undefined, warn: () => undefined } });
+    const handle = createWebhookHandler({ stripe: f.stripe.client(), webhookSecret: 'whsec_t', services: f.services, gatewayKeys: f.gatewayKeys, claims: { client: f.client, tableName: f.tables.idempotency }, logger: { info: () => undefined, warn: () => undefined, error: () => undefined } });
     const payload = JSON.stringify({ id: 'evt_g', object: 'event', type: 'invoice.created', created: 1, data: { object: draft } });
     await handle({ body: payload, headers: { 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: 'whsec_t' }) }, isBase64Encoded: false });
     setTime(f, Date.UTC(2026, 11, 1, 1, 10));

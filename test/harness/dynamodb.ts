@@ -31,5 +31,6 @@ export function tableEnvironment(tables: TableNames): Record<string, string> {
     USAGE_EVENTS_TABLE: tables.usageEvents,
     COUNTERS_TABLE: tables.counters,
     BILLING_TABLE: tables.billing,
+    IDEMPOTENCY_TABLE: tables.idempotency,
   };
 }
