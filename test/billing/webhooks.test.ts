@@ -7,6 +7,10 @@ import { billingFixture, setTime, type BillingFixture } from '../harness/billing
 import { estimateBill } from '../../lambdas/core/pricing.ts';
 import { syncCustomerMonth } from '../../lambdas/core/sync.ts';
 import { addHourCounts } from '../harness/counters.ts';
+import { enforcePaymentGrace } from '../../lambdas/core/webhooks.ts';
+import { deleteDueGatewayKeys, RETIRE_MARGIN_MS } from '../../lambdas/core/gateway-keys.ts';
+import { billingConfig, type TierName } from '../../lambdas/core/config.ts';
+import type { GatewayKeyRegistry } from '../../lambdas/core/ports.ts';
 
 const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const SECRET = 'whsec_test_secret';
@@ -111,6 +115,281 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
     // A redelivered invoice.created credits nothing more.
     await handle(signed({ id: 'evt_credit_again', type: 'invoice.created', created: 501, object: draft }));
     expect((await f.stripe.client().invoices.retrieve(draft!.id)).total).toBe(estimateBill('pro', 11_000).totalCents);
+  });
+
+  describe('subscription status policy', () => {
+    const DAY = 86_400_000;
+    /** A subscription event created at the fixture's current time (the grace is counted from it). */
+    const at = () => Math.floor(f.clock.now / 1000);
+    const outcomeOf = async (response: Promise<{ body: string; statusCode: number }>) => {
+      const r = await response;
+      expect(r.statusCode).toBe(200);
+      return JSON.parse(r.body).outcome as string;
+    };
+    const tierOf = async (customerId: string) => (await f.services.customers.getCustomer(customerId))?.tier;
+    /** The usage plan of the customer's current gateway key (a tier change switches it to a new key). */
+    const planOf = async (customer: { customerId: string }) => f.gatewayKeys.findByValue((await f.services.customers.getCustomer(customer.customerId))!.gatewayKeyValue)?.tier;
+    const runGrace = async () =>
+      enforcePaymentGrace(await f.services.customers.listCustomers(), { registry: f.services.customers, gatewayKeys: f.gatewayKeys, retirements: f.services.retirements, config: billingConfig, now: () => f.clock.now });
+    const runKeyCleanup = () => deleteDueGatewayKeys({ gatewayKeys: f.gatewayKeys, retirements: f.services.retirements, registry: f.services.customers, now: () => f.clock.now });
+
+    it('grants the tier of an active or trialing subscription', async () => {
+      const customer = await f.addCustomer('free');
+      expect(await outcomeOf(handle(signed({ id: 'evt_trial', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(customer.subscriptionId!, 'pro', 'trialing') })))).toBe('tier-changed');
+      expect(await tierOf(customer.customerId)).toBe('pro');
+      expect(await planOf(customer)).toBe('pro');
+      setTime(f, f.clock.now + 1000);
+      expect(await outcomeOf(handle(signed({ id: 'evt_active', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(customer.subscriptionId!, 'enterprise', 'active') })))).toBe('tier-changed');
+      expect(await tierOf(customer.customerId)).toBe('enterprise');
+    });
+
+    it('past_due keeps the paid tier for the grace, then the scheduled run moves the customer to Free; paying restores it', async () => {
+      expect(billingConfig.pastDueGraceDays).toBe(7);
+      const customer = await f.addCustomer('pro');
+      const start = f.clock.now;
+      expect(await outcomeOf(handle(signed({ id: 'evt_pd1', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(customer.subscriptionId!, 'pro', 'past_due') })))).toBe('tier-unchanged');
+      expect(await f.services.customers.getCustomer(customer.customerId)).toMatchObject({ tier: 'pro', paymentIssueSince: start, subscriptionId: customer.subscriptionId });
+
+      // A later past_due event (Stripe's next retry failed) does not restart the grace.
+      setTime(f, start + 3 * DAY);
+      await handle(signed({ id: 'evt_pd2', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(customer.subscriptionId!, 'pro', 'past_due') }));
+      expect(await f.services.customers.getCustomer(customer.customerId)).toMatchObject({ tier: 'pro', paymentIssueSince: start });
+
+      setTime(f, start + 7 * DAY - 1);
+      expect(await runGrace()).toEqual([]);
+      expect(await tierOf(customer.customerId)).toBe('pro');
+
+      setTime(f, start + 7 * DAY);
+      expect(await runGrace()).toEqual([{ customerId: customer.customerId, since: start, change: 'moved-to-free' }]);
+      expect(await tierOf(customer.customerId)).toBe('free');
+      expect(await planOf(customer)).toBe('free');
+      expect(await runGrace()).toEqual([]);
+      // An ordinary tier change: a new key in the Free plan; the Pro key stays in its plan while authorizers
+      // may still hand it out from their cache, then the scheduled cleanup deletes it.
+      const moved = (await f.services.customers.getCustomer(customer.customerId))!;
+      expect(moved.gatewayKeyId).not.toBe(customer.gatewayKeyId);
+      expect(f.gatewayKeys.findByValue(customer.gatewayKeyValue)?.tier).toBe('pro');
+      expect((await runKeyCleanup()).deleted).toEqual([]);
+      setTime(f, start + 7 * DAY + billingConfig.keyCacheTtlSeconds * 1000 + RETIRE_MARGIN_MS);
+      expect((await runKeyCleanup()).deleted).toEqual([expect.objectContaining({ customerId: customer.customerId, key: { gatewayKeyId: customer.gatewayKeyId }, tier: 'pro', reason: 'replaced' })]);
+      expect(f.gatewayKeys.findByValue(customer.gatewayKeyValue)).toBeUndefined();
+      expect(await planOf(customer)).toBe('free');
+
+      // The customer pays the overdue invoice: Stripe makes the same subscription active again.
+      setTime(f, start + 9 * DAY);
+      expect(await outcomeOf(handle(signed({ id: 'evt_paid', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(customer.subscriptionId!, 'pro', 'active') })))).toBe('tier-changed');
+      const after = await f.services.customers.getCustomer(customer.customerId);
+      expect(after).toMatchObject({ tier: 'pro', subscriptionId: customer.subscriptionId });
+      expect(after?.paymentIssueSince).toBeUndefined();
+      expect(await planOf(customer)).toBe('pro');
+    });
+
+    it('the scheduled run reports a grace it could not enforce, still moves the other customers, and retries on the next run', async () => {
+      const [a, b] = [await f.addCustomer('pro'), await f.addCustomer('enterprise')];
+      const start = f.clock.now;
+      for (const c of [a, b]) {
+        await handle(signed({ id: `evt_pd_${c.customerId}`, type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(c.subscriptionId!, c.tier as 'pro' | 'enterprise', 'past_due') }));
+      }
+      setTime(f, start + 8 * DAY);
+      let failFor: string | undefined = a.customerId;
+      const gatewayKeys: GatewayKeyRegistry = {
+        async createKey(customerId, tier, name) {
+          if (customerId === failFor) throw new Error('API Gateway is unavailable');
+          return f.gatewayKeys.createKey(customerId, tier, name);
+        },
+        deleteKey: (key, tier) => f.gatewayKeys.deleteKey(key, tier),
+      };
+      const deps = { registry: f.services.customers, gatewayKeys, retirements: f.services.retirements, config: billingConfig, now: () => f.clock.now };
+      const first = await enforcePaymentGrace(await f.services.customers.listCustomers(), deps);
+      expect(first).toHaveLength(2);
+      expect(first).toEqual(expect.arrayContaining([
+        { customerId: a.customerId, since: start, change: 'failed', error: 'API Gateway is unavailable' },
+        { customerId: b.customerId, since: start, change: 'moved-to-free' },
+      ]));
+      expect(await f.services.customers.getCustomer(a.customerId)).toMatchObject({ tier: 'pro', gatewayKeyId: a.gatewayKeyId });
+      expect(await tierOf(b.customerId)).toBe('free');
+
+      failFor = undefined;
+      expect(await enforcePaymentGrace(await f.services.customers.listCustomers(), deps)).toEqual([{ customerId: a.customerId, since: start, change: 'moved-to-free' }]);
+      expect(await tierOf(a.customerId)).toBe('free');
+      expect(await planOf(a)).toBe('free');
+    });
+
+    it('the scheduled run does not move a customer who paid up after the run read the customer list', async () => {
+      const customer = await f.addCustomer('pro');
+      const start = f.clock.now;
+      await handle(signed({ id: 'evt_pd', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(customer.subscriptionId!, 'pro', 'past_due') }));
+      setTime(f, start + 8 * DAY);
+      const listed = await f.services.customers.listCustomers();
+      expect(await outcomeOf(handle(signed({ id: 'evt_paid', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(customer.subscriptionId!, 'pro', 'active') })))).toBe('tier-unchanged');
+      expect(await enforcePaymentGrace(listed, { registry: f.services.customers, gatewayKeys: f.gatewayKeys, retirements: f.services.retirements, config: billingConfig, now: () => f.clock.now })).toEqual([]);
+      expect(await f.services.customers.getCustomer(customer.customerId)).toMatchObject({ tier: 'pro', gatewayKeyId: customer.gatewayKeyId });
+    });
+
+    it('unpaid counts the grace from the first past_due event: once it has passed, the webhook itself moves the customer to Free', async () => {
+      const customer = await f.addCustomer('enterprise');
+      const start = f.clock.now;
+      await handle(signed({ id: 'evt_pd', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(customer.subscriptionId!, 'enterprise', 'past_due') }));
+      setTime(f, start + 8 * DAY);
+      expect(await outcomeOf(handle(signed({ id: 'evt_unpaid', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(customer.subscriptionId!, 'enterprise', 'unpaid') })))).toBe('tier-changed');
+      expect(await f.services.customers.getCustomer(customer.customerId)).toMatchObject({ tier: 'free', paymentIssueSince: start, subscriptionId: customer.subscriptionId });
+      expect(await planOf(customer)).toBe('free');
+    });
+
+    it('unpaid as the first bad status starts the grace too, and never raises the tier to what its prices name', async () => {
+      const customer = await f.addCustomer('pro');
+      expect(await outcomeOf(handle(signed({ id: 'evt_unpaid', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(customer.subscriptionId!, 'enterprise', 'unpaid') })))).toBe('tier-unchanged');
+      expect(await f.services.customers.getCustomer(customer.customerId)).toMatchObject({ tier: 'pro', paymentIssueSince: f.clock.now });
+    });
+
+    it('an incomplete new subscription (Checkout awaiting payment) never grants its tier; once active it replaces the old one', async () => {
+      const customer = await f.addCustomer('free');
+      const { catalogIds, stripe } = await f.services.ready();
+      const proPrices = stripe.catalog.prices.filter((p) => p.tier === 'pro').map((p) => ({ price: catalogIds.priceIds[p.lookupKey]! }));
+      const fresh = await f.stripe.client().subscriptions.create({ customer: customer.stripeCustomerId!, items: proPrices });
+      expect(await outcomeOf(handle(signed({ id: 'evt_inc', type: 'customer.subscription.created', created: at(), object: await subscriptionObject(fresh.id, 'pro', 'incomplete') })))).toBe('ignored');
+      expect(await f.services.customers.getCustomer(customer.customerId)).toMatchObject({ tier: 'free', subscriptionId: customer.subscriptionId });
+      expect((await f.stripe.client().subscriptions.retrieve(customer.subscriptionId!)).status).toBe('active');
+
+      setTime(f, f.clock.now + 60_000);
+      expect(await outcomeOf(handle(signed({ id: 'evt_inc_ok', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(fresh.id, 'pro', 'active') })))).toBe('tier-changed');
+      expect(await f.services.customers.getCustomer(customer.customerId)).toMatchObject({ tier: 'pro', subscriptionId: fresh.id });
+      expect((await f.stripe.client().subscriptions.retrieve(customer.subscriptionId!)).status).toBe('canceled');
+    });
+
+    it('an incomplete current subscription does not keep a paid tier', async () => {
+      const customer = await f.addCustomer('pro');
+      expect(await outcomeOf(handle(signed({ id: 'evt_inc', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(customer.subscriptionId!, 'pro', 'incomplete') })))).toBe('tier-changed');
+      expect(await f.services.customers.getCustomer(customer.customerId)).toMatchObject({ tier: 'free', subscriptionId: customer.subscriptionId });
+    });
+
+    it('incomplete_expired moves the customer to Free and forgets the subscription', async () => {
+      const customer = await f.addCustomer('pro');
+      expect(await outcomeOf(handle(signed({ id: 'evt_exp', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(customer.subscriptionId!, 'pro', 'incomplete_expired') })))).toBe('tier-changed');
+      const after = await f.services.customers.getCustomer(customer.customerId);
+      expect(after?.tier).toBe('free');
+      expect(after?.subscriptionId).toBeUndefined();
+      expect(await planOf(customer)).toBe('free');
+    });
+
+    it('paused moves the customer to Free at once and keeps the subscription, so resuming restores the tier', async () => {
+      const customer = await f.addCustomer('pro');
+      expect(await outcomeOf(handle(signed({ id: 'evt_pause', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(customer.subscriptionId!, 'pro', 'paused') })))).toBe('tier-changed');
+      expect(await f.services.customers.getCustomer(customer.customerId)).toMatchObject({ tier: 'free', subscriptionId: customer.subscriptionId });
+      setTime(f, f.clock.now + 1000);
+      expect(await outcomeOf(handle(signed({ id: 'evt_resume', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(customer.subscriptionId!, 'pro', 'active') })))).toBe('tier-changed');
+      expect(await tierOf(customer.customerId)).toBe('pro');
+    });
+
+    it('a status Stripe may add later is ignored, with a 200', async () => {
+      const customer = await f.addCustomer('pro');
+      expect(await outcomeOf(handle(signed({ id: 'evt_new_status', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(customer.subscriptionId!, 'enterprise', 'on_hold') })))).toBe('ignored');
+      expect(await tierOf(customer.customerId)).toBe('pro');
+    });
+  });
+
+  describe('each event id acts once (claimed in the idempotency table)', () => {
+    /**
+     * The gateway keys, with a slow, counted key creation (a tier change creates the customer's new key in
+     * the new plan): two deliveries overlap while the first one is creating it.
+     */
+    function slowCountedKeys(options: { failFirst?: boolean } = {}) {
+      const creates: string[] = [];
+      let fail = options.failFirst ?? false;
+      const keys: GatewayKeyRegistry = {
+        async createKey(customerId: string, tier: TierName, name?: string) {
+          await new Promise((r) => setTimeout(r, 300));
+          if (fail) {
+            fail = false;
+            throw new Error('API Gateway is unavailable');
+          }
+          creates.push(`${customerId}:${tier}`);
+          return f.gatewayKeys.createKey(customerId, tier, name);
+        },
+        deleteKey: (key, tier) => f.gatewayKeys.deleteKey(key, tier),
+      };
+      return { keys, creates };
+    }
+
+    it('two concurrent deliveries of one event: one acts, the other is told to retry; a redelivery after success is a 200 that does nothing', async () => {
+      const customer = await f.addCustomer('free');
+      const { keys, creates } = slowCountedKeys();
+      // Two Lambda instances, as Stripe's concurrent deliveries would reach.
+      const [a, b] = [0, 1].map(() => createWebhookHandler({ stripe: f.stripe.client(), webhookSecret: SECRET, services: f.services, gatewayKeys: keys, claims: claimsOf(f), logger: silent }));
+      const event = signed({ id: 'evt_race', type: 'customer.subscription.updated', created: 100, object: await subscriptionObject(customer.subscriptionId!, 'pro') });
+      const responses = await Promise.all([a!(event), b!(event)]);
+      expect(responses.map((r) => r.statusCode).sort()).toEqual([200, 409]);
+      expect(JSON.parse(responses.find((r) => r.statusCode === 200)!.body)).toEqual({ received: true, outcome: 'tier-changed' });
+      expect(creates).toEqual([`${customer.customerId}:pro`]);
+
+      const again = await b!(event);
+      expect(again.statusCode).toBe(200);
+      expect(JSON.parse(again.body)).toEqual({ received: true, outcome: 'duplicate' });
+      expect(creates).toEqual([`${customer.customerId}:pro`]);
+      expect(await tierOf(customer.customerId)).toBe('pro');
+      // One switch: the customer's Free key is the only one waiting to be retired.
+      expect(f.gatewayKeys.list().filter((k) => k.customerId === customer.customerId)).toHaveLength(2);
+      expect(await claimCount(f)).toBe(1);
+    });
+
+    it('a failure mid-processing releases the claim, so Stripe\'s retry acts', async () => {
+      const customer = await f.addCustomer('free');
+      const { keys, creates } = slowCountedKeys({ failFirst: true });
+      const errors: unknown[] = [];
+      const h = createWebhookHandler({ stripe: f.stripe.client(), webhookSecret: SECRET, services: f.services, gatewayKeys: keys, claims: claimsOf(f), logger: { ...silent, error: (...args: unknown[]) => void errors.push(args) } });
+      const event = signed({ id: 'evt_fail', type: 'customer.subscription.updated', created: 100, object: await subscriptionObject(customer.subscriptionId!, 'pro') });
+      const failed = await h(event);
+      expect(failed.statusCode).toBe(500);
+      expect(errors).toHaveLength(1);
+      expect(await claimCount(f)).toBe(0);
+      expect(await tierOf(customer.customerId)).toBe('free');
+
+      const retried = await h(event);
+      expect(retried.statusCode).toBe(200);
+      expect(JSON.parse(retried.body).outcome).toBe('tier-changed');
+      expect(creates).toEqual([`${customer.customerId}:pro`]);
+      expect(await tierOf(customer.customerId)).toBe('pro');
+      expect(f.gatewayKeys.findByValue((await f.services.customers.getCustomer(customer.customerId))!.gatewayKeyValue)?.tier).toBe('pro');
+    });
+
+    async function tierOf(customerId: string) {
+      return (await f.services.customers.getCustomer(customerId))?.tier;
+    }
+  });
+
+  describe('verified events we cannot use: 200 and a log line with ids only', () => {
+    function recordingLogger() {
+      const lines: Array<{ level: string; message: string; attributes: unknown }> = [];
+      const at = (level: string) => (message: unknown, ...attributes: unknown[]) => void lines.push({ level, message: String(message), attributes: attributes[0] });
+      return { lines, logger: { info: at('info'), warn: at('warn'), error: at('error') } };
+    }
+
+    it('a known type whose object lacks fields we read', async () => {
+      const customer = await f.addCustomer('free');
+      const { lines, logger } = recordingLogger();
+      const h = createWebhookHandler({ stripe: f.stripe.client(), webhookSecret: SECRET, services: f.services, gatewayKeys: f.gatewayKeys, claims: claimsOf(f), logger });
+      const { items: _items, ...withoutItems } = await subscriptionObject(customer.subscriptionId!, 'pro');
+      const secretish = { ...withoutItems, metadata: { note: 'Jane Doe, jane@example.com' } };
+      const response = await h(signed({ id: 'evt_shape', type: 'customer.subscription.updated', created: 100, object: secretish }));
+      expect(response.statusCode).toBe(200);
+      expect(JSON.parse(response.body)).toEqual({ received: true, outcome: 'ignored' });
+      expect(await f.services.customers.getCustomer(customer.customerId)).toMatchObject({ tier: 'free' });
+      expect(lines).toEqual([{ level: 'info', message: 'webhook processed', attributes: { eventId: 'evt_shape', type: 'customer.subscription.updated', outcome: 'ignored', reason: 'unexpected customer.subscription.updated object: items' } }]);
+      expect(JSON.stringify(lines)).not.toContain('jane@example.com');
+
+      const invoice = await h(signed({ id: 'evt_inv_shape', type: 'invoice.paid', created: 100, object: { id: 'in_1', customer: customer.stripeCustomerId } }));
+      expect(JSON.parse(invoice.body)).toEqual({ received: true, outcome: 'ignored' });
+      expect(lines[1]?.attributes).toMatchObject({ eventId: 'evt_inv_shape', reason: expect.stringContaining('period_start') });
+    });
+
+    it('a type we do not handle', async () => {
+      const { lines, logger } = recordingLogger();
+      const h = createWebhookHandler({ stripe: f.stripe.client(), webhookSecret: SECRET, services: f.services, gatewayKeys: f.gatewayKeys, claims: claimsOf(f), logger });
+      const response = await h(signed({ id: 'evt_other', type: 'charge.dispute.created', created: 100, object: { id: 'dp_1', evidence: { customer_email_address: 'jane@example.com' } } }));
+      expect(response.statusCode).toBe(200);
+      expect(JSON.parse(response.body)).toEqual({ received: true, outcome: 'ignored' });
+      expect(lines).toEqual([{ level: 'info', message: 'webhook processed', attributes: { eventId: 'evt_other', type: 'charge.dispute.created', outcome: 'ignored', reason: 'event type charge.dispute.created is not used' } }]);
+    });
   });
 
   describe('upgrade through Stripe Checkout, end to end', () => {
