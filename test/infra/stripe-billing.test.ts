@@ -39,13 +39,13 @@ describe('Stripe billing infrastructure', () => {
     });
   });
 
-  it('lets the webhook create gateway keys in the tiers\' usage plans, and only the sync delete them', () => {
+  it('lets the webhook and the sync (the end of a payment grace is a tier change) create gateway keys in the tiers\' usage plans, and only the sync delete them', () => {
     const apigatewayActions = (name: string) =>
       statementsOfFunction(template, logicalIdAt(template, `ApiBilling/StripeBilling/${name}/Resource`))
         .filter((s) => [s.Action].flat().some((a) => a.startsWith('apigateway:')))
         .flatMap((s) => [s.Action].flat());
     expect([...new Set(apigatewayActions('WebhookFunction'))].sort()).toEqual(['apigateway:GET', 'apigateway:POST']);
-    expect([...new Set(apigatewayActions('SyncFunction'))].sort()).toEqual(['apigateway:DELETE', 'apigateway:GET']);
+    expect([...new Set(apigatewayActions('SyncFunction'))].sort()).toEqual(['apigateway:DELETE', 'apigateway:GET', 'apigateway:POST']);
     expect(apigatewayActions('UpgradeFunction')).toEqual([]);
     for (const name of ['WebhookFunction', 'SyncFunction']) expect(apigatewayActions(name).some((a) => a.endsWith(':*'))).toBe(false);
   });
@@ -78,18 +78,19 @@ describe('Stripe billing infrastructure, in detail', () => {
     });
   });
 
-  it('gives the sync the alert topic, and the sync (retired keys) and the webhook (tier changes) each tier\'s usage plan', () => {
+  it('gives the sync the alert topic, both each tier\'s usage plan (the webhook for tier changes, the sync for the end of a payment grace and retired keys), and only the webhook the idempotency table', () => {
     const sync = resource('ApiBilling/StripeBilling/SyncFunction/Resource').Properties;
     const webhook = resource('ApiBilling/StripeBilling/WebhookFunction/Resource').Properties;
+    const plans = {
+      USAGE_PLAN_ID_FREE: ref('ApiBilling/MeteredApi/Api/UsagePlan-free/Resource'),
+      USAGE_PLAN_ID_PRO: ref('ApiBilling/MeteredApi/Api/UsagePlan-pro/Resource'),
+      USAGE_PLAN_ID_ENTERPRISE: ref('ApiBilling/MeteredApi/Api/UsagePlan-enterprise/Resource'),
+    };
 
     expect(sync.Environment.Variables.ALERT_TOPIC_ARN).toEqual(ref('ApiBilling/Alerts/Topic/Resource'));
-    for (const fn of [sync, webhook]) {
-      expect(fn.Environment.Variables).toMatchObject({
-        USAGE_PLAN_ID_FREE: ref('ApiBilling/MeteredApi/Api/UsagePlan-free/Resource'),
-        USAGE_PLAN_ID_PRO: ref('ApiBilling/MeteredApi/Api/UsagePlan-pro/Resource'),
-        USAGE_PLAN_ID_ENTERPRISE: ref('ApiBilling/MeteredApi/Api/UsagePlan-enterprise/Resource'),
-      });
-    }
+    expect(sync.Environment.Variables).toMatchObject(plans);
+    expect(webhook.Environment.Variables).toMatchObject({ ...plans, IDEMPOTENCY_TABLE: ref('ApiBilling/Tables/Idempotency/Resource') });
+    expect(sync.Environment.Variables.IDEMPOTENCY_TABLE).toBeUndefined();
   });
 
   it('sizes the sync for a run over every customer and the webhook for one event', () => {
@@ -106,9 +107,13 @@ describe('Stripe billing infrastructure, in detail', () => {
 
   it.each([
     // Scan lists the customers, UpdateItem blocks one at its cap; counters and the outbox are read and written.
-    ['SyncFunction', { Customers: ['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'], ApiKeys: [], Counters: ['dynamodb:GetItem', 'dynamodb:Query'], Billing: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'] }],
-    // The byStripeCustomer Query is granted on the index ARN, checked below.
-    ['WebhookFunction', { Customers: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], ApiKeys: [], Counters: ['dynamodb:Query'], Billing: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'] }],
+    // Billing: the outbox, and a tier change's key retirement entries (PutItem, DeleteItem in its switch transaction;
+    // the sync's cleanup also queries and deletes them).
+    ['SyncFunction', { Customers: ['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'], ApiKeys: [], Counters: ['dynamodb:GetItem', 'dynamodb:Query'], Billing: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], Idempotency: [] }],
+    // The byStripeCustomer Query is granted on the index ARN, checked below. Event claims: PutItem claims,
+    // GetItem reads an existing claim, UpdateItem stores the outcome, DeleteItem releases a failed one.
+    ['WebhookFunction', { Customers: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], ApiKeys: [], Counters: ['dynamodb:Query'], Billing: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], Idempotency: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'] }],
+    ['UpgradeFunction', { Idempotency: [] }],
   ])('%s is granted exactly the table actions it uses', (name, expected) => {
     const statements = statementsOfFunction(template, fnId(name));
 
@@ -125,7 +130,7 @@ describe('Stripe billing infrastructure, in detail', () => {
     ]);
   });
 
-  it('scopes API Gateway to the three usage plans\' keys and the account\'s API keys, by their ARNs', () => {
+  it('scopes API Gateway to the three usage plans\' keys and the account\'s API keys, by their ARNs: the webhook and the sync (the end of a payment grace) create keys, the sync deletes retired ones', () => {
     const apigateway = (name: string) => statementsOfFunction(template, fnId(name)).filter((s) => [s.Action].flat().some((a) => a.startsWith('apigateway:')));
     const planArn = (tier: string, suffix: string) => ({
       'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':apigateway:', { Ref: 'AWS::Region' }, '::/usageplans/', ref(`ApiBilling/MeteredApi/Api/UsagePlan-${tier}/Resource`), suffix]],
@@ -133,11 +138,15 @@ describe('Stripe billing infrastructure, in detail', () => {
     const apiKeysArn = (suffix: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':apigateway:', { Ref: 'AWS::Region' }, `::/apikeys${suffix}`]] });
     const tiers = ['free', 'pro', 'enterprise'];
 
-    expect(apigateway('WebhookFunction')).toEqual([
+    // A tier change: CreateApiKey, CreateUsagePlanKey, GetUsagePlanKey (a retry's conflict).
+    const createKeys = [
       { Effect: 'Allow', Action: ['apigateway:POST', 'apigateway:GET'], Resource: tiers.flatMap((tier) => [planArn(tier, '/keys'), planArn(tier, '/keys/*')]) },
       { Effect: 'Allow', Action: 'apigateway:POST', Resource: apiKeysArn('') },
-    ]);
+    ];
+
+    expect(apigateway('WebhookFunction')).toEqual(createKeys);
     expect(apigateway('SyncFunction')).toEqual([
+      ...createKeys,
       { Effect: 'Allow', Action: 'apigateway:DELETE', Resource: [...tiers.map((tier) => planArn(tier, '/keys/*')), apiKeysArn('/*')] },
       { Effect: 'Allow', Action: 'apigateway:GET', Resource: apiKeysArn('') },
     ]);

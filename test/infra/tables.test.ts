@@ -57,8 +57,17 @@ describe('billing tables', () => {
     });
   });
 
-  it('has exactly the five tables, all found by the local stack under Tables/', () => {
-    template.resourceCountIs('AWS::DynamoDB::Table', 5);
-    expect(synthesizeTableDefinitions().map((d) => d.role).sort()).toEqual(['apiKeys', 'billing', 'counters', 'customers', 'usageEvents']);
+  it('has exactly the six tables, all found by the local stack under Tables/', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 6);
+    expect(synthesizeTableDefinitions().map((d) => d.role).sort()).toEqual(['apiKeys', 'billing', 'counters', 'customers', 'idempotency', 'usageEvents']);
+  });
+
+  it('keeps webhook event claims in the layout of Powertools\' idempotency utility: partition key id, TTL expiration', () => {
+    expect(table('Idempotency').Properties).toMatchObject({
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+      TimeToLiveSpecification: { AttributeName: 'expiration', Enabled: true },
+    });
+    expect(table('Idempotency').Properties.StreamSpecification).toBeUndefined();
   });
 });
