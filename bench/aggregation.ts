@@ -36,7 +36,10 @@ async function endToEnd(endpoint: string, batchSize: number, total: number) {
   // As the Lambda runs: each invocation also records the gap it skips (one PutItem), for dead-letter replay.
   const gapStore = new DynamoGapStore(doc, tables.counters);
   let gapWrites = 0;
-  const gaps = { gapsAround: gapStore.gapsAround.bind(gapStore), recordGap: (...args: Parameters<DynamoGapStore['recordGap']>) => ((gapWrites += 1), gapStore.recordGap(...args)) };
+  const gaps = { gapsAround: gapStore.gapsAround.bind(gapStore), recordGap: (...args: Parameters<DynamoGapStore['recordGap']>) => {
+    gapWrites += 1;
+    return gapStore.recordGap(...args);
+  } };
   const aggregate = createAggregator(store, silent, { gaps });
   const records: DynamoDBRecord[] = Array.from({ length: total }, (_, i) => insertRecord(i + 1, usageEvent(`r${i}`, `c${i % CUSTOMERS}`)));
   const started = process.hrtime.bigint();

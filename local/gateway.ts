@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayAuthorizerResult, APIGatewayProxyEvent, APIGatewayProxyResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { monthlyQuotaOf, type BillingConfig } from '../lambdas/core/config.ts';
-import { ACCESS_LOG_FORMAT, gatewayResponses, type GatewayResponseType } from '../lambdas/core/gateway-contract.ts';
+import { type ACCESS_LOG_FORMAT, gatewayResponses, type GatewayResponseType } from '../lambdas/core/gateway-contract.ts';
 import type { RouteSpec } from '../lambdas/core/routes.ts';
 import { utcMonth } from '../lambdas/core/time.ts';
 import type { LocalGatewayKeyRegistry } from '../lambdas/adapters/gateway-keys-local.ts';

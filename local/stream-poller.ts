@@ -9,6 +9,7 @@ import {
   DynamoDBStreamsClient,
   GetRecordsCommand,
   GetShardIteratorCommand,
+  type GetRecordsCommandOutput,
   type _Record,
 } from '@aws-sdk/client-dynamodb-streams';
 import { DescribeTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -95,7 +96,7 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
     let delivered = 0;
     for (const [shardId, state] of shards) {
       while (!state.closed && state.iterator && state.buffer.length < batchSize) {
-        let page;
+        let page: GetRecordsCommandOutput;
         try {
           page = await streams.send(new GetRecordsCommand({ ShardIterator: state.iterator, Limit: 1000 }));
         } catch (error) {

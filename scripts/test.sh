@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The test command: type-check, then every jest suite against one DynamoDB Local, then the count.
+# The test command: type-check, lint, then every jest suite against one DynamoDB Local, then the count.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 npx tsc --noEmit -p . || { echo "0 passed, 1 failed"; exit 1; }
+# Biome, as Powertools for TypeScript lints: unused imports, focused or skipped tests, ==, ...
+npx biome lint --error-on-warnings . || { echo "0 passed, 1 failed"; exit 1; }
 mkdir -p test-output
 npx jest --json --outputFile=test-output/jest.json "$@"
 status=$?

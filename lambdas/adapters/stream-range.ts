@@ -1,5 +1,5 @@
 /** Reads a range of a DynamoDB stream shard back, as Lambda would have delivered it. */
-import { DynamoDBStreamsClient, GetRecordsCommand, GetShardIteratorCommand } from '@aws-sdk/client-dynamodb-streams';
+import { type DynamoDBStreamsClient, GetRecordsCommand, GetShardIteratorCommand } from '@aws-sdk/client-dynamodb-streams';
 import { compareSequenceNumbers } from '#core/counting.ts';
 import type { StreamRange } from '#core/replay.ts';
 

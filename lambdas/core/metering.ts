@@ -4,11 +4,11 @@
  */
 import { monthlyQuotaOf, type BillingConfig } from './config.ts';
 import { extractApiKey, hashApiKey } from './keys.ts';
-import type { ApiKeyRecord, Customer, UsageEvent } from './model.ts';
+import type { ApiKeyRecord, Customer } from './model.ts';
 import type { KeyDirectory, KeyLookup, UsageEventLog } from './ports.ts';
 import { startOfNextUtcMonth, utcHour, utcMonth } from './time.ts';
 import { routeAccess } from './routes.ts';
-import { TtlCache } from './ttl-cache.ts';
+import type { TtlCache } from './ttl-cache.ts';
 
 export interface CallRequest {
   readonly headers: Readonly<Record<string, string | undefined>> | null | undefined;

@@ -60,7 +60,8 @@ export const handler = middy(async () => {
     if (moved.change === 'failed') logger.error('payment grace not enforced yet', { ...moved });
     else logger.warn('payment grace ended', { ...moved });
   }
-  const counts = report.outcomes.reduce<Record<string, number>>((acc, o) => ({ ...acc, [o.kind]: (acc[o.kind] ?? 0) + 1 }), {});
+  const counts: Record<string, number> = {};
+  for (const o of report.outcomes) counts[o.kind] = (counts[o.kind] ?? 0) + 1;
   logger.info('stripe sync run', { counts, paused: pause?.paused ?? false });
   // Loud, never silent: each problem is an error line the alarm counts (and, with the alerts issue, an e-mail).
   for (const problem of report.problems) logger.error(SYNC_PROBLEM_MESSAGE, { ...problem });

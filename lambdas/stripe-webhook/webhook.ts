@@ -10,7 +10,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import type { GatewayKeyRegistry } from '#core/ports.ts';
 import { handleBillingEvent, WEBHOOK_TIMEOUT_MS, type BillingEvent } from '#core/webhooks.ts';
 import type { BillingServices } from '#adapters/billing-services.ts';

@@ -176,9 +176,18 @@ describe('aggregation property: counters equal the billable events under any fau
                 const paced = (): CounterStore => {
                   const wait = () => new Promise((r) => setTimeout(r, schedule.interleaving[pause++ % schedule.interleaving.length]!));
                   return {
-                    readCheckpoint: async (...args) => (await wait(), store.readCheckpoint(...args)),
-                    commitBatch: async (...args) => (await wait(), store.commitBatch(...args)),
-                    commitPending: async (...args) => (await wait(), store.commitPending(...args)),
+                    readCheckpoint: async (...args) => {
+                      await wait();
+                      return store.readCheckpoint(...args);
+                    },
+                    commitBatch: async (...args) => {
+                      await wait();
+                      return store.commitBatch(...args);
+                    },
+                    commitPending: async (...args) => {
+                      await wait();
+                      return store.commitPending(...args);
+                    },
                   };
                 };
                 const results = await Promise.all([invoke(createAggregator(paced(), silent), batch), invoke(createAggregator(paced(), silent), second)]);

@@ -26,7 +26,7 @@ import { utcHour, utcMonth } from '../../lambdas/core/time.ts';
 import { handleBillingEvent } from '../../lambdas/core/webhooks.ts';
 import { billingServices } from '../../lambdas/adapters/billing-services.ts';
 import { LocalGatewayKeyRegistry } from '../../lambdas/adapters/gateway-keys-local.ts';
-import { StripeBillingProvider, stripeClient } from '../../lambdas/adapters/stripe-billing.ts';
+import { type StripeBillingProvider, stripeClient } from '../../lambdas/adapters/stripe-billing.ts';
 import { CounterUsageReader, DynamoSyncStateStore } from '../../lambdas/adapters/sync-store.ts';
 import { startLocalStripe, type LocalStripe } from '../../local/stripe/server.ts';
 import { freshTables, type TestTables } from '../harness/dynamodb.ts';
@@ -302,13 +302,13 @@ describe('Stripe sync property (local Stripe through the adapter, state in Dynam
               const scheduled = `run${++runs}`;
               const flushRun = `run${++runs}`;
               if (!race) {
-                customers.forEach((c, i) =>
-                  [prev, cur].forEach((month, m) => {
+                for (const [i, c] of customers.entries()) {
+                  for (const [m, month] of [prev, cur].entries()) {
                     const f = step.faults[i * 2 + m]!;
                     if (f.fault !== 'none') faulty.faults.set(`${c.stripeCustomerId}|${month}`, f.fault);
                     if (f.crash) armedCrashes.add(`${c.customerId}|${month}`);
-                  }),
-                );
+                  }
+                }
               }
               const scheduledRun = (async () => {
                 await runSync(await current(), depsFor(scheduled), { paused: step.paused });

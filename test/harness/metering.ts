@@ -65,7 +65,7 @@ export async function meteringFixture(): Promise<MeteringFixture> {
         new UpdateCommand({
           TableName: tables.tables.customers,
           Key: { customerId },
-          UpdateExpression: `SET ${names.map((n, i) => `#n${i} = :v${i}`).join(', ')}`,
+          UpdateExpression: `SET ${names.map((_, i) => `#n${i} = :v${i}`).join(', ')}`,
           ExpressionAttributeNames: Object.fromEntries(names.map((n, i) => [`#n${i}`, n])),
           ExpressionAttributeValues: Object.fromEntries(names.map((n, i) => [`:v${i}`, fields[n as keyof typeof fields]])),
         }),

@@ -10,7 +10,7 @@ function methodsOf(template: Template): Array<{ method: string; resource: string
   const pathOf = (ref: unknown): string => {
     const id = (ref as { Ref?: string }).Ref;
     const resource = id ? resources[id] : undefined;
-    if (!resource || resource.Type !== 'AWS::ApiGateway::Resource') return ''; // the API's root
+    if (resource?.Type !== 'AWS::ApiGateway::Resource') return ''; // the API's root
     return `${pathOf(resource.Properties.ParentId)}/${resource.Properties.PathPart}`;
   };
   return Object.values(resources)

@@ -1,6 +1,6 @@
 // @ts-check
 // The usage dashboard: the key lives in this tab's sessionStorage only, never in a URL or a log.
-'use strict';
+
 
 const KEY_STORAGE = 'api-billing-key';
 /** The API's base path as the browser sees it (`/prod/` on the default invoke URL), filled in by the server. */
