@@ -15,12 +15,9 @@ import { ROUTES } from '../lambdas/core/routes.ts';
 import { createBillingApi } from '../lambdas/billing-api/billing-api.ts';
 import { stripeCatalog } from '../lambdas/core/catalog.ts';
 import type { BillingConfig } from '../lambdas/core/config.ts';
-import { runSync } from '../lambdas/core/sync.ts';
 import type { AlertSink } from '../lambdas/core/alerts.ts';
-import { escalateOverdueTickets, type TicketStore } from '../lambdas/core/tickets.ts';
-import { deleteDueGatewayKeys } from '../lambdas/core/gateway-keys.ts';
+import type { TicketStore } from '../lambdas/core/tickets.ts';
 import { createWebhookHandler } from '../lambdas/stripe-webhook/webhook.ts';
-import { enforcePaymentGrace } from '../lambdas/core/webhooks.ts';
 import type { LocalRoute } from './gateway.ts';
 import { startLocalStripe, type LocalStripe } from './stripe/server.ts';
 
@@ -86,22 +83,14 @@ export async function startLocalBilling(options: LocalBillingOptions): Promise<L
     if (running) return;
     running = true;
     try {
+      // The local Stripe's clock closes periods and drafts invoices, as Stripe does on its own.
       await localStripe?.advanceBillingPeriods();
-      const { sync } = await services.ready();
-      const pause = await services.state.getPause();
-      const customers = await services.customers.listCustomers();
-      const report = await runSync(customers, sync, { paused: pause?.paused ?? false });
-      const guard = services.guardrails(options.alerts);
-      for (const customer of customers) await guard(customer);
-      // As the deployed sync does: customers behind on payment past the grace go to Free.
-      const graces = await enforcePaymentGrace(customers, { registry: services.customers, gatewayKeys: options.gatewayKeys, retirements: services.retirements, config: options.config, now: options.now });
-      for (const grace of graces) if (grace.change === 'failed') console.error(`payment grace of ${grace.customerId} not enforced yet:`, grace.error);
+      // The same run as the deployed sync Lambda.
+      const run = await services.scheduledRun({ alerts: options.alerts, tickets: options.tickets, gatewayKeys: options.gatewayKeys });
+      for (const grace of run.graces) if (grace.change === 'failed') console.error(`payment grace of ${grace.customerId} not enforced yet:`, grace.error);
+      for (const { entry, error } of run.gatewayKeys.failed) console.error(`gateway key of ${entry.customerId} not deleted yet:`, error);
       // Each problem once, as the deployed alarm would raise it once.
-      await escalateOverdueTickets({ store: options.tickets, alerts: options.alerts, now: options.now() });
-      // As the deployed scheduled run: gateway keys replaced by tier changes, once due.
-      const keys = await deleteDueGatewayKeys({ gatewayKeys: options.gatewayKeys, retirements: services.retirements, registry: services.customers, now: options.now });
-      for (const { entry, error } of keys.failed) console.error(`gateway key of ${entry.customerId} not deleted yet:`, error);
-      for (const problem of report.problems.map((p) => JSON.stringify(p)).filter((p) => !reported.has(p))) {
+      for (const problem of run.sync.problems.map((p) => JSON.stringify(p)).filter((p) => !reported.has(p))) {
         reported.add(problem);
         console.error('stripe sync problem:', problem);
       }

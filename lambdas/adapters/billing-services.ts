@@ -5,7 +5,11 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type Stripe from 'stripe';
 import { billingConfig, type BillingConfig } from '#core/config.ts';
-import type { CatalogIds } from '#core/ports.ts';
+import type { CatalogIds, GatewayKeyRegistry } from '#core/ports.ts';
+import { deleteDueGatewayKeys } from '#core/gateway-keys.ts';
+import { runScheduledBilling, type ScheduledBillingReport } from '#core/scheduled-billing.ts';
+import { escalateOverdueTickets, type TicketStore } from '#core/tickets.ts';
+import { enforcePaymentGrace } from '#core/webhooks.ts';
 import type { AlertSink } from '#core/alerts.ts';
 import { checkGuardrails, type GuardrailEvent } from '#core/guardrails.ts';
 import type { Customer } from '#core/model.ts';
@@ -30,6 +34,8 @@ export interface BillingServices {
   guardrails(alerts: AlertSink): (customer: Customer) => Promise<GuardrailEvent[]>;
   /** The Stripe catalog ids and sync wiring; fails with a clear message until the setup command has run. */
   ready(): Promise<{ catalogIds: CatalogIds; stripe: StripeSetup; sync: SyncDeps }>;
+  /** The scheduled billing run (#core/scheduled-billing.ts), as the sync Lambda and the local timer run it. */
+  scheduledRun(with_: { alerts: AlertSink; tickets: TicketStore; gatewayKeys: GatewayKeyRegistry }): Promise<ScheduledBillingReport>;
 }
 
 export function billingServices(options: {
@@ -46,9 +52,10 @@ export function billingServices(options: {
   const provider = new StripeBillingProvider(options.stripe);
   let cached: CatalogIds | undefined;
   const counters = new CounterUsageReader(options.doc, options.tables.counters);
-  return {
+  const retirements = new DynamoGatewayKeyRetirementStore(options.doc, options.tables);
+  const services: BillingServices = {
     customers,
-    retirements: new DynamoGatewayKeyRetirementStore(options.doc, options.tables),
+    retirements,
     state,
     provider,
     config,
@@ -79,5 +86,18 @@ export function billingServices(options: {
         },
       };
     },
+    async scheduledRun({ alerts, tickets, gatewayKeys }) {
+      const { sync } = await services.ready();
+      return runScheduledBilling({
+        listCustomers: () => customers.listCustomers(),
+        paused: async () => (await state.getPause())?.paused ?? false,
+        sync,
+        guard: services.guardrails(alerts),
+        enforceGrace: (all) => enforcePaymentGrace(all, { registry: customers, gatewayKeys, retirements, config, now }),
+        escalateTickets: () => escalateOverdueTickets({ store: tickets, alerts, now: now() }),
+        retireGatewayKeys: () => deleteDueGatewayKeys({ gatewayKeys, retirements, registry: customers, now }),
+      });
+    },
   };
+  return services;
 }

@@ -162,7 +162,9 @@ export async function handleBillingEvent(event: BillingEvent, deps: WebhookDeps)
       if (invoice.period_end <= invoice.period_start) return { kind: 'ignored', reason: 'not a period invoice' };
       // The draft covers the period that just ended: push what is left of it before Stripe finalizes.
       const month = utcMonth(invoice.period_end * 1000 - 1000);
-      const sync = await syncCustomerMonth(customer, month, deps.sync, { flush: true });
+      // An operator's pause holds this push too: the usage stays counted, and is reported as held.
+      const paused = (await deps.state.getPause())?.paused ?? false;
+      const sync = await syncCustomerMonth(customer, month, deps.sync, { flush: true, paused });
       // One credit on the draft, for what Stripe's meter cannot take back: calls voided after their push,
       // and the monthly fee's share for grandfathered days.
       const overPushedCents =

@@ -9,10 +9,7 @@ import middy from '@middy/core';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import * as z from 'zod';
-import { runSync, SYNC_PROBLEM_MESSAGE } from '#core/sync.ts';
-import { escalateOverdueTickets } from '#core/tickets.ts';
-import { deleteDueGatewayKeys } from '#core/gateway-keys.ts';
-import { enforcePaymentGrace } from '#core/webhooks.ts';
+import { SYNC_PROBLEM_MESSAGE } from '#core/sync.ts';
 import { AwsGatewayKeyRegistry } from '#adapters/gateway-keys-aws.ts';
 import { SnsAlertSink } from '#adapters/alert-sinks.ts';
 import { DynamoTicketStore } from '#adapters/tickets-store.ts';
@@ -45,32 +42,21 @@ const servicesPromise = loadStripeSecrets().then((secrets) =>
 
 export const handler = middy(async () => {
   const services = await servicesPromise;
-  const { sync } = await services.ready();
-  const pause = await services.state.getPause();
-  const customers = await services.customers.listCustomers();
-  const report = await runSync(customers, sync, { paused: pause?.paused ?? false });
-  // Guardrails on the same schedule: cap alerts and blocks, anomaly alerts (each once per month).
-  const guard = services.guardrails(alerts);
-  for (const customer of customers) {
-    for (const event of await guard(customer)) logger.warn('guardrail', { customerId: customer.customerId, ...event });
-  }
-  // The subscription status policy's clock: behind on payment past the grace means Free, whether or not Stripe sends another event.
-  // A tier change like any other: a new gateway key in the Free plan; the old one is retired by the cleanup below once due.
-  for (const moved of await enforcePaymentGrace(customers, { registry: services.customers, gatewayKeys, retirements: services.retirements, config: services.config, now: Date.now })) {
-    if (moved.change === 'failed') logger.error('payment grace not enforced yet', { ...moved });
-    else logger.warn('payment grace ended', { ...moved });
-  }
+  const run = await services.scheduledRun({ alerts, tickets, gatewayKeys });
   const counts: Record<string, number> = {};
-  for (const o of report.outcomes) counts[o.kind] = (counts[o.kind] ?? 0) + 1;
-  logger.info('stripe sync run', { counts, paused: pause?.paused ?? false });
-  // Loud, never silent: each problem is an error line the alarm counts (and, with the alerts issue, an e-mail).
-  for (const problem of report.problems) logger.error(SYNC_PROBLEM_MESSAGE, { ...problem });
-  // The billing support SLA rides on the same schedule: unacknowledged tickets are escalated once.
-  const escalated = await escalateOverdueTickets({ store: tickets, alerts, now: Date.now() });
-  if (escalated.length) logger.warn('tickets escalated', { tickets: escalated.map((t) => t.ticketId) });
-  // Gateway keys replaced by tier changes, once no authorizer's cache can still name them; a failure stays for the next run.
-  const keys = await deleteDueGatewayKeys({ gatewayKeys, retirements: services.retirements, registry: services.customers, now: Date.now });
+  for (const o of run.sync.outcomes) counts[o.kind] = (counts[o.kind] ?? 0) + 1;
+  logger.info('stripe sync run', { counts, paused: run.paused });
+  // Loud, never silent: each problem is an error line the alarm counts.
+  for (const problem of run.sync.problems) logger.error(SYNC_PROBLEM_MESSAGE, { ...problem });
+  for (const { customerId, event } of run.guardrails) logger.warn('guardrail', { customerId, ...event });
+  for (const grace of run.graces) {
+    if (grace.change === 'failed') logger.error('payment grace not enforced yet', { ...grace });
+    else logger.warn('payment grace ended', { ...grace });
+  }
+  if (run.escalated.length) logger.warn('tickets escalated', { tickets: run.escalated.map((t) => t.ticketId) });
+  const keys = run.gatewayKeys;
   if (keys.deleted.length || keys.kept.length) logger.info('gateway keys retired', { deleted: keys.deleted.length, kept: keys.kept.length });
+  // A failure stays for the next run.
   for (const { entry, error } of keys.failed) logger.warn('gateway key not deleted yet', { customerId: entry.customerId, tier: entry.tier, error });
-  return { counts, problems: report.problems.length };
+  return { counts, problems: run.sync.problems.length };
 }).use(injectLambdaContext(logger));

@@ -93,6 +93,18 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
     expect(await f.services.provider.meteredTotal(catalogIds.meterId, customer.stripeCustomerId!, Date.UTC(2026, 10, 1) / 1000, Date.UTC(2026, 11, 1) / 1000)).toBe(12_345);
   });
 
+  it('holds the invoice flush while billing is paused, as it holds the scheduled sync', async () => {
+    const customer = await f.addCustomer('pro');
+    await addHourCounts(f.doc, f.tables.counters, customer.customerId, [{ hour: '2026-11-30T23', billable: 777 }]);
+    await f.services.state.setPause({ paused: true, by: 'ops', reason: 'investigating a billing error', at: new Date(f.clock.now).toISOString() });
+    const invoice = { id: 'in_paused', customer: customer.stripeCustomerId, status: 'draft', period_start: Date.UTC(2026, 10, 1) / 1000, period_end: Date.UTC(2026, 11, 1) / 1000, amount_due: 0, amount_paid: 0 };
+    f.clock.now = Date.UTC(2026, 11, 1, 0, 5);
+    f.stripe.setNow(f.clock.now);
+    expect((await handle(signed({ id: 'evt_inv_paused', type: 'invoice.created', created: 400, object: invoice }))).statusCode).toBe(200);
+    const { catalogIds } = await f.services.ready();
+    expect(await f.services.provider.meteredTotal(catalogIds.meterId, customer.stripeCustomerId!, Date.UTC(2026, 10, 1) / 1000, Date.UTC(2026, 11, 1) / 1000)).toBe(0);
+  });
+
   it('credits the draft invoice for calls voided after they were pushed, so the final invoice equals the estimate', async () => {
     const customer = await f.addCustomer('pro');
     await addHourCounts(f.doc, f.tables.counters, customer.customerId, [{ hour: '2026-11-25T08', billable: 12_000 }]);
