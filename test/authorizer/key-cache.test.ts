@@ -1,0 +1,84 @@
+/**
+ * The authorizer's negative key cache, observed at DynamoDB: an unknown key's miss is cached for
+ * the TTL (no second read of the keys table), and a key issued after a cached miss works once the
+ * TTL has passed.
+ */
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { billingConfig } from '../../lambdas/core/config.ts';
+import { createCustomer } from '../../lambdas/core/customers.ts';
+import { generateApiKey } from '../../lambdas/core/keys.ts';
+import { cachedKeyDirectory } from '../../lambdas/core/metering.ts';
+import type { KeyLookup } from '../../lambdas/core/ports.ts';
+import { TtlCache } from '../../lambdas/core/ttl-cache.ts';
+import { connectDynamoDb } from '../../lambdas/adapters/dynamodb.ts';
+import { DynamoCustomerStore } from '../../lambdas/adapters/customer-store.ts';
+import { LocalGatewayKeyRegistry } from '../../lambdas/adapters/gateway-keys-local.ts';
+import { DynamoUsageEventLog } from '../../lambdas/adapters/usage-event-log.ts';
+import { createAuthorizer } from '../../lambdas/authorizer/authorizer.ts';
+import { freshTables } from '../harness/dynamodb.ts';
+import { authorizerEvent } from '../harness/metering.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const TTL_MS = billingConfig.keyCacheTtlSeconds * 1000;
+
+describe("the authorizer's negative key cache (DynamoDB Local)", () => {
+  it('reads an unknown key once per TTL, and lets a key issued after the cached miss in once the TTL has passed', async () => {
+    const tables = await freshTables();
+    const clock = { now: Date.UTC(2026, 10, 25, 6, 30) };
+    const now = () => clock.now;
+    const admin = new DynamoCustomerStore(tables.doc, tables.tables);
+    const { customer } = await createCustomer({ name: 'Acme', tier: 'pro' }, { registry: admin, gatewayKeys: new LocalGatewayKeyRegistry(join(mkdtempSync(join(tmpdir(), 'gw-')), 'keys.json')), now });
+
+    // The authorizer's own connection, with every request it sends to the keys table recorded.
+    const reader = connectDynamoDb({ endpoint: tables.endpoint });
+    const keyReads: string[] = [];
+    reader.doc.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { TableName?: string; Key?: { keyHash?: string } };
+        if (input.TableName === tables.tables.apiKeys) keyReads.push(`${context.commandName} ${input.Key?.keyHash ?? ''}`);
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordKeyReads' },
+    );
+    const authorize = createAuthorizer({
+      directory: cachedKeyDirectory(new DynamoCustomerStore(reader.doc, tables.tables), new TtlCache<KeyLookup>(billingConfig.keyCacheMaxEntries, TTL_MS, now)),
+      events: new DynamoUsageEventLog(tables.doc, tables.tables.usageEvents),
+      config: billingConfig,
+      now,
+      logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
+    });
+    let requests = 0;
+    const call = (key: string) => authorize(authorizerEvent({ requestId: `req-${++requests}`, headers: { 'x-api-key': key } }));
+
+    const later = generateApiKey(); // well formed, not issued yet
+    const t0 = clock.now;
+    await expect(call(later.key)).rejects.toThrow('Unauthorized');
+    expect(keyReads).toEqual([`GetItemCommand ${later.keyHash}`]);
+    await expect(call(later.key)).rejects.toThrow('Unauthorized');
+    expect(keyReads).toHaveLength(1); // the cached miss answered
+    // Another unknown key is read: what is recorded is every read of the table.
+    const other = generateApiKey();
+    await expect(call(other.key)).rejects.toThrow('Unauthorized');
+    expect(keyReads).toEqual([`GetItemCommand ${later.keyHash}`, `GetItemCommand ${other.keyHash}`]);
+
+    // The key is issued (the record issueKey writes) while its miss is cached.
+    await admin.addKey({ keyHash: later.keyHash, keyId: 'key_later', customerId: customer.customerId, keyPrefix: later.keyPrefix, status: 'active', createdAt: new Date(t0).toISOString() });
+    expect((await tables.doc.send(new GetCommand({ TableName: tables.tables.apiKeys, Key: { keyHash: later.keyHash }, ConsistentRead: true }))).Item).toMatchObject({ status: 'active' });
+
+    clock.now = t0 + TTL_MS - 1;
+    await expect(call(later.key)).rejects.toThrow('Unauthorized');
+    expect(keyReads).toHaveLength(2);
+
+    clock.now = t0 + TTL_MS;
+    const allowed = await call(later.key);
+    expect(allowed).toMatchObject({ principalId: customer.customerId, policyDocument: { Statement: [expect.objectContaining({ Effect: 'Allow' })] }, context: { keyId: 'key_later' } });
+    expect(keyReads).toEqual([`GetItemCommand ${later.keyHash}`, `GetItemCommand ${other.keyHash}`, `GetItemCommand ${later.keyHash}`]);
+    // And the found key is cached in turn: the next call reads nothing.
+    await call(later.key);
+    expect(keyReads).toHaveLength(3);
+    reader.client.destroy();
+  });
+});
