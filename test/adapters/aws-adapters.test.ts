@@ -79,11 +79,17 @@ describe('Stripe secrets loader', () => {
     const capture = (...args: unknown[]) => void output.push(args.map(String).join(' '));
     spies = [
       ...(['log', 'info', 'warn', 'error', 'debug'] as const).map((level) => jest.spyOn(console, level).mockImplementation(capture)),
-      jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => (capture(chunk), true)),
-      jest.spyOn(process.stderr, 'write').mockImplementation((chunk) => (capture(chunk), true)),
+      ...[process.stdout, process.stderr].map((stream) =>
+        jest.spyOn(stream, 'write').mockImplementation((chunk) => {
+          capture(chunk);
+          return true;
+        }),
+      ),
     ];
   });
-  afterEach(() => spies.forEach((s) => s.mockRestore()));
+  afterEach(() => {
+    for (const spy of spies) spy.mockRestore();
+  });
 
   /** Any 4 characters of either secret past its public prefix, found in the text. */
   const leaked = (text: string) =>

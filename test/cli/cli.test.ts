@@ -7,17 +7,21 @@ import { utcMonth } from '../../lambdas/core/time.ts';
 import { startLocalStack, type LocalStack } from '../../local/stack.ts';
 import { writeLocalState } from '../../local/state.ts';
 import { cliAt } from '../harness/cli.ts';
+import { midMonthClock } from '../harness/clock.ts';
+import { cliOnClock } from '../harness/cli-clock.ts';
 
 
 describe('operator CLI (child process against the local stack)', () => {
   let stack: LocalStack;
   let dir: string;
   let cli: ReturnType<typeof cliAt>;
+  // The stack, the CLI and the test on one mid-month clock: "this month" is the same for all three.
+  const now = midMonthClock();
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'cli-'));
-    cli = cliAt(dir);
-    stack = await startLocalStack({ dir, dynamoDbEndpoint: process.env.TEST_DYNAMODB_ENDPOINT, tablePrefix: `cli${randomUUID().slice(0, 8)}-` });
+    cli = cliOnClock(dir, now);
+    stack = await startLocalStack({ dir, dynamoDbEndpoint: process.env.TEST_DYNAMODB_ENDPOINT, tablePrefix: `cli${randomUUID().slice(0, 8)}-`, now });
     writeLocalState(
       { pid: process.pid, dynamoDbEndpoint: stack.dynamoDbEndpoint, gatewayUrl: stack.gateway.url, gatewayKeysFile: stack.gatewayKeysFile, accessLogFile: stack.accessLogFile, deadLetterFile: stack.deadLetterFile, tables: stack.tables },
       dir,
@@ -62,7 +66,7 @@ describe('operator CLI (child process against the local stack)', () => {
     expect(clean.code).toBe(0);
     expect(JSON.parse(clean.stdout)).toMatchObject({ counted: { billable: 3, voided: 0 }, recounted: { billable: 3, voided: 0 }, differences: [] });
 
-    await stack.doc.send(new UpdateCommand({ TableName: stack.tables.counters, Key: { pk: `CUSTOMER#${customerId}`, sk: `MONTH#${utcMonth(Date.now())}` }, UpdateExpression: 'ADD billable :one', ExpressionAttributeValues: { ':one': 1 } }));
+    await stack.doc.send(new UpdateCommand({ TableName: stack.tables.counters, Key: { pk: `CUSTOMER#${customerId}`, sk: `MONTH#${utcMonth(now())}` }, UpdateExpression: 'ADD billable :one', ExpressionAttributeValues: { ':one': 1 } }));
     const tampered = await cli('recount', '--customer', customerId!);
     expect(tampered.code).toBe(1);
     expect(tampered.stdout).toMatch(/differences:\s+1/);

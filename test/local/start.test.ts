@@ -27,7 +27,12 @@ function descendants(pid: number): number[] {
     }
   }
   const found: number[] = [];
-  const visit = (p: number) => (parents.get(p) ?? []).forEach((child) => (found.push(child), visit(child)));
+  const visit = (p: number): void => {
+    for (const child of parents.get(p) ?? []) {
+      found.push(child);
+      visit(child);
+    }
+  };
   visit(pid);
   return found;
 }
