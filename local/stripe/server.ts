@@ -132,6 +132,12 @@ export interface LocalStripeOptions {
   readonly port?: number;
   /** @default Date.now */
   readonly now?: () => number;
+  /**
+   * Waits before each re-delivery of a webhook the endpoint did not answer with a 2xx. Stripe backs
+   * off exponentially for up to three days; this keeps its shape on a local scale.
+   * @default [1000, 2000, 4000, 8000, 16000] - five retries over about half a minute
+   */
+  readonly webhookRetryDelaysMs?: readonly number[];
 }
 
 export interface LocalStripe {
@@ -145,7 +151,7 @@ export interface LocalStripe {
   /** Answers the next `count` requests whose path matches with a fault. */
   failNext(path: RegExp, fault: { status?: number; acceptThenDrop?: boolean; count?: number }): void;
   readonly requests: Array<{ method: string; path: string }>;
-  /** Waits for every webhook delivery in flight. */
+  /** Waits until every webhook sent so far is delivered (a 2xx) or given up after its retries. */
   webhooksDelivered(): Promise<void>;
   readonly state: { readonly meterEvents: ReadonlyArray<{ identifier: string; customer: string; value: number; timestamp: number; meter: string }>; readonly invoices: ReadonlyMap<string, Obj> };
   stop(): Promise<void>;
@@ -155,6 +161,7 @@ const DAY = 86_400;
 
 export async function startLocalStripe(options: LocalStripeOptions = {}): Promise<LocalStripe> {
   let clock = options.now ?? Date.now;
+  const retryDelays = options.webhookRetryDelaysMs ?? [1_000, 2_000, 4_000, 8_000, 16_000];
   const nowSec = () => Math.floor(clock() / 1000);
   const id = (prefix: string) => `${prefix}_${randomBytes(12).toString('base64url').replace(/[-_]/g, 'x')}`;
   const customers = new Map<string, Obj>();
@@ -187,7 +194,7 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
       if (!endpoint.enabled_events.includes('*') && !endpoint.enabled_events.includes(type)) continue;
       const payload = JSON.stringify(event);
       const delivery = (async () => {
-        for (let attempt = 0; attempt < 3; attempt++) {
+        for (let attempt = 0; ; attempt++) {
           // Stripe signs each delivery with the time it is sent, not the time of the billing
           // objects (the simulated clock): stripe-node rejects a signature more than 300 s old.
           const t = Math.floor(Date.now() / 1000);
@@ -198,7 +205,9 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
           } catch {
             /* retried */
           }
-          await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
+          const delay = retryDelays[attempt];
+          if (delay === undefined) return; // given up, as Stripe gives up after its last retry
+          await new Promise((r) => setTimeout(r, delay));
         }
       })();
       deliveries.add(delivery);

@@ -127,4 +127,38 @@ describe('local Stripe through the official SDK', () => {
     expect(await client.invoices.retrieve(draft!.id)).toMatchObject({ status: 'paid', total: 30 });
     expect((await client.subscriptions.retrieve(subscription.id)).items.data[0]).toMatchObject({ current_period_start: Date.UTC(2026, 11, 1) / 1000 });
   });
+
+  it.each([
+    ['re-delivers a webhook the endpoint failed, after each retry delay, until it answers 2xx', [500, 500, 200], 3],
+    ['gives a webhook up after its last retry, as Stripe does', [500, 500, 500, 500], 3],
+  ])('%s', async (_, answers, attempts) => {
+    const retrying = await startLocalStripe({ now: () => NOW, webhookRetryDelaysMs: [40, 80] });
+    const { createServer } = await import('node:http');
+    const seen: number[] = [];
+    const sink = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(answers[seen.length] ?? 500);
+        seen.push(Date.now());
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
+    try {
+      const c = retrying.client();
+      await c.webhookEndpoints.create({ url: `http://127.0.0.1:${(sink.address() as { port: number }).port}/hook`, enabled_events: ['customer.subscription.created'] });
+      const meter = await c.billing.meters.create({ display_name: 'Calls', event_name: 'calls', default_aggregation: { formula: 'sum' } });
+      await c.products.create({ id: 'prod_retry', name: 'API' });
+      const price = await c.prices.create({ currency: 'usd', product: 'prod_retry', unit_amount: 1, recurring: { interval: 'month', usage_type: 'metered', meter: meter.id } });
+      const customer = await c.customers.create({ name: 'Retried' });
+      await c.subscriptions.create({ customer: customer.id, items: [{ price: price.id }] });
+      await retrying.webhooksDelivered();
+      expect(seen).toHaveLength(attempts);
+      expect(seen[1]! - seen[0]!).toBeGreaterThanOrEqual(40);
+      expect(seen[2]! - seen[1]!).toBeGreaterThanOrEqual(80);
+    } finally {
+      sink.close();
+      await retrying.stop();
+    }
+  });
 });
