@@ -2,6 +2,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import * as z from 'zod';
 import { TierNameSchema } from '#core/config.ts';
+import { apiBasePath } from '#core/gateway-contract.ts';
 import type { CustomerRegistry } from '#core/ports.ts';
 import { startUpgrade, type StripeSetup } from '#core/subscriptions.ts';
 
@@ -13,12 +14,12 @@ export function createBillingApi(deps: {
   stripe: () => Promise<StripeSetup>;
   /**
    * Where Checkout returns to. Never taken from the request body (no open redirect).
-   * @default - this API's own /dashboard, from the request context's domain and stage
+   * @default - this API's own /dashboard, at the domain and base path the customer called (the stage on the default URL)
    */
   dashboardUrl?: string;
   now: () => number;
 }) {
-  return async (event: Pick<APIGatewayProxyEvent, 'requestContext' | 'body'>): Promise<APIGatewayProxyResult> => {
+  return async (event: Pick<APIGatewayProxyEvent, 'requestContext' | 'body' | 'path'>): Promise<APIGatewayProxyResult> => {
     const customerId = event.requestContext.authorizer?.customerId as string | undefined;
     const customer = customerId ? await deps.registry.getCustomer(customerId) : undefined;
     if (!customer) return json(401, { error: 'unauthorized', message: 'Missing, malformed or unknown API key.' });
@@ -32,8 +33,7 @@ export function createBillingApi(deps: {
     }
     const request = UpgradeRequestSchema.safeParse(body);
     if (!request.success) return json(400, { error: 'bad_request', message: 'The body must be JSON: {"tier": "pro" | "enterprise"}.' });
-    const { domainName, stage } = event.requestContext;
-    const dashboardUrl = deps.dashboardUrl ?? `https://${domainName}/${stage}/dashboard`;
+    const dashboardUrl = deps.dashboardUrl ?? `https://${event.requestContext.domainName}${apiBasePath(event)}dashboard`;
     const started = await startUpgrade(customer, request.data.tier, dashboardUrl, await deps.stripe(), deps.now());
     return started.ok ? json(200, { url: started.url }) : json(409, { error: started.code.toLowerCase(), message: started.message });
   };

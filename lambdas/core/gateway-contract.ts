@@ -111,3 +111,14 @@ export function gatewayResponses(upgradeUrl: string): Record<GatewayResponseType
     DEFAULT_5XX: { body: { error: 'internal_error', message: '$context.error.message', requestId: '$context.requestId' } },
   };
 }
+
+/**
+ * The path the browser sees in front of the API's routes, ending in `/`: `/prod/` on the default
+ * invoke URL (which carries the stage), `/` or a base path on a custom domain. The page builds
+ * every URL on it, so it works at both.
+ */
+export function apiBasePath(event: { readonly path: string; readonly requestContext: { readonly path?: string } }): string {
+  const seen = event.requestContext.path ?? event.path;
+  const prefix = seen.endsWith(event.path) ? seen.slice(0, seen.length - event.path.length) : '';
+  return `${prefix}/`;
+}

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { apiBasePath } from '#core/gateway-contract.ts';
 
 const ASSETS = {
   '': { file: 'index.html', type: 'text/html; charset=utf-8' },
@@ -12,17 +13,6 @@ const ASSETS = {
 /** Same-origin everything: the page talks only to this API, runs only its own script, frames nothing. */
 export const CONTENT_SECURITY_POLICY =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
-
-/**
- * The path the browser sees in front of the API's routes, ending in `/`: `/prod/` on the default
- * invoke URL (which carries the stage), `/` or a base path on a custom domain. The page builds
- * every URL on it, so it works at both.
- */
-export function apiBasePath(event: Pick<APIGatewayProxyEvent, 'path' | 'requestContext'>): string {
-  const seen = event.requestContext.path ?? event.path;
-  const prefix = seen.endsWith(event.path) ? seen.slice(0, seen.length - event.path.length) : '';
-  return `${prefix}/`;
-}
 
 /** The dashboard's handler: the page (with its base path filled in), its script and styles. */
 export function createDashboard(assetsDir: string) {
