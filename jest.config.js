@@ -10,6 +10,8 @@ module.exports = {
   },
   globalSetup: '<rootDir>/test/harness/global-setup.ts',
   globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
-  testTimeout: 60000,
+  // A local stack's start and a few calls can take most of a minute on a fully loaded 2-core machine;
+  // the heavy properties and end-to-end walks set their own, larger budgets.
+  testTimeout: 120000,
   maxWorkers: 2,
 };

@@ -6,6 +6,7 @@ import { DynamoCounterStore } from '../../lambdas/adapters/counting-store.ts';
 import { createAggregator, createDeadLetterReplayer } from '../../lambdas/aggregator/aggregator.ts';
 import { freshTables, type TestTables } from '../harness/dynamodb.ts';
 import { insertRecord, usageEvent, voidRecord } from '../harness/stream-records.ts';
+import { propertyBudget } from '../harness/property.ts';
 
 const silent = { info: () => undefined, error: () => undefined };
 const STREAM = 'arn:stream';
@@ -74,6 +75,7 @@ describe('dead-lettered ranges replayed after the shard moved on (against Dynamo
     expect(await monthOf('c-edges')).toEqual({ billable: 12, voided: 0 });
   });
 
+  const replayBudget = propertyBudget(60, 180_000);
   it('holds for random histories in which random batches are given up on (some after they were counted) and replayed, repeatedly and out of order', async () => {
     let run = 0;
     await fc.assert(
@@ -112,7 +114,7 @@ describe('dead-lettered ranges replayed after the shard moved on (against Dynamo
           }
         },
       ),
-      { numRuns: 100 },
+      replayBudget.parameters,
     );
-  });
+  }, replayBudget.timeoutMs);
 });

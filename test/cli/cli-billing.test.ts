@@ -57,5 +57,5 @@ describe('operator CLI billing levers (child process against the local stack wit
     const productWide = JSON.parse((await cli('audit', '--json')).stdout) as Array<{ action: string }>;
     expect(productWide.map((a) => a.action)).toEqual(['billing-paused', 'billing-resumed']);
     expect(readFileSync(stack.accessLogFile, 'utf8')).toContain(customerId);
-  });
+  }, 240_000); // seventeen CLI processes, each a Node.js start: minutes on a loaded 2-core machine
 });
