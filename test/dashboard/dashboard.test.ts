@@ -22,8 +22,6 @@ describe('dashboard in headless Chromium against the local stack', () => {
   const now = () => midMonth() + clock.skewMs;
   let stack: LocalStack;
   let browser: Browser;
-  let customerId: string;
-  let key: string;
 
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
@@ -31,23 +29,26 @@ describe('dashboard in headless Chromium against the local stack', () => {
       startLocalStack({ dir: mkdtempSync(join(tmpdir(), 'dash-')), dynamoDbEndpoint: process.env.TEST_DYNAMODB_ENDPOINT, tablePrefix: `d${randomUUID().slice(0, 8)}-`, stripe: 'local', syncIntervalMs: 3_600_000, now }),
       launchChromium(),
     ]);
+  });
+
+  /** A Free customer of its own for each test (no test depends on another's state), with `calls` this month over the last three hours. */
+  async function freeCustomer(calls: number): Promise<{ customerId: string; key: string }> {
     const { stripe } = await stack.billing!.services.ready();
     const created = await createCustomer({ name: 'Dash Co', tier: 'free' }, { registry: stack.store, gatewayKeys: stack.gatewayKeys, now, stripe });
-    customerId = created.customer.customerId;
-    key = created.apiKey.key;
-    // 850 calls this month, spread over the last hours: 85% of the Free quota.
-    await addHourCounts(stack.doc, stack.tables.counters, customerId, [
-      { hour: utcHour(now()), billable: 400 },
-      { hour: utcHour(now() - 3_600_000), billable: 300 },
-      { hour: utcHour(now() - 2 * 3_600_000), billable: 150 },
+    const third = Math.floor(calls / 3);
+    await addHourCounts(stack.doc, stack.tables.counters, created.customer.customerId, [
+      { hour: utcHour(now()), billable: calls - 2 * third },
+      { hour: utcHour(now() - 3_600_000), billable: third },
+      { hour: utcHour(now() - 2 * 3_600_000), billable: third },
     ]);
-  });
+    return { customerId: created.customer.customerId, key: created.apiKey.key };
+  }
   afterAll(async () => {
     await browser?.close();
     await stack?.stop();
   });
 
-  async function usageApi(): Promise<UsageReport> {
+  async function usageApi(key: string): Promise<UsageReport> {
     const response = await fetch(`${stack.gateway.url}/usage`, { headers: { 'x-api-key': key } });
     return (await response.json()) as UsageReport;
   }
@@ -70,6 +71,7 @@ describe('dashboard in headless Chromium against the local stack', () => {
   });
 
   it('shows exactly the figures of the usage API, with the 80% upgrade prompt, and keeps the key out of the URL', async () => {
+    const { key } = await freeCustomer(850); // 85% of the Free quota
     const page = await browser.newPage();
     const cspViolations: string[] = [];
     page.on('console', (message) => message.text().includes('Content Security Policy') && cspViolations.push(message.text()));
@@ -79,7 +81,7 @@ describe('dashboard in headless Chromium against the local stack', () => {
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.locator('#usage').waitFor({ state: 'visible' });
 
-    const report = await usageApi();
+    const report = await usageApi(key);
     expect(report.calls).toBeGreaterThan(0);
     expect(await text(page, 'calls')).toBe(report.calls.toLocaleString('en-US'));
     expect(await text(page, 'quota-used')).toBe(report.calls.toLocaleString('en-US'));
@@ -104,7 +106,7 @@ describe('dashboard in headless Chromium against the local stack', () => {
   });
 
   it('says the quota is used up at 100% and fits a phone screen', async () => {
-    await addHourCounts(stack.doc, stack.tables.counters, customerId, [{ hour: utcHour(now()), billable: 150 }]);
+    const { key } = await freeCustomer(1_000);
     const page = await browser.newPage({ viewport: { width: 375, height: 740 } });
     await signIn(page, key);
     await page.locator('#usage').waitFor({ state: 'visible' });
@@ -115,6 +117,7 @@ describe('dashboard in headless Chromium against the local stack', () => {
   });
 
   it('upgrades a Free customer to Pro through Checkout; the next call is no longer held to the Free quota', async () => {
+    const { customerId, key } = await freeCustomer(1_000);
     const customer = (await stack.store.getCustomer(customerId))!;
     stack.gateway.chargeQuota(customer.gatewayKeyId, utcHour(now()).slice(0, 7), 1_000);
     expect((await fetch(`${stack.gateway.url}/api/x`, { headers: { 'x-api-key': key } })).status).toBe(429);
@@ -144,6 +147,7 @@ describe('dashboard in headless Chromium against the local stack', () => {
   });
 
   it('files a billing support ticket from the "report a billing problem" link and alerts the operator', async () => {
+    const { customerId, key } = await freeCustomer(10);
     const page = await browser.newPage();
     await signIn(page, key);
     await page.getByRole('link', { name: 'Report a billing problem' }).click();
@@ -185,6 +189,7 @@ describe('dashboard in headless Chromium against the local stack', () => {
   });
 
   it('can be used by keyboard alone', async () => {
+    const { key } = await freeCustomer(10);
     const page = await browser.newPage();
     await page.goto(`${stack.gateway.url}/dashboard`);
     await page.keyboard.press('Tab');
