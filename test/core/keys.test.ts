@@ -35,3 +35,27 @@ describe('API keys', () => {
     expect(extractApiKey(headers)).toEqual(expected);
   });
 });
+
+describe('API keys: issue and reading edge cases', () => {
+  it('issues ab_live_ and the 43-character base64url of 32 random bytes, and keeps 4 of them for display', () => {
+    const issued = generateApiKey((n) => new Uint8Array(n).fill(0xfb));
+    expect(issued.key).toBe(`ab_live_${'-_v7'.repeat(10)}-_s`);
+    expect(issued.keyPrefix).toBe('ab_live_-_v7');
+    expect(issued.keyHash).toBe(hashApiKey(issued.key));
+  });
+
+  const key = generateApiKey().key;
+  it.each([
+    ['Bearer with several spaces and a trailing one', { authorization: `Bearer   ${key} ` }, { ok: true, key }],
+    ['bearer in lower case', { authorization: `bearer ${key}` }, { ok: true, key }],
+    ['Bearer after other text', { authorization: `xBearer ${key}` }, { ok: false, code: 'MALFORMED_KEY' }],
+    ['Bearer with two tokens', { authorization: `Bearer ${key} extra` }, { ok: false, code: 'MALFORMED_KEY' }],
+    ['a key in some other header', { 'x-other': `Bearer ${key}` }, { ok: false, code: 'MISSING_KEY' }],
+    ['Authorization followed by another header', { authorization: `Bearer ${key}`, 'x-trace': 'abc' }, { ok: true, key }],
+    ['a key with one character too many', { 'x-api-key': `${key}A` }, { ok: false, code: 'MALFORMED_KEY' }],
+    ['a key after other text', { 'x-api-key': `x${key}` }, { ok: false, code: 'MALFORMED_KEY' }],
+    ['null headers', null, { ok: false, code: 'MISSING_KEY' }],
+  ])('reads %s', (_name, headers, expected) => {
+    expect(extractApiKey(headers)).toEqual(expected);
+  });
+});

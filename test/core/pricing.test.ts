@@ -56,3 +56,84 @@ describe('pricing', () => {
     expect(callsBillableUnderCap('pro', 10_000_000, billingConfig.billingCapCents)).toBe(485_502);
   });
 });
+
+describe('pricing: the bill a customer sees, line by line', () => {
+  it('shows a Free month as its calls against the quota, at no charge', () => {
+    expect(estimateBill('free', 835)).toEqual({ tier: 'free', billableCalls: 835, totalCents: 0, lines: [{ description: 'Free tier: 835 of 1000 calls', quantity: 835, amountCents: 0 }] });
+  });
+
+  it('shows Pro as the fee, the included calls used and the overage', () => {
+    expect(estimateBill('pro', 4_000).lines).toEqual([
+      { description: 'Monthly fee', quantity: 1, amountCents: 4_900 },
+      { description: 'Included calls (10000)', quantity: 4_000, amountCents: 0 },
+      { description: 'Overage calls', quantity: 0, amountCents: 0 },
+    ]);
+    expect(estimateBill('pro', 25_000).lines).toEqual([
+      { description: 'Monthly fee', quantity: 1, amountCents: 4_900 },
+      { description: 'Included calls (10000)', quantity: 10_000, amountCents: 0 },
+      { description: 'Overage calls', quantity: 15_000, amountCents: 3_000 },
+    ]);
+  });
+
+  it.each([
+    [100_000, 'Calls at the up to 100000 volume band', 15_000],
+    [100_001, 'Calls at the up to 1000000 volume band', 10_000],
+    [1_000_000, 'Calls at the up to 1000000 volume band', 100_000],
+    [1_000_001, 'Calls at the top volume band', 50_000],
+  ])('names the Enterprise band %i calls land in', (calls, description, cents) => {
+    expect(estimateBill('enterprise', calls).lines).toEqual([
+      { description: 'Monthly fee', quantity: 1, amountCents: 49_900 },
+      { description, quantity: calls, amountCents: cents },
+    ]);
+  });
+
+  it('says which count it refused', () => {
+    expect(() => estimateBill('pro', -1)).toThrow('billable calls must be a non-negative integer, not -1');
+  });
+});
+
+describe('pricing: the most calls billable under a cap', () => {
+  // Enterprise at the default $1,000 cap: $499 fee plus, in the top band, 0.05 cent a call.
+  it.each([
+    // 1,002,009 calls are 50,100.45 cents; one more is 50,100.5, rounded up past the cap.
+    [5_000_000, 100_000, 1_002_009],
+    // Past the cap inside the middle band, whose end is cheaper than its start: the middle band is searched.
+    [600_000, 100_000, 501_004],
+    // The middle band starts at $599: under a $600 cap a few calls of it fit.
+    [900_000, 60_000, 101_004],
+    // The middle band's first call is past a $590 cap: the first band's largest count (60,669 calls are 9,100.35 cents).
+    [900_000, 59_000, 60_669],
+    // The fee alone is past the cap: nothing is billable.
+    [900_000, 40_000, 0],
+    // Exactly at the cap: every call.
+    [1_000_001, 99_900, 1_000_001],
+  ])('Enterprise with %i calls and a cap of %i cents bills %i', (calls, cap, expected) => {
+    expect(callsBillableUnderCap('enterprise', calls, cap)).toBe(expected);
+  });
+
+  it('bills every Pro call when the bill is exactly the cap, and one fewer past it', () => {
+    expect(estimateBill('pro', 485_502).totalCents).toBe(100_000);
+    expect(callsBillableUnderCap('pro', 485_502, 100_000)).toBe(485_502);
+    expect(callsBillableUnderCap('pro', 485_503, 99_999)).toBe(485_497);
+    expect(callsBillableUnderCap('free', 5_000, 0)).toBe(5_000);
+  });
+
+  // Bands small enough to check every count: the answer is the largest n <= calls whose bill is within the cap.
+  const small = {
+    tiers: {
+      ...billingConfig.tiers,
+      enterprise: { pricing: 'volume' as const, monthlyFeeCents: 3, bands: [{ upTo: 10, unitMillicents: 1_500 }, { upTo: 40, unitMillicents: 1_000 }, { upTo: null, unitMillicents: 500 }] },
+      pro: { pricing: 'included-plus-overage' as const, monthlyFeeCents: 5, includedCalls: 7, overageUnitMillicents: 700 },
+    },
+  };
+  it('equals the largest count within the cap, found by trying every count (volume bands are not monotone)', () => {
+    fc.assert(
+      fc.property(fc.constantFrom<'pro' | 'enterprise'>('pro', 'enterprise'), fc.nat({ max: 120 }), fc.nat({ max: 80 }), (tier, calls, cap) => {
+        let best = 0;
+        for (let n = 0; n <= calls; n++) if (estimateBill(tier, n, small).totalCents <= cap) best = n;
+        expect(callsBillableUnderCap(tier, calls, cap, small)).toBe(best);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
