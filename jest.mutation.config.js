@@ -9,8 +9,9 @@ module.exports = {
   testEnvironment: base.testEnvironment,
   transform: base.transform,
   moduleNameMapper: base.moduleNameMapper,
-  roots: ['<rootDir>/test/core'],
-  testMatch: ['**/*.test.ts'],
+  // The sources are roots too, so Stryker's --findRelatedTests finds the tests that import a mutated module.
+  roots: ['<rootDir>/lambdas/core', '<rootDir>/test/core'],
+  testMatch: ['<rootDir>/test/core/**/*.test.ts'],
   // The one test/core suite that needs DynamoDB Local (its store is the adapter's).
   testPathIgnorePatterns: ['/node_modules/', '/test/core/tickets\\.test\\.ts$'],
   testTimeout: 30000,
