@@ -138,6 +138,23 @@ describe('guardrails: the anomaly alert (in-memory ports)', () => {
     expect(await checkGuardrails(customer(rich), world(counts).deps(NOV_START + 2 * DAY))).toEqual([{ kind: 'anomaly', billCents: 32_900, baselineCents: 6_900, projected: true }]);
   });
 
+  it('does not alert on a projection of exactly twice last month', async () => {
+    // Half-way through November, 27,250 calls project to 54,500: $138.00, exactly 2 x $69.00.
+    expect(await checkGuardrails(customer(rich), world({ '2026-10': 20_000, '2026-11': 27_250 }).deps(Date.UTC(2026, 10, 16)))).toEqual([]);
+    expect(await checkGuardrails(customer(rich), world({ '2026-10': 20_000, '2026-11': 27_255 }).deps(Date.UTC(2026, 10, 16)))).toEqual([{ kind: 'anomaly', billCents: 13_802, baselineCents: 6_900, projected: true }]);
+  });
+
+  it('alerts an anomaly once a month, and again in the next month', async () => {
+    const w = world({ '2026-10': 20_000, '2026-11': 60_000, '2026-12': 150_000 });
+    await checkGuardrails(customer(rich), w.deps());
+    await checkGuardrails(customer(rich), w.deps());
+    await checkGuardrails(customer(rich), w.deps(Date.UTC(2026, 11, 20)));
+    expect(w.alerts.map((a) => a.body)).toEqual([
+      'Acme (pro) has $149.00 billed this month, against $69.00 last month (2026-10).',
+      'Acme (pro) has $329.00 billed this month, against $149.00 last month (2026-11).',
+    ]);
+  });
+
   it('does not alert when the projection stays within twice last month', async () => {
     expect(await checkGuardrails(customer(rich), world({ '2026-10': 20_000, '2026-11': 5_000 }).deps(Date.UTC(2026, 10, 16)))).toEqual([]);
   });

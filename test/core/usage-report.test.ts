@@ -63,6 +63,12 @@ describe('the usage report (in-memory history)', () => {
     ]);
   });
 
+  it('includes the day that starts at the very instant of the report', async () => {
+    const report = await usageReport(customer(), history(hours).port, billingConfig, Date.UTC(2026, 10, 24));
+    expect(report.daily).toHaveLength(24);
+    expect(report.daily.at(-1)).toEqual({ day: '2026-11-24', calls: 0 });
+  });
+
   it('counts the first day of a month alone at its first hour', async () => {
     const report = await usageReport(customer(), history(hours).port, billingConfig, Date.UTC(2026, 10, 1, 0, 10));
     expect(report.daily).toEqual([{ day: '2026-11-01', calls: 100 }]);
