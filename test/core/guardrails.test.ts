@@ -16,8 +16,15 @@ function world(counts: Record<string, number>) {
   const read: string[] = [];
   const deps = (now = NOV_20, config: GuardrailDeps['config'] = billingConfig): GuardrailDeps => ({
     alerts: { publish: async (a) => void alerts.push(a) },
-    markOnce: async (id, key) => (marks.has(`${id}|${key}`) ? false : (marks.add(`${id}|${key}`), true)),
-    callsInMonth: async (_id, month) => (read.push(month), counts[month] ?? 0),
+    markOnce: async (id, key) => {
+      if (marks.has(`${id}|${key}`)) return false;
+      marks.add(`${id}|${key}`);
+      return true;
+    },
+    callsInMonth: async (_id, month) => {
+      read.push(month);
+      return counts[month] ?? 0;
+    },
     setCappedMonth: async (id, month) => void capped.push([id, month]),
     config,
     now,

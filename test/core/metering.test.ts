@@ -88,7 +88,13 @@ describe('metering decisions (in-memory ports)', () => {
   describe('quota figures for a tier with a quota', () => {
     const counter = (calls: number): MonthlyCallCounter & { asked: string[] } => {
       const asked: string[] = [];
-      return { asked, callsThisMonth: async (customerId, month) => (asked.push(`${customerId}|${month}`), calls) };
+      return {
+        asked,
+        callsThisMonth: async (customerId, month) => {
+          asked.push(`${customerId}|${month}`);
+          return calls;
+        },
+      };
     };
     const resetAt = Date.UTC(2026, 11, 1) / 1000;
 
@@ -120,7 +126,7 @@ describe('the hot path caches (in-memory ports, controlled clock)', () => {
   it('reads a month count at most once per customer and month within the TTL', async () => {
     let now = 0;
     const asked: string[] = [];
-    const counter = cachedMonthlyCallCounter({ callsThisMonth: async (c, m) => (asked.push(`${c}|${m}`), asked.length * 10) }, new TtlCache<number>(10, 5_000, () => now));
+    const counter = cachedMonthlyCallCounter({ callsThisMonth: async (c, m) => asked.push(`${c}|${m}`) * 10 }, new TtlCache<number>(10, 5_000, () => now));
     expect(await counter.callsThisMonth('c1', '2026-11')).toBe(10);
     expect(await counter.callsThisMonth('c1', '2026-11')).toBe(10);
     expect(await counter.callsThisMonth('c2', '2026-11')).toBe(20);
@@ -132,7 +138,7 @@ describe('the hot path caches (in-memory ports, controlled clock)', () => {
 
   it('caches a zero count too', async () => {
     let reads = 0;
-    const counter = cachedMonthlyCallCounter({ callsThisMonth: async () => (reads++, 0) }, new TtlCache<number>(10, 5_000, () => 0));
+    const counter = cachedMonthlyCallCounter({ callsThisMonth: async () => 0 * ++reads }, new TtlCache<number>(10, 5_000, () => 0));
     await counter.callsThisMonth('c1', '2026-11');
     expect(await counter.callsThisMonth('c1', '2026-11')).toBe(0);
     expect(reads).toBe(1);
@@ -141,7 +147,7 @@ describe('the hot path caches (in-memory ports, controlled clock)', () => {
   it('resolves a key once within the TTL, unknown keys included', async () => {
     const resolved: string[] = [];
     const found = { kind: 'found' } as unknown as KeyLookup;
-    const directory = cachedKeyDirectory({ lookup: async (hash) => (resolved.push(hash), hash === 'known' ? found : { kind: 'unknown' }) }, new TtlCache<KeyLookup>(10, 30_000, () => 0));
+    const directory = cachedKeyDirectory({ lookup: async (hash) => (resolved.push(hash) && hash === 'known' ? found : { kind: 'unknown' }) }, new TtlCache<KeyLookup>(10, 30_000, () => 0));
     expect(await directory.lookup('known')).toBe(found);
     expect(await directory.lookup('known')).toBe(found);
     expect(await directory.lookup('nope')).toEqual({ kind: 'unknown' });
