@@ -36,14 +36,18 @@ async function endToEnd(endpoint: string, batchSize: number, total: number) {
   // As the Lambda runs: each invocation also records the gap it skips (one PutItem), for dead-letter replay.
   const gapStore = new DynamoGapStore(doc, tables.counters);
   let gapWrites = 0;
-  const gaps = { gapsAround: gapStore.gapsAround.bind(gapStore), recordGap: (...args: Parameters<DynamoGapStore['recordGap']>) => {
-    gapWrites += 1;
-    return gapStore.recordGap(...args);
-  } };
+  const gaps = {
+    gapsAround: gapStore.gapsAround.bind(gapStore),
+    recordGap: (...args: Parameters<DynamoGapStore['recordGap']>) => {
+      gapWrites += 1;
+      return gapStore.recordGap(...args);
+    },
+  };
   const aggregate = createAggregator(store, silent, { gaps });
   const records: DynamoDBRecord[] = Array.from({ length: total }, (_, i) => insertRecord(i + 1, usageEvent(`r${i}`, `c${i % CUSTOMERS}`)));
   const started = process.hrtime.bigint();
-  for (let i = 0; i < records.length; i += batchSize) await aggregate({ Records: records.slice(i, i + batchSize), shardId: 'shard-1', eventSourceARN: 'arn:bench' });
+  for (let i = 0; i < records.length; i += batchSize)
+    await aggregate({ Records: records.slice(i, i + batchSize), shardId: 'shard-1', eventSourceARN: 'arn:bench' });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   client.destroy();
   return {

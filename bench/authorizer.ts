@@ -43,7 +43,13 @@ function median(values: number[]): number {
 /** Milliseconds to `require` the bundle in a fresh process: the module-init part of a cold start. */
 function initTimeMs(bundlePath: string, env: Record<string, string>): number {
   const script = `const t=process.hrtime.bigint();require(${JSON.stringify(bundlePath)});console.log(Number(process.hrtime.bigint()-t)/1e6)`;
-  const runs = Array.from({ length: 7 }, () => Number(execFileSync(process.execPath, ['-e', script], { env: { ...process.env, ...env } }).toString().trim()));
+  const runs = Array.from({ length: 7 }, () =>
+    Number(
+      execFileSync(process.execPath, ['-e', script], { env: { ...process.env, ...env } })
+        .toString()
+        .trim(),
+    ),
+  );
   return median(runs);
 }
 
@@ -111,7 +117,9 @@ export async function benchAuthorizer(): Promise<void> {
     console.log(`  bundle size, AWS SDK from the runtime     ${(externalSize / 1024).toFixed(0)} KiB`);
     console.log(`  module init, SDK bundled (median of 7)    ${initBundled.toFixed(1)} ms`);
     console.log(`  module init, SDK from node_modules        ${initExternal.toFixed(1)} ms  (ratio ${(initExternal / initBundled).toFixed(2)})`);
-    console.log(`  metered calls/s, full handler -> DynamoDB Local, ${concurrency} concurrent: ${(calls / seconds).toFixed(0)} (${calls} calls in ${seconds.toFixed(2)} s, key cache TTL ${billingConfig.keyCacheTtlSeconds} s)`);
+    console.log(
+      `  metered calls/s, full handler -> DynamoDB Local, ${concurrency} concurrent: ${(calls / seconds).toFixed(0)} (${calls} calls in ${seconds.toFixed(2)} s, key cache TTL ${billingConfig.keyCacheTtlSeconds} s)`,
+    );
   } finally {
     await dynamo.stop();
   }

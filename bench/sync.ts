@@ -31,7 +31,17 @@ export async function benchSync(): Promise<void> {
     for (let i = 0; i < CUSTOMERS; i++) {
       const tier = i % 2 ? 'pro' : 'enterprise';
       const ids = await subscribe({ customerId: `bench-${i}`, name: `c${i}`, tier }, setup, NOW);
-      customers.push({ customerId: `bench-${i}`, name: `c${i}`, tier, status: 'active', capBehaviour: 'absorb', gatewayKeyId: 'g', gatewayKeyValue: 'g', createdAt: '2026-11-01T00:00:00Z', ...ids });
+      customers.push({
+        customerId: `bench-${i}`,
+        name: `c${i}`,
+        tier,
+        status: 'active',
+        capBehaviour: 'absorb',
+        gatewayKeyId: 'g',
+        gatewayKeyValue: 'g',
+        createdAt: '2026-11-01T00:00:00Z',
+        ...ids,
+      });
     }
     // Every hour of the month so far, for every customer (what the aggregator would have counted).
     const hours: string[] = [];
@@ -55,8 +65,12 @@ export async function benchSync(): Promise<void> {
 
     console.log('stripe sync (500 customers, a month of hourly usage, resumed after a pause)');
     console.log(`  held while paused: ${paused.outcomes.filter((o) => o.kind === 'paused').length} customer-months`);
-    console.log(`  resumed run: ${seconds.toFixed(2)} s wall time, ${stripe.requests.length - before} Stripe requests, ${meterEventRequests} meter-event requests (target <= 500, ratio ${(meterEventRequests / 500).toFixed(2)})`);
-    console.log(`  calls in Stripe ${pushed.toLocaleString('en-US')} = counted ${expected.toLocaleString('en-US')}: ${pushed === expected ? 'yes' : 'NO'}; problems: ${resumed.problems.length}`);
+    console.log(
+      `  resumed run: ${seconds.toFixed(2)} s wall time, ${stripe.requests.length - before} Stripe requests, ${meterEventRequests} meter-event requests (target <= 500, ratio ${(meterEventRequests / 500).toFixed(2)})`,
+    );
+    console.log(
+      `  calls in Stripe ${pushed.toLocaleString('en-US')} = counted ${expected.toLocaleString('en-US')}: ${pushed === expected ? 'yes' : 'NO'}; problems: ${resumed.problems.length}`,
+    );
   } finally {
     await stripe.stop();
     await dynamo.stop();

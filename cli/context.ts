@@ -31,7 +31,11 @@ export async function connectLocalStack(): Promise<CliContext> {
   const { doc } = connectDynamoDb({ endpoint: state.dynamoDbEndpoint });
   const store = new DynamoCustomerStore(doc, state.tables);
   const secretKey = process.env.STRIPE_SECRET_KEY ?? 'sk_test_local';
-  const billing = billingServices({ doc, tables: state.tables, stripe: stripeClient({ secretKey, baseUrl: process.env.STRIPE_SECRET_KEY ? undefined : state.stripeApiBase }) });
+  const billing = billingServices({
+    doc,
+    tables: state.tables,
+    stripe: stripeClient({ secretKey, baseUrl: process.env.STRIPE_SECRET_KEY ? undefined : state.stripeApiBase }),
+  });
   return {
     doc,
     tables: state.tables,

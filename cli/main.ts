@@ -11,9 +11,12 @@ import { connectDeployedStack } from './deployed.ts';
 
 export function buildProgram(connectTo?: () => Promise<CliContext>): Command {
   const program = new Command('api-billing')
-    .description('Operate api-billing: customers, keys, tiers, billing, guardrails. Works against the local stack started by `npm start`, or a deployed one with --stack.')
+    .description(
+      'Operate api-billing: customers, keys, tiers, billing, guardrails. Works against the local stack started by `npm start`, or a deployed one with --stack.',
+    )
     .option('--stack <name>', 'a deployed CloudFormation stack (AWS credentials and region from the environment)');
-  const connect = connectTo ?? (() => (program.opts<{ stack?: string }>().stack ? connectDeployedStack(program.opts<{ stack: string }>().stack) : connectLocalStack()));
+  const connect =
+    connectTo ?? (() => (program.opts<{ stack?: string }>().stack ? connectDeployedStack(program.opts<{ stack: string }>().stack) : connectLocalStack()));
   registerCustomerCommands(program, connect);
   registerBillingCommands(program, connect);
   registerCountingCommands(program, connect);

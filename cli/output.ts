@@ -9,7 +9,11 @@ export function printRows(rows: readonly Row[], json: boolean): void {
   const columns = [...new Set(rows.flatMap((row) => Object.keys(row)))];
   const cell = (row: Row, column: string) => String(row[column] ?? '');
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((row) => cell(row, c).length)));
-  const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => v.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   console.log(line(columns.map((c) => c.toUpperCase())));
   for (const row of rows) console.log(line(columns.map((c) => cell(row, c))));
 }

@@ -21,7 +21,8 @@ export class Alerts extends Construct {
   constructor(scope: Construct, id: string, props: AlertsProps = {}) {
     super(scope, id);
     for (const email of props.emails ?? []) {
-      if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) throw new Error(`Alerts ${id}: "${email}" is not an e-mail address (set alertEmails to a comma-separated list of addresses)`);
+      if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email))
+        throw new Error(`Alerts ${id}: "${email}" is not an e-mail address (set alertEmails to a comma-separated list of addresses)`);
     }
     const key = new kms.Key(this, 'Key', { description: 'api-billing alert topic', enableKeyRotation: true });
     // CloudWatch alarms publish to the topic and must be able to use its key.

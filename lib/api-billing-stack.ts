@@ -40,15 +40,32 @@ export class ApiBillingStack extends Stack {
     this.tables = new BillingTables(this, 'Tables');
     this.meteredApi = new MeteredApi(this, 'MeteredApi', { tables: this.tables, backend: props.backend });
     this.aggregation = new Aggregation(this, 'Aggregation', { tables: this.tables, accessLogGroup: this.meteredApi.accessLogGroup });
-    const emails = props.alertEmails ?? String(this.node.tryGetContext('alertEmails') ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+    const emails =
+      props.alertEmails ??
+      String(this.node.tryGetContext('alertEmails') ?? '')
+        .split(',')
+        .map((e) => e.trim())
+        .filter(Boolean);
     this.alerts = new Alerts(this, 'Alerts', { emails });
     this.customerApi = new CustomerApi(this, 'CustomerApi', { tables: this.tables, meteredApi: this.meteredApi, alerts: this.alerts });
     this.stripeBilling = new StripeBilling(this, 'StripeBilling', { tables: this.tables, meteredApi: this.meteredApi, alerts: this.alerts });
     // The aggregation alarms (dead letters, stream lag) reach the operators too.
-    for (const alarm of [this.aggregation.deadLetterAlarm, this.aggregation.iteratorAgeAlarm]) alarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alerts.topic));
-    this.monitoring = new Monitoring(this, 'Monitoring', { meteredApi: this.meteredApi, aggregation: this.aggregation, stripeBilling: this.stripeBilling, alerts: this.alerts });
-    new CfnOutput(this, 'AlertTopicArn', { value: this.alerts.topic.topicArn, description: 'Billing alerts: subscribe operators (or deploy with -c alertEmails=ops@example.com)' });
-    new CfnOutput(this, 'StripeSecretArn', { value: this.stripeBilling.stripeSecret.secretArn, description: 'Put {"secretKey":"sk_...","webhookSecret":"whsec_..."} here after deploy' });
+    for (const alarm of [this.aggregation.deadLetterAlarm, this.aggregation.iteratorAgeAlarm])
+      alarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alerts.topic));
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      meteredApi: this.meteredApi,
+      aggregation: this.aggregation,
+      stripeBilling: this.stripeBilling,
+      alerts: this.alerts,
+    });
+    new CfnOutput(this, 'AlertTopicArn', {
+      value: this.alerts.topic.topicArn,
+      description: 'Billing alerts: subscribe operators (or deploy with -c alertEmails=ops@example.com)',
+    });
+    new CfnOutput(this, 'StripeSecretArn', {
+      value: this.stripeBilling.stripeSecret.secretArn,
+      description: 'Put {"secretKey":"sk_...","webhookSecret":"whsec_..."} here after deploy',
+    });
     new CfnOutput(this, 'StripeWebhookUrl', { value: this.stripeBilling.webhookUrl, description: 'Register this URL as a Stripe webhook endpoint' });
     new CfnOutput(this, 'DashboardUrl', { value: this.customerApi.dashboardUrl, description: 'The usage dashboard: customers sign in with their API key' });
 

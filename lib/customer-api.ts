@@ -62,7 +62,10 @@ export class CustomerApi extends Construct {
     tables.billing.grant(this.supportFunction, 'dynamodb:PutItem');
     props.alerts.grantPublish(this.supportFunction);
     const support = addRoute(api, ROUTES.supportTickets, new apigateway.LambdaIntegration(this.supportFunction), meteredApi.authorizer);
-    Validations.of(support).acknowledge({ id: 'AwsSolutions-COG4', reason: 'Authorized by the Lambda REQUEST authorizer that checks the API key hash; a free route, never metered.' });
+    Validations.of(support).acknowledge({
+      id: 'AwsSolutions-COG4',
+      reason: 'Authorized by the Lambda REQUEST authorizer that checks the API key hash; a free route, never metered.',
+    });
 
     this.dashboardFunction = new ProductFunction(this, 'DashboardFunction', {
       handlerName: 'dashboard',
@@ -72,7 +75,10 @@ export class CustomerApi extends Construct {
     const integration = new apigateway.LambdaIntegration(this.dashboardFunction);
     for (const method of [addRoute(api, ROUTES.dashboard, integration), addRoute(api, ROUTES.dashboardAsset, integration)]) {
       for (const rule of ['AwsSolutions-APIG4', 'AwsSolutions-COG4']) {
-        Validations.of(method).acknowledge({ id: rule, reason: 'Public static page: it holds no data; the page signs in with the API key and calls GET /usage, which is authorized.' });
+        Validations.of(method).acknowledge({
+          id: rule,
+          reason: 'Public static page: it holds no data; the page signs in with the API key and calls GET /usage, which is authorized.',
+        });
       }
     }
     this.dashboardUrl = api.urlForPath('/dashboard');

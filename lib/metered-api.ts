@@ -186,4 +186,3 @@ export class MeteredApi extends Construct {
     });
   }
 }
-

@@ -51,20 +51,55 @@ export class Monitoring extends Construct {
       defaultInterval: Duration.hours(24),
       widgets: [
         [
-          new cloudwatch.GraphWidget({ title: 'API calls and errors', left: [api.metricCount(fiveMinutes), api.metricClientError(fiveMinutes), api.metricServerError(fiveMinutes)] }),
-          new cloudwatch.GraphWidget({ title: 'API latency (p50, p99)', left: [api.metricLatency({ ...fiveMinutes, statistic: 'p50' }), api.metricLatency({ ...fiveMinutes, statistic: 'p99' })] }),
+          new cloudwatch.GraphWidget({
+            title: 'API calls and errors',
+            left: [api.metricCount(fiveMinutes), api.metricClientError(fiveMinutes), api.metricServerError(fiveMinutes)],
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'API latency (p50, p99)',
+            left: [api.metricLatency({ ...fiveMinutes, statistic: 'p50' }), api.metricLatency({ ...fiveMinutes, statistic: 'p99' })],
+          }),
         ],
         [
           // Invocation errors include every 401: API Gateway turns the authorizer's "Unauthorized" error into one.
-          new cloudwatch.GraphWidget({ title: 'Authorizer: invocations, errors (401s included)', left: [authorizer.metricInvocations(fiveMinutes), authorizer.metricErrors(fiveMinutes)] }),
-          new cloudwatch.GraphWidget({ title: 'Authorizer duration (p50, p99)', left: [authorizer.metricDuration({ ...fiveMinutes, statistic: 'p50' }), authorizer.metricDuration({ ...fiveMinutes, statistic: 'p99' })] }),
+          new cloudwatch.GraphWidget({
+            title: 'Authorizer: invocations, errors (401s included)',
+            left: [authorizer.metricInvocations(fiveMinutes), authorizer.metricErrors(fiveMinutes)],
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Authorizer duration (p50, p99)',
+            left: [authorizer.metricDuration({ ...fiveMinutes, statistic: 'p50' }), authorizer.metricDuration({ ...fiveMinutes, statistic: 'p99' })],
+          }),
         ],
         [
-          new cloudwatch.GraphWidget({ title: 'Aggregator iterator age (ms behind the stream)', left: [aggregation.aggregatorFunction.metric('IteratorAge', { ...fiveMinutes, statistic: 'Maximum' })] }),
-          new cloudwatch.GraphWidget({ title: 'Dead-letter queue depth (uncounted batches)', left: [aggregation.deadLetterQueue.metricApproximateNumberOfMessagesVisible(fiveMinutes)] }),
-          new cloudwatch.GraphWidget({ title: 'Stripe sync: errors, reported problems, duration', left: [stripeBilling.syncFunction.metricErrors(fiveMinutes), stripeBilling.metricSyncProblems(fiveMinutes)], right: [stripeBilling.syncFunction.metricDuration(fiveMinutes)] }),
+          new cloudwatch.GraphWidget({
+            title: 'Aggregator iterator age (ms behind the stream)',
+            left: [aggregation.aggregatorFunction.metric('IteratorAge', { ...fiveMinutes, statistic: 'Maximum' })],
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Dead-letter queue depth (uncounted batches)',
+            left: [aggregation.deadLetterQueue.metricApproximateNumberOfMessagesVisible(fiveMinutes)],
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Stripe sync: errors, reported problems, duration',
+            left: [stripeBilling.syncFunction.metricErrors(fiveMinutes), stripeBilling.metricSyncProblems(fiveMinutes)],
+            right: [stripeBilling.syncFunction.metricDuration(fiveMinutes)],
+          }),
         ],
-        [new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: [this.serverErrorsAlarm, this.authorizerLatencyAlarm, aggregation.deadLetterAlarm, aggregation.iteratorAgeAlarm, stripeBilling.syncErrorsAlarm, stripeBilling.syncProblemsAlarm], width: 24 })],
+        [
+          new cloudwatch.AlarmStatusWidget({
+            title: 'Alarms',
+            alarms: [
+              this.serverErrorsAlarm,
+              this.authorizerLatencyAlarm,
+              aggregation.deadLetterAlarm,
+              aggregation.iteratorAgeAlarm,
+              stripeBilling.syncErrorsAlarm,
+              stripeBilling.syncProblemsAlarm,
+            ],
+            width: 24,
+          }),
+        ],
       ],
     });
   }

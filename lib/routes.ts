@@ -6,7 +6,12 @@ import type { RouteSpec } from '../lambdas/core/routes.ts';
  * its access says: the same table tells the authorizer which calls to meter, so a method's usage
  * plan and its metering cannot disagree.
  */
-export function addRoute(api: apigateway.IRestApi, route: RouteSpec, integration: apigateway.Integration, authorizer?: apigateway.IAuthorizer): apigateway.Method {
+export function addRoute(
+  api: apigateway.IRestApi,
+  route: RouteSpec,
+  integration: apigateway.Integration,
+  authorizer?: apigateway.IAuthorizer,
+): apigateway.Method {
   const resource = api.root.resourceForPath(route.resource);
   switch (route.access) {
     case 'metered':

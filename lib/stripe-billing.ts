@@ -66,7 +66,9 @@ export class StripeBilling extends Construct {
     // In seconds: Duration.toMinutes() throws its own, less helpful error on a part of a minute.
     const intervalSeconds = interval.toSeconds();
     if (intervalSeconds < 60 || intervalSeconds > 3600 || intervalSeconds % 60 !== 0) {
-      throw new Error(`StripeBilling ${id}: syncInterval must be a whole number of minutes from 1 to 60 (the settle window and invoice flush assume minutes), got ${interval.toHumanString()}`);
+      throw new Error(
+        `StripeBilling ${id}: syncInterval must be a whole number of minutes from 1 to 60 (the settle window and invoice flush assume minutes), got ${interval.toHumanString()}`,
+      );
     }
 
     if (props.stripeSecret) this.stripeSecret = props.stripeSecret;
@@ -92,13 +94,15 @@ export class StripeBilling extends Construct {
       STRIPE_SECRET_ARN: this.stripeSecret.secretArn,
     };
     // Table.grant would add every index ARN; only the webhook queries one, byStripeCustomer (Stripe names customers by it).
-    const onCustomers = (fn: ProductFunction, actions: string[]) => iam.Grant.addToPrincipal({ grantee: fn, actions, resourceArns: [tables.customers.tableArn] });
+    const onCustomers = (fn: ProductFunction, actions: string[]) =>
+      iam.Grant.addToPrincipal({ grantee: fn, actions, resourceArns: [tables.customers.tableArn] });
     const queryByStripeCustomer = (fn: ProductFunction) =>
       iam.Grant.addToPrincipal({ grantee: fn, actions: ['dynamodb:Query'], resourceArns: [`${tables.customers.tableArn}/index/byStripeCustomer`] });
 
     const usagePlanEnvironment = Object.fromEntries(TIER_NAMES.map((tier) => [`USAGE_PLAN_ID_${tier.toUpperCase()}`, meteredApi.usagePlans[tier].usagePlanId]));
     const { partition, region } = Stack.of(this);
-    const planKeysArn = (tier: (typeof TIER_NAMES)[number]) => `arn:${partition}:apigateway:${region}::/usageplans/${meteredApi.usagePlans[tier].usagePlanId}/keys`;
+    const planKeysArn = (tier: (typeof TIER_NAMES)[number]) =>
+      `arn:${partition}:apigateway:${region}::/usageplans/${meteredApi.usagePlans[tier].usagePlanId}/keys`;
     const apiKeysArn = `arn:${partition}:apigateway:${region}::/apikeys`;
     /** Acknowledges the one wildcard API Gateway's ARNs need: which key is touched is known only at run time. */
     const acknowledgeKeyWildcards = (fn: ProductFunction, apiKeys: boolean) => {
@@ -123,13 +127,19 @@ export class StripeBilling extends Construct {
      * customer and puts and deletes retirement entries in the billing table (granted with each function's tables).
      */
     const grantTierChange = (fn: ProductFunction) => {
-      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['apigateway:POST', 'apigateway:GET'], resources: TIER_NAMES.flatMap((tier) => [planKeysArn(tier), `${planKeysArn(tier)}/*`]) }));
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['apigateway:POST', 'apigateway:GET'],
+          resources: TIER_NAMES.flatMap((tier) => [planKeysArn(tier), `${planKeysArn(tier)}/*`]),
+        }),
+      );
       fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['apigateway:POST'], resources: [apiKeysArn] }));
     };
 
     this.syncFunction = new ProductFunction(this, 'SyncFunction', {
       handlerName: 'stripe-sync',
-      description: 'Pushes settled usage to Stripe as meter events, exactly once (outbox per customer and month); ends expired payment graces; deletes retired gateway keys',
+      description:
+        'Pushes settled usage to Stripe as meter events, exactly once (outbox per customer and month); ends expired payment graces; deletes retired gateway keys',
       timeout: Duration.minutes(5),
       memorySize: 512,
       environment: { ...tableEnvironment, ...usagePlanEnvironment, ALERT_TOPIC_ARN: props.alerts.topic.topicArn },
@@ -148,7 +158,9 @@ export class StripeBilling extends Construct {
     grantTierChange(this.syncFunction);
     // Deleting retired gateway keys (#core/gateway-keys.ts): out of their plan, then the key; GetApiKeys finds
     // by name a key whose tier change crashed before its id was recorded.
-    this.syncFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['apigateway:DELETE'], resources: [...TIER_NAMES.map((tier) => `${planKeysArn(tier)}/*`), `${apiKeysArn}/*`] }));
+    this.syncFunction.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['apigateway:DELETE'], resources: [...TIER_NAMES.map((tier) => `${planKeysArn(tier)}/*`), `${apiKeysArn}/*`] }),
+    );
     this.syncFunction.addToRolePolicy(new iam.PolicyStatement({ actions: ['apigateway:GET'], resources: [apiKeysArn] }));
     acknowledgeKeyWildcards(this.syncFunction, true);
     new events.Rule(this, 'SyncSchedule', {
@@ -197,10 +209,19 @@ export class StripeBilling extends Construct {
     // No authorizer and no API key: Stripe authenticates each call with its signature, checked by the Lambda.
     const webhookMethod = addRoute(webhookApi, ROUTES.stripeWebhook, new apigateway.LambdaIntegration(this.webhookFunction));
     for (const rule of ['AwsSolutions-APIG4', 'AwsSolutions-COG4']) {
-      Validations.of(webhookMethod).acknowledge({ id: rule, reason: "Called by Stripe, authenticated by Stripe's webhook signature, which the Lambda verifies before anything changes." });
+      Validations.of(webhookMethod).acknowledge({
+        id: rule,
+        reason: "Called by Stripe, authenticated by Stripe's webhook signature, which the Lambda verifies before anything changes.",
+      });
     }
-    Validations.of(webhookApi).acknowledge({ id: 'AwsSolutions-APIG2', reason: "The body is Stripe's signed event; the Lambda verifies the signature and parses it with a schema, which a request model could not do." });
-    Validations.of(webhookApi.deploymentStage).acknowledge({ id: 'AwsSolutions-APIG3', reason: 'No web ACL: only Stripe calls this route and every call is signature-checked; a web ACL can be attached later.' });
+    Validations.of(webhookApi).acknowledge({
+      id: 'AwsSolutions-APIG2',
+      reason: "The body is Stripe's signed event; the Lambda verifies the signature and parses it with a schema, which a request model could not do.",
+    });
+    Validations.of(webhookApi.deploymentStage).acknowledge({
+      id: 'AwsSolutions-APIG3',
+      reason: 'No web ACL: only Stripe calls this route and every call is signature-checked; a web ACL can be attached later.',
+    });
     this.webhookUrl = webhookApi.urlForPath('/webhooks/stripe');
 
     this.upgradeFunction = new ProductFunction(this, 'UpgradeFunction', {
@@ -213,7 +234,10 @@ export class StripeBilling extends Construct {
     tables.billing.grant(this.upgradeFunction, 'dynamodb:GetItem');
     this.stripeSecret.grantRead(this.upgradeFunction);
     const upgrade = addRoute(meteredApi.api, ROUTES.billingUpgrade, new apigateway.LambdaIntegration(this.upgradeFunction), meteredApi.authorizer);
-    Validations.of(upgrade).acknowledge({ id: 'AwsSolutions-COG4', reason: 'Authorized by the Lambda REQUEST authorizer that checks the API key hash; a free route, never metered.' });
+    Validations.of(upgrade).acknowledge({
+      id: 'AwsSolutions-COG4',
+      reason: 'Authorized by the Lambda REQUEST authorizer that checks the API key hash; a free route, never metered.',
+    });
 
     this.syncErrorsAlarm = new cloudwatch.Alarm(this, 'SyncErrorsAlarm', {
       alarmDescription: 'The Stripe sync failed: counted usage is not reaching Stripe',

@@ -73,7 +73,12 @@ export async function startLocalBilling(options: LocalBillingOptions): Promise<L
     {
       route: ROUTES.billingUpgrade,
       handler: (event) =>
-        createBillingApi({ registry: services.customers, stripe: async () => (await services.ready()).stripe, dashboardUrl: `${gatewayUrl}/dashboard`, now: options.now })(event),
+        createBillingApi({
+          registry: services.customers,
+          stripe: async () => (await services.ready()).stripe,
+          dashboardUrl: `${gatewayUrl}/dashboard`,
+          now: options.now,
+        })(event),
     },
   ];
 

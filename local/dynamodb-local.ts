@@ -50,7 +50,16 @@ async function startOnce(port: number): Promise<RunningDynamoDbLocal> {
   const dir = emulatorDir();
   const child = spawn(
     'java',
-    [`-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`, '-jar', join(dir, 'DynamoDBLocal.jar'), '-inMemory', '-sharedDb', '-port', String(port), '-disableTelemetry'],
+    [
+      `-Djava.library.path=${join(dir, 'DynamoDBLocal_lib')}`,
+      '-jar',
+      join(dir, 'DynamoDBLocal.jar'),
+      '-inMemory',
+      '-sharedDb',
+      '-port',
+      String(port),
+      '-disableTelemetry',
+    ],
     // Its own working directory: DynamoDB Local drops a metadata file there.
     { stdio: ['ignore', 'pipe', 'pipe'], cwd: mkdtempSync(join(tmpdir(), 'dynamodb-local-')) },
   );
@@ -58,7 +67,9 @@ async function startOnce(port: number): Promise<RunningDynamoDbLocal> {
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<never>((_, reject) =>
-    child.once('exit', (code) => reject(new Error(`DynamoDB Local exited (${code}) before it was ready. Is Java installed (apt-get install -y default-jre-headless)?\n${output}`))),
+    child.once('exit', (code) =>
+      reject(new Error(`DynamoDB Local exited (${code}) before it was ready. Is Java installed (apt-get install -y default-jre-headless)?\n${output}`)),
+    ),
   );
   child.once('error', () => undefined); // reported through 'exit'
   const endpoint = `http://127.0.0.1:${port}`;

@@ -119,12 +119,16 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<R
       responseType = type;
       if (message) context['error.message'] = message;
       const spec = responses[type];
-      const filled = Object.fromEntries(Object.entries(spec.body).map(([k, v]) => [k, v.replace(/\$context\.([A-Za-z.]+)/g, (_, name: string) => context[name] ?? '')]));
+      const filled = Object.fromEntries(
+        Object.entries(spec.body).map(([k, v]) => [k, v.replace(/\$context\.([A-Za-z.]+)/g, (_, name: string) => context[name] ?? '')]),
+      );
       send(spec.statusCode ?? status ?? 500, JSON.stringify(filled));
     };
 
     let pathParameters: Record<string, string> | undefined;
-    const match = options.routes.find((r) => (r.route.method === 'ANY' || r.route.method === method) && (pathParameters = matchResource(r.route.resource, url.pathname)));
+    const match = options.routes.find(
+      (r) => (r.route.method === 'ANY' || r.route.method === method) && (pathParameters = matchResource(r.route.resource, url.pathname)),
+    );
     const route = match?.route;
     if (!inStage) return send(403, JSON.stringify({ message: 'Forbidden' }));
     if (!match || !route || !pathParameters) return sendGatewayResponse('DEFAULT_4XX', 403, 'Missing Authentication Token');
@@ -140,7 +144,10 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<R
       stageVariables: null,
       body: body || null,
       isBase64Encoded: false,
-      requestContext: { ...requestContext(requestId, method, route.resource, url.pathname, startedAt), authorizer: authorizerContext } as unknown as APIGatewayProxyEvent['requestContext'],
+      requestContext: {
+        ...requestContext(requestId, method, route.resource, url.pathname, startedAt),
+        authorizer: authorizerContext,
+      } as unknown as APIGatewayProxyEvent['requestContext'],
     });
     const invoke = async (authorizerContext: Record<string, unknown> | undefined) => {
       let result: APIGatewayProxyResult;
@@ -167,7 +174,13 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<R
       queryStringParameters: url.searchParams.size ? Object.fromEntries(url.searchParams) : null,
       multiValueQueryStringParameters: null,
       stageVariables: null,
-      requestContext: requestContext(requestId, method, route.resource, url.pathname, startedAt) as unknown as APIGatewayRequestAuthorizerEvent['requestContext'],
+      requestContext: requestContext(
+        requestId,
+        method,
+        route.resource,
+        url.pathname,
+        startedAt,
+      ) as unknown as APIGatewayRequestAuthorizerEvent['requestContext'],
     };
 
     let authorization: APIGatewayAuthorizerResult;

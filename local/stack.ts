@@ -113,7 +113,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const lines = logBatch;
     logBatch = [];
     if (lines.length === 0) return;
-    await handleAccessLog(randomUUID(), lines.map((line) => AccessLogLineSchema.parse(line)), outcomes);
+    await handleAccessLog(
+      randomUUID(),
+      lines.map((line) => AccessLogLineSchema.parse(line)),
+      outcomes,
+    );
   };
   const accessLog = (line: RawAccessLogLine) => {
     appendFileSync(accessLogFile, `${JSON.stringify(line)}\n`);
@@ -131,7 +135,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     tableName: tables.usageEvents,
     handler: createAggregator(counterStore, logger, { gaps: new DynamoGapStore(connection.doc, tables.counters) }),
     onDeadLetter: (letter, error) => {
-      console.error(`aggregator gave up on ${letter.records.length} records (replay: npm run cli -- dlq replay):`, error instanceof Error ? error.message : error);
+      console.error(
+        `aggregator gave up on ${letter.records.length} records (replay: npm run cli -- dlq replay):`,
+        error instanceof Error ? error.message : error,
+      );
       deadLetters.send(letter, error);
     },
   });

@@ -21,10 +21,12 @@ async function main(): Promise<void> {
 
   console.log('Starting DynamoDB Local and creating the tables from the synthesized template…');
   const testModeSecretKey = process.env.STRIPE_SECRET_KEY;
-  const stack = await startLocalStack({ dir: LOCAL_DIR, port, stripe: testModeSecretKey ? { testModeSecretKey } : 'local', echoAlerts: true }).catch((error: unknown) => {
-    const message = error instanceof Error ? error.message : String(error);
-    return fail(/EADDRINUSE/.test(message) ? `port ${port} is in use: set PORT to another one (PORT=3001 npm start)` : message);
-  });
+  const stack = await startLocalStack({ dir: LOCAL_DIR, port, stripe: testModeSecretKey ? { testModeSecretKey } : 'local', echoAlerts: true }).catch(
+    (error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      return fail(/EADDRINUSE/.test(message) ? `port ${port} is in use: set PORT to another one (PORT=3001 npm start)` : message);
+    },
+  );
   writeLocalState({
     pid: process.pid,
     dynamoDbEndpoint: stack.dynamoDbEndpoint,

@@ -45,4 +45,3 @@ export function readLocalState(dir: string = LOCAL_DIR): LocalStackState | undef
   }
   return state;
 }
-

@@ -46,7 +46,11 @@ interface ShardState {
 }
 
 export async function startStreamPoller(options: StreamPollerOptions): Promise<StreamPoller> {
-  const streams = new DynamoDBStreamsClient({ endpoint: options.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const streams = new DynamoDBStreamsClient({
+    endpoint: options.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
   const table = await options.client.send(new DescribeTableCommand({ TableName: options.tableName }));
   const latestStreamArn = table.Table?.LatestStreamArn;
   if (!latestStreamArn) throw new Error(`table ${options.tableName} has no stream`);
@@ -86,7 +90,8 @@ export async function startStreamPoller(options: StreamPollerOptions): Promise<S
     if (failed === undefined) return;
     const from = records.findIndex((r) => r.dynamodb?.SequenceNumber === failed);
     if (from < 0) return;
-    if (attempt + 1 >= (options.maxRetries ?? 3)) return options.onDeadLetter?.({ shardId, streamArn, records: records.slice(from) }, new Error(`failed at ${failed}`));
+    if (attempt + 1 >= (options.maxRetries ?? 3))
+      return options.onDeadLetter?.({ shardId, streamArn, records: records.slice(from) }, new Error(`failed at ${failed}`));
     await deliver(shardId, records.slice(from), attempt + 1);
   }
 

@@ -3,8 +3,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 npx tsc --noEmit -p . || { echo "0 passed, 1 failed"; exit 1; }
-# Biome, as Powertools for TypeScript lints: unused imports, focused or skipped tests, ==, ...
-npx biome lint --error-on-warnings . || { echo "0 passed, 1 failed"; exit 1; }
+# Biome, as Powertools for TypeScript uses it: the formatter (npm run format fixes it) and the linter
+# (unused imports, focused or skipped tests, ==, ...).
+npx biome check --error-on-warnings . || { echo "0 passed, 1 failed"; exit 1; }
 mkdir -p test-output
 npx jest --json --outputFile=test-output/jest.json "$@"
 status=$?

@@ -23,7 +23,10 @@ export function registerBillingCommands(program: Command, connect: () => Promise
       await billing.state.putCatalogIds(ids);
       if (options.json) return void console.log(JSON.stringify(ids, null, 2));
       console.log(`meter: ${ids.meterId}`);
-      printRows(catalog.prices.map((p) => ({ tier: p.tier, role: p.role, lookupKey: p.lookupKey, priceId: ids.priceIds[p.lookupKey] })), false);
+      printRows(
+        catalog.prices.map((p) => ({ tier: p.tier, role: p.role, lookupKey: p.lookupKey, priceId: ids.priceIds[p.lookupKey] })),
+        false,
+      );
     });
 
   program
@@ -50,30 +53,48 @@ export function registerBillingCommands(program: Command, connect: () => Promise
       });
       // The operator's change is audited even when the webhook its Stripe change fired switched the key first.
       const changed = result.ok && customer.tier !== options.tier;
-      if (changed) await context.billing.state.audit({ customerId: options.customer, action: `tier-${customer.tier}-to-${options.tier}`, by: context.operator, reason: options.reason ?? 'tier set', at: Date.now() });
-      if (!result.ok) throw new CliError(result.code === 'UNKNOWN_CUSTOMER' ? `no customer ${options.customer}` : `customer ${options.customer} has no Stripe subscription`);
+      if (changed)
+        await context.billing.state.audit({
+          customerId: options.customer,
+          action: `tier-${customer.tier}-to-${options.tier}`,
+          by: context.operator,
+          reason: options.reason ?? 'tier set',
+          at: Date.now(),
+        });
+      if (!result.ok)
+        throw new CliError(result.code === 'UNKNOWN_CUSTOMER' ? `no customer ${options.customer}` : `customer ${options.customer} has no Stripe subscription`);
       printRecord({ customerId: options.customer, from: customer.tier, to: options.tier, changed }, Boolean(options.json));
     });
 
   const billing = program.command('billing').description('the Stripe sync: pause, resume, status, run once');
 
-  for (const [name, paused] of [['pause', true], ['resume', false]] as const) {
+  for (const [name, paused] of [
+    ['pause', true],
+    ['resume', false],
+  ] as const) {
     billing
       .command(name)
-      .description(paused ? 'stop all pushes to Stripe; usage keeps being counted' : 'push again: the backlog inside Stripe\'s 35-day window goes on the next run')
+      .description(
+        paused ? 'stop all pushes to Stripe; usage keeps being counted' : "push again: the backlog inside Stripe's 35-day window goes on the next run",
+      )
       .requiredOption('--reason <reason>', 'why (kept with who and when)')
       .action(async (options: { reason: string }) => {
         if (!options.reason.trim()) throw new CliError('--reason must not be empty');
         const context = await connect();
         await context.billing.state.setPause({ paused, by: context.operator, reason: options.reason, at: new Date().toISOString() });
-        await context.billing.state.audit({ action: paused ? 'billing-paused' : 'billing-resumed', by: context.operator, reason: options.reason, at: Date.now() });
+        await context.billing.state.audit({
+          action: paused ? 'billing-paused' : 'billing-resumed',
+          by: context.operator,
+          reason: options.reason,
+          at: Date.now(),
+        });
         console.log(`billing ${paused ? 'paused' : 'resumed'} by ${context.operator}: ${options.reason}`);
       });
   }
 
   billing
     .command('status')
-    .description('pause switch and, per customer, this month\'s calls and estimated bill')
+    .description("pause switch and, per customer, this month's calls and estimated bill")
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
       const context = await connect();
@@ -84,7 +105,14 @@ export function registerBillingCommands(program: Command, connect: () => Promise
       for (const customer of await context.store.listCustomers()) {
         const calls = await sync.usage.billableCalls(customer.customerId, month);
         const pushed = (await sync.state.get(customer.customerId, month))?.pushedCalls ?? 0;
-        rows.push({ customerId: customer.customerId, tier: customer.tier, month, calls, pushedToStripe: pushed, estimateCents: estimateBill(customer.tier, calls, context.billing.config).totalCents });
+        rows.push({
+          customerId: customer.customerId,
+          tier: customer.tier,
+          month,
+          calls,
+          pushedToStripe: pushed,
+          estimateCents: estimateBill(customer.tier, calls, context.billing.config).totalCents,
+        });
       }
       if (options.json) return void console.log(JSON.stringify({ paused: pause?.paused ?? false, pause, customers: rows }, null, 2));
       console.log(pause?.paused ? `billing PAUSED by ${pause.by} at ${pause.at}: ${pause.reason}` : 'billing active');

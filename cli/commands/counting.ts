@@ -24,8 +24,21 @@ export function registerCountingCommands(program: Command, connect: () => Promis
       const result = await recountMonth(options.customer, options.month, new DynamoRecountSources(context.doc, context.tables));
       if (options.json) console.log(JSON.stringify(result, null, 2));
       else {
-        printRecord({ customerId: result.customerId, month: result.month, counted: `${result.counted.billable} billable, ${result.counted.voided} voided`, recounted: `${result.recounted.billable} billable, ${result.recounted.voided} voided`, differences: result.differences.length }, false);
-        if (result.differences.length) printRows(result.differences.map((d) => ({ period: d.period, counted: JSON.stringify(d.counted), recounted: JSON.stringify(d.recounted) })), false);
+        printRecord(
+          {
+            customerId: result.customerId,
+            month: result.month,
+            counted: `${result.counted.billable} billable, ${result.counted.voided} voided`,
+            recounted: `${result.recounted.billable} billable, ${result.recounted.voided} voided`,
+            differences: result.differences.length,
+          },
+          false,
+        );
+        if (result.differences.length)
+          printRows(
+            result.differences.map((d) => ({ period: d.period, counted: JSON.stringify(d.counted), recounted: JSON.stringify(d.recounted) })),
+            false,
+          );
       }
       if (result.differences.length) process.exitCode = 1;
     });
@@ -45,7 +58,12 @@ export function registerUsageCommand(program: Command, connect: () => Promise<Cl
       const customer = await context.store.getCustomer(options.customer);
       if (!customer) throw new CliError(`no customer ${options.customer}`);
       const counters = new CounterUsageReader(context.doc, context.tables.counters);
-      const report = await usageReport(customer, { hourly: (...args) => counters.hourly(...args), invoicedByMonth: (id) => context.billing.state.invoicedByMonth(id) }, context.billing.config, Date.now());
+      const report = await usageReport(
+        customer,
+        { hourly: (...args) => counters.hourly(...args), invoicedByMonth: (id) => context.billing.state.invoicedByMonth(id) },
+        context.billing.config,
+        Date.now(),
+      );
       if (options.json) return void console.log(JSON.stringify(report, null, 2));
       printRecord(
         {
@@ -60,6 +78,9 @@ export function registerUsageCommand(program: Command, connect: () => Promise<Cl
         },
         false,
       );
-      printRows(report.estimate.lines.map((l) => ({ line: l.description, quantity: l.quantity, amount: `$${(l.amountCents / 100).toFixed(2)}` })), false);
+      printRows(
+        report.estimate.lines.map((l) => ({ line: l.description, quantity: l.quantity, amount: `$${(l.amountCents / 100).toFixed(2)}` })),
+        false,
+      );
     });
 }

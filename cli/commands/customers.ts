@@ -16,7 +16,9 @@ export function registerCustomerCommands(program: Command, connect: () => Promis
     .description('create a customer in a tier and issue its first API key')
     .requiredOption('--name <name>', 'customer name')
     .addOption(new Option('--tier <tier>', 'pricing tier').choices(TIER_NAMES).default('free'))
-    .addOption(new Option('--cap-behaviour <behaviour>', 'at the billing cap: block calls, or absorb them uncharged').choices(['block', 'absorb']).default('block'))
+    .addOption(
+      new Option('--cap-behaviour <behaviour>', 'at the billing cap: block calls, or absorb them uncharged').choices(['block', 'absorb']).default('block'),
+    )
     .option('--json', 'print JSON')
     .action(async (options: { name: string; tier: TierName; capBehaviour: CapBehaviour; json?: boolean }) => {
       if (!options.name.trim()) throw new CliError('--name must not be empty');
@@ -24,8 +26,21 @@ export function registerCustomerCommands(program: Command, connect: () => Promis
       // Subscribed in Stripe once `stripe setup` has run; before that, metered and counted only.
       const stripe = (await context.billing.state.getCatalogIds()) ? (await context.billing.ready()).stripe : undefined;
       if (!stripe && !options.json) console.error('note: Stripe is not set up (npm run cli -- stripe setup), so this customer has no subscription yet');
-      const { customer, apiKey } = await createCustomer({ name: options.name, tier: options.tier, capBehaviour: options.capBehaviour }, { ...context.customerDeps, stripe });
-      printRecord({ customerId: customer.customerId, name: customer.name, tier: customer.tier, stripeCustomerId: customer.stripeCustomerId, keyId: apiKey.keyId, apiKey: apiKey.key }, Boolean(options.json));
+      const { customer, apiKey } = await createCustomer(
+        { name: options.name, tier: options.tier, capBehaviour: options.capBehaviour },
+        { ...context.customerDeps, stripe },
+      );
+      printRecord(
+        {
+          customerId: customer.customerId,
+          name: customer.name,
+          tier: customer.tier,
+          stripeCustomerId: customer.stripeCustomerId,
+          keyId: apiKey.keyId,
+          apiKey: apiKey.key,
+        },
+        Boolean(options.json),
+      );
       if (!options.json) console.error(KEY_SHOWN_ONCE);
     });
 
@@ -34,7 +49,14 @@ export function registerCustomerCommands(program: Command, connect: () => Promis
     .description('list customers')
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
-      const rows = (await (await connect()).store.listCustomers()).map((c) => ({ customerId: c.customerId, name: c.name, tier: c.tier, status: c.status, capBehaviour: c.capBehaviour, createdAt: c.createdAt }));
+      const rows = (await (await connect()).store.listCustomers()).map((c) => ({
+        customerId: c.customerId,
+        name: c.name,
+        tier: c.tier,
+        status: c.status,
+        capBehaviour: c.capBehaviour,
+        createdAt: c.createdAt,
+      }));
       printRows(rows, Boolean(options.json));
     });
 
@@ -75,7 +97,13 @@ export function registerCustomerCommands(program: Command, connect: () => Promis
     .action(async (options: { customer: string; json?: boolean }) => {
       const { store } = await connect();
       if (!(await store.getCustomer(options.customer))) throw new CliError(`no customer ${options.customer}`);
-      const rows = (await store.listKeys(options.customer)).map((k) => ({ keyId: k.keyId, prefix: `${k.keyPrefix}…`, status: k.status, createdAt: k.createdAt, revokedAt: k.revokedAt }));
+      const rows = (await store.listKeys(options.customer)).map((k) => ({
+        keyId: k.keyId,
+        prefix: `${k.keyPrefix}…`,
+        status: k.status,
+        createdAt: k.createdAt,
+        revokedAt: k.revokedAt,
+      }));
       printRows(rows, Boolean(options.json));
     });
 
@@ -87,7 +115,8 @@ export function registerCustomerCommands(program: Command, connect: () => Promis
     .option('--json', 'print JSON')
     .action(async (options: { customer: string; key: string; json?: boolean }) => {
       const revoked = await revokeKey(options.customer, options.key, (await connect()).customerDeps);
-      if (!revoked.ok) throw new CliError(revoked.code === 'UNKNOWN_CUSTOMER' ? `no customer ${options.customer}` : `no key ${options.key} for customer ${options.customer}`);
+      if (!revoked.ok)
+        throw new CliError(revoked.code === 'UNKNOWN_CUSTOMER' ? `no customer ${options.customer}` : `no key ${options.key} for customer ${options.customer}`);
       printRecord({ customerId: options.customer, keyId: options.key, status: 'revoked' }, Boolean(options.json));
     });
 }

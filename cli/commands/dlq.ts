@@ -15,7 +15,10 @@ import { CliError, type CliContext } from '../context.ts';
 import { printRows } from '../output.ts';
 
 /** Where the dead letters are and how to read the stream: the local stack's file and DynamoDB Local, or a deployed stack's SQS queue. */
-async function deadLetterSource(stackName: string | undefined, queueUrl: string | undefined): Promise<{ queue: DeadLetterQueue; streams: DynamoDBStreamsClient }> {
+async function deadLetterSource(
+  stackName: string | undefined,
+  queueUrl: string | undefined,
+): Promise<{ queue: DeadLetterQueue; streams: DynamoDBStreamsClient }> {
   if (stackName || queueUrl) {
     let url = queueUrl;
     if (!url) {
@@ -31,7 +34,11 @@ async function deadLetterSource(stackName: string | undefined, queueUrl: string 
   if (!state) throw new CliError('the local stack is not running: start it with `npm start`, or name a deployed stack with --stack');
   return {
     queue: new FileDeadLetterQueue(state.deadLetterFile),
-    streams: new DynamoDBStreamsClient({ endpoint: state.dynamoDbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
+    streams: new DynamoDBStreamsClient({
+      endpoint: state.dynamoDbEndpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    }),
   };
 }
 
@@ -52,7 +59,10 @@ export function registerDlqCommand(program: Command, connect: () => Promise<Pick
       const replay = createDeadLetterReplayer(new DynamoCounterStore(context.doc, counters), new DynamoGapStore(context.doc, counters), silent);
       try {
         const outcomes = await replayDeadLetters(queue, new DynamoStreamRange(streams), (batch) => replay(batch as WindowedStreamEvent));
-        printRows(outcomes.map((o) => ({ result: o.result, ...(o.result === 'replayed' ? { records: o.records } : { error: o.error }) })), Boolean(options.json));
+        printRows(
+          outcomes.map((o) => ({ result: o.result, ...(o.result === 'replayed' ? { records: o.records } : { error: o.error }) })),
+          Boolean(options.json),
+        );
         if (outcomes.some((o) => o.result !== 'replayed')) process.exitCode = 1;
       } finally {
         streams.destroy();

@@ -19,7 +19,14 @@ export function registerTicketCommands(program: Command, connect: () => Promise<
       const rows = (await store(await connect()).list())
         .filter((t) => options.all || t.status !== 'resolved')
         .sort((a, b) => order[a.status] - order[b.status] || a.createdAt - b.createdAt)
-        .map((t) => ({ ticketId: t.ticketId, status: t.status, customerId: t.customerId, filed: new Date(t.createdAt).toISOString(), overdue: t.status === 'open' && Date.now() - t.createdAt > 4 * 3_600_000, message: t.message.slice(0, 60) }));
+        .map((t) => ({
+          ticketId: t.ticketId,
+          status: t.status,
+          customerId: t.customerId,
+          filed: new Date(t.createdAt).toISOString(),
+          overdue: t.status === 'open' && Date.now() - t.createdAt > 4 * 3_600_000,
+          message: t.message.slice(0, 60),
+        }));
       printRows(rows, Boolean(options.json));
     });
 

@@ -35,7 +35,15 @@ export class DynamoBillingStateStore implements BillingStateStore {
     await this.doc.send(new PutCommand({ TableName: this.billingTable, Item: { ...PAUSE, ...state } }));
   }
 
-  async recordInvoice(invoice: { invoiceId: string; customerId: string; month: string; status: string; amountDueCents: number; amountPaidCents: number; at: number }): Promise<void> {
+  async recordInvoice(invoice: {
+    invoiceId: string;
+    customerId: string;
+    month: string;
+    status: string;
+    amountDueCents: number;
+    amountPaidCents: number;
+    at: number;
+  }): Promise<void> {
     await this.doc.send(
       new PutCommand({
         TableName: this.billingTable,
@@ -62,7 +70,11 @@ export class DynamoBillingStateStore implements BillingStateStore {
   markOnce(customerId: string, key: string, at: number): Promise<boolean> {
     return writeIfCondition(() =>
       this.doc.send(
-        new PutCommand({ TableName: this.billingTable, Item: { pk: `CUSTOMER#${customerId}`, sk: `ALERT#${key}`, at: new Date(at).toISOString() }, ConditionExpression: 'attribute_not_exists(pk)' }),
+        new PutCommand({
+          TableName: this.billingTable,
+          Item: { pk: `CUSTOMER#${customerId}`, sk: `ALERT#${key}`, at: new Date(at).toISOString() },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
       ),
     );
   }
@@ -72,7 +84,12 @@ export class DynamoBillingStateStore implements BillingStateStore {
     await this.doc.send(
       new PutCommand({
         TableName: this.billingTable,
-        Item: { pk: entry.customerId ? `CUSTOMER#${entry.customerId}` : 'AUDIT', sk: `AUDIT#${new Date(entry.at).toISOString()}#${entry.action}`, ...entry, at: new Date(entry.at).toISOString() },
+        Item: {
+          pk: entry.customerId ? `CUSTOMER#${entry.customerId}` : 'AUDIT',
+          sk: `AUDIT#${new Date(entry.at).toISOString()}#${entry.action}`,
+          ...entry,
+          at: new Date(entry.at).toISOString(),
+        },
       }),
     );
   }

@@ -27,7 +27,11 @@ export class DynamoCounterStore implements CounterStore {
       Key: checkpointKey(shardKey),
       UpdateExpression: pending.length ? 'SET sequenceNumber = :next, pending = :pending' : 'SET sequenceNumber = :next',
       ConditionExpression: `${expected === undefined ? 'attribute_not_exists(sequenceNumber)' : 'sequenceNumber = :expected'} AND attribute_not_exists(pending)`,
-      ExpressionAttributeValues: { ':next': next, ...(expected !== undefined && { ':expected': expected }), ...(pending.length && { ':pending': { step: 0, groups: pending } }) },
+      ExpressionAttributeValues: {
+        ':next': next,
+        ...(expected !== undefined && { ':expected': expected }),
+        ...(pending.length && { ':pending': { step: 0, groups: pending } }),
+      },
     });
   }
 

@@ -1,12 +1,4 @@
-import {
-  GetCommand,
-  QueryCommand,
-  ScanCommand,
-  TransactWriteCommand,
-  PutCommand,
-  UpdateCommand,
-  type DynamoDBDocumentClient,
-} from '@aws-sdk/lib-dynamodb';
+import { GetCommand, QueryCommand, ScanCommand, TransactWriteCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ApiKeyRecord, Customer } from '#core/model.ts';
 import type { CustomerRegistry, KeyDirectory, KeyLookup } from '#core/ports.ts';
 import { writeIfCondition } from './dynamodb.ts';
@@ -71,7 +63,10 @@ export class DynamoCustomerStore implements KeyDirectory, CustomerRegistry {
     // An undefined field is removed: `{ subscriptionId: undefined }` clears it.
     const set = entries.filter(([, v]) => v !== undefined).map(([name, value], i) => ({ name, value, i }));
     const remove = entries.filter(([, v]) => v === undefined).map(([name], i) => ({ name, i: i + set.length }));
-    const clauses = [set.length ? `SET ${set.map((f) => `#f${f.i} = :v${f.i}`).join(', ')}` : '', remove.length ? `REMOVE ${remove.map((f) => `#f${f.i}`).join(', ')}` : ''];
+    const clauses = [
+      set.length ? `SET ${set.map((f) => `#f${f.i} = :v${f.i}`).join(', ')}` : '',
+      remove.length ? `REMOVE ${remove.map((f) => `#f${f.i}`).join(', ')}` : '',
+    ];
     return writeIfCondition(() =>
       this.doc.send(
         new UpdateCommand({

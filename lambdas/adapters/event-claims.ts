@@ -33,7 +33,7 @@ const REPLAYED = '__replayed';
 
 export function dynamoEventClaims<E extends { id: string }, T extends object>(
   act: (event: E) => Promise<T>,
-  options: { client: DynamoDBClient; tableName: string; /** The webhook Lambda's timeout. */ maxProcessingMs: number },
+  options: { client: DynamoDBClient; tableName: string /** The webhook Lambda's timeout. */; maxProcessingMs: number },
 ): EventClaims<E, T> {
   const config = new IdempotencyConfig({
     eventKeyJmesPath: 'id',

@@ -40,7 +40,13 @@ export class DynamoGatewayKeyRetirementStore implements GatewayKeyRetirementStor
                 UpdateExpression: 'SET tier = :tier, gatewayKeyId = :id, gatewayKeyValue = :value, gatewayKeyName = :name',
                 // Only from the key this change replaces: a concurrent change must not be overwritten (its old key would never be retired).
                 ConditionExpression: 'gatewayKeyId = :from',
-                ExpressionAttributeValues: { ':tier': input.to.tier, ':id': input.to.gatewayKeyId, ':value': input.to.gatewayKeyValue, ':name': input.to.name, ':from': input.fromGatewayKeyId },
+                ExpressionAttributeValues: {
+                  ':tier': input.to.tier,
+                  ':id': input.to.gatewayKeyId,
+                  ':value': input.to.gatewayKeyValue,
+                  ':name': input.to.name,
+                  ':from': input.fromGatewayKeyId,
+                },
               },
             },
             { Delete: { TableName: this.tables.billing, Key: { pk: PK, sk: sortKey(input.unfinished) } } },
@@ -67,7 +73,9 @@ export class DynamoGatewayKeyRetirementStore implements GatewayKeyRetirementStor
         Limit: limit,
       }),
     );
-    return (result.Items ?? []).map((i) => ({ customerId: i.customerId, key: i.key, tier: i.tier, deleteAfter: i.deleteAfter, reason: i.reason }) as RetiringGatewayKey);
+    return (result.Items ?? []).map(
+      (i) => ({ customerId: i.customerId, key: i.key, tier: i.tier, deleteAfter: i.deleteAfter, reason: i.reason }) as RetiringGatewayKey,
+    );
   }
 
   async forget(entry: RetiringGatewayKey): Promise<void> {

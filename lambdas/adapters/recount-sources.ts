@@ -37,7 +37,9 @@ export class DynamoRecountSources implements RecountSources {
 
   async counters(customerId: string, month: string) {
     const tally = (item: Record<string, unknown> | undefined): Tally => ({ billable: Number(item?.billable ?? 0), voided: Number(item?.voided ?? 0) });
-    const monthItem = await this.doc.send(new GetCommand({ TableName: this.tables.counters, Key: { pk: `CUSTOMER#${customerId}`, sk: `MONTH#${month}` }, ConsistentRead: true }));
+    const monthItem = await this.doc.send(
+      new GetCommand({ TableName: this.tables.counters, Key: { pk: `CUSTOMER#${customerId}`, sk: `MONTH#${month}` }, ConsistentRead: true }),
+    );
     const hours: Record<string, Tally> = {};
     const items = await queryAll(this.doc, {
       TableName: this.tables.counters,

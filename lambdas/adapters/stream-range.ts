@@ -8,7 +8,11 @@ export class DynamoStreamRange implements StreamRange {
 
   async read(streamArn: string, shardId: string, start: string, end: string): Promise<unknown[]> {
     const records: unknown[] = [];
-    let iterator = (await this.streams.send(new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shardId, ShardIteratorType: 'AT_SEQUENCE_NUMBER', SequenceNumber: start }))).ShardIterator;
+    let iterator = (
+      await this.streams.send(
+        new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shardId, ShardIteratorType: 'AT_SEQUENCE_NUMBER', SequenceNumber: start }),
+      )
+    ).ShardIterator;
     while (iterator) {
       const page = await this.streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }));
       for (const record of page.Records ?? []) {

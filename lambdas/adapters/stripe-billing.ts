@@ -124,7 +124,14 @@ export class StripeBillingProvider implements BillingProvider {
     }
   }
 
-  async createCheckoutSession(input: { customerId: string; stripeCustomerId: string; priceIds: readonly string[]; successUrl: string; cancelUrl: string; billingCycleAnchorSec: number }) {
+  async createCheckoutSession(input: {
+    customerId: string;
+    stripeCustomerId: string;
+    priceIds: readonly string[];
+    successUrl: string;
+    cancelUrl: string;
+    billingCycleAnchorSec: number;
+  }) {
     try {
       const session = await this.stripe.checkout.sessions.create({
         mode: 'subscription',
@@ -192,7 +199,11 @@ export class StripeBillingProvider implements BillingProvider {
   async meteredTotal(meterId: string, stripeCustomerId: string, fromSec: number, toSec: number): Promise<number> {
     let total = 0;
     try {
-      for await (const summary of this.stripe.billing.meters.listEventSummaries(meterId, { customer: stripeCustomerId, start_time: fromSec, end_time: toSec })) {
+      for await (const summary of this.stripe.billing.meters.listEventSummaries(meterId, {
+        customer: stripeCustomerId,
+        start_time: fromSec,
+        end_time: toSec,
+      })) {
         total += summary.aggregated_value;
       }
     } catch (error) {

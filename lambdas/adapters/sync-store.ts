@@ -23,8 +23,15 @@ export class DynamoSyncStateStore implements SyncStateStore {
   async reserve(customerId: string, month: string, expectedSeq: number, entry: PendingPush): Promise<boolean> {
     return this.conditional({
       UpdateExpression: 'SET pending = :entry, seq = :next, updatedAt = :at ADD pushedCalls :value',
-      ConditionExpression: expectedSeq === 0 ? 'attribute_not_exists(seq) OR (seq = :seq AND attribute_not_exists(pending))' : 'seq = :seq AND attribute_not_exists(pending)',
-      ExpressionAttributeValues: { ':entry': entry, ':next': expectedSeq + 1, ':seq': expectedSeq, ':value': entry.value, ':at': new Date(entry.createdAt).toISOString() },
+      ConditionExpression:
+        expectedSeq === 0 ? 'attribute_not_exists(seq) OR (seq = :seq AND attribute_not_exists(pending))' : 'seq = :seq AND attribute_not_exists(pending)',
+      ExpressionAttributeValues: {
+        ':entry': entry,
+        ':next': expectedSeq + 1,
+        ':seq': expectedSeq,
+        ':value': entry.value,
+        ':at': new Date(entry.createdAt).toISOString(),
+      },
       Key: syncKey(customerId, month),
     });
   }
@@ -47,7 +54,12 @@ export class DynamoSyncStateStore implements SyncStateStore {
     });
   }
 
-  private conditional(update: { UpdateExpression: string; ConditionExpression: string; ExpressionAttributeValues: Record<string, unknown>; Key: Record<string, string> }): Promise<boolean> {
+  private conditional(update: {
+    UpdateExpression: string;
+    ConditionExpression: string;
+    ExpressionAttributeValues: Record<string, unknown>;
+    Key: Record<string, string>;
+  }): Promise<boolean> {
     return writeIfCondition(() => this.doc.send(new UpdateCommand({ TableName: this.billingTable, ...update })));
   }
 }

@@ -12,11 +12,20 @@ export class DynamoTicketStore implements TicketStore {
   ) {}
 
   async create(ticket: Ticket) {
-    await this.doc.send(new PutCommand({ TableName: this.billingTable, Item: { ...key(ticket.ticketId), ...ticket }, ConditionExpression: 'attribute_not_exists(pk)' }));
+    await this.doc.send(
+      new PutCommand({ TableName: this.billingTable, Item: { ...key(ticket.ticketId), ...ticket }, ConditionExpression: 'attribute_not_exists(pk)' }),
+    );
   }
 
   async list(): Promise<Ticket[]> {
-    const result = await this.doc.send(new QueryCommand({ TableName: this.billingTable, KeyConditionExpression: 'pk = :t', ExpressionAttributeValues: { ':t': 'TICKET' }, ConsistentRead: true }));
+    const result = await this.doc.send(
+      new QueryCommand({
+        TableName: this.billingTable,
+        KeyConditionExpression: 'pk = :t',
+        ExpressionAttributeValues: { ':t': 'TICKET' },
+        ConsistentRead: true,
+      }),
+    );
     return (result.Items ?? []).map(({ pk: _pk, sk: _sk, ...ticket }) => ticket as Ticket);
   }
 
@@ -34,12 +43,20 @@ export class DynamoTicketStore implements TicketStore {
       UpdateExpression: `SET ${names.map((_, i) => `#f${i} = :v${i}`).join(', ')}`,
       ConditionExpression: `#status IN (${from.map((_, i) => `:from${i}`).join(', ')})`,
       ExpressionAttributeNames: { '#status': 'status', ...Object.fromEntries(names.map((n, i) => [`#f${i}`, n])) },
-      ExpressionAttributeValues: { ...Object.fromEntries(names.map((n, i) => [`:v${i}`, change[n as keyof Ticket]])), ...Object.fromEntries(from.map((s, i) => [`:from${i}`, s])) },
+      ExpressionAttributeValues: {
+        ...Object.fromEntries(names.map((n, i) => [`:v${i}`, change[n as keyof Ticket]])),
+        ...Object.fromEntries(from.map((s, i) => [`:from${i}`, s])),
+      },
     });
   }
 
   async markEscalated(ticketId: string, at: number) {
-    return this.conditional({ Key: key(ticketId), UpdateExpression: 'SET escalatedAt = :at', ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(escalatedAt)', ExpressionAttributeValues: { ':at': at } });
+    return this.conditional({
+      Key: key(ticketId),
+      UpdateExpression: 'SET escalatedAt = :at',
+      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(escalatedAt)',
+      ExpressionAttributeValues: { ':at': at },
+    });
   }
 
   private conditional(update: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName'>) {

@@ -12,7 +12,9 @@ export class DynamoUsageEventLog implements UsageEventLog {
   ) {}
 
   async recordOnce(event: UsageEvent): Promise<'recorded' | 'duplicate'> {
-    const written = await writeIfCondition(() => this.doc.send(new PutCommand({ TableName: this.tableName, Item: event, ConditionExpression: 'attribute_not_exists(requestId)' })));
+    const written = await writeIfCondition(() =>
+      this.doc.send(new PutCommand({ TableName: this.tableName, Item: event, ConditionExpression: 'attribute_not_exists(requestId)' })),
+    );
     return written ? 'recorded' : 'duplicate';
   }
 }

@@ -53,7 +53,12 @@ export function createAggregator(store: CounterStore, logger: Pick<Logger, 'info
     const records = event.Records.map(toRecord).sort((a, b) => compareSequenceNumbers(a.sequenceNumber, b.sequenceNumber));
     const result = await applyBatch(shardKey, records, options.gaps ? recordingGaps(store, options.gaps, records) : store);
     if (result.failedAt !== undefined) {
-      logger.error('aggregation stopped early', { shardId: event.shardId, failedAt: result.failedAt, applied: result.applied, error: result.error instanceof Error ? result.error.message : String(result.error) });
+      logger.error('aggregation stopped early', {
+        shardId: event.shardId,
+        failedAt: result.failedAt,
+        applied: result.applied,
+        error: result.error instanceof Error ? result.error.message : String(result.error),
+      });
       return { state: {}, batchItemFailures: [{ itemIdentifier: result.failedAt }] };
     }
     logger.info('batch aggregated', { shardId: event.shardId, records: event.Records.length, applied: result.applied, skipped: result.skipped });
@@ -70,7 +75,12 @@ export function createDeadLetterReplayer(store: CounterStore, gaps: GapStore, lo
     if (event.Records.length === 0) return { state: {}, batchItemFailures: [] };
     const result = await replayRange(shardKeyOf(event), event.Records.map(toRecord), store, gaps);
     if (result.failedAt !== undefined) {
-      logger.error('replay stopped early', { shardId: event.shardId, failedAt: result.failedAt, applied: result.applied, error: result.error instanceof Error ? result.error.message : String(result.error) });
+      logger.error('replay stopped early', {
+        shardId: event.shardId,
+        failedAt: result.failedAt,
+        applied: result.applied,
+        error: result.error instanceof Error ? result.error.message : String(result.error),
+      });
       return { state: {}, batchItemFailures: [{ itemIdentifier: result.failedAt }] };
     }
     logger.info('dead-lettered range replayed', { shardId: event.shardId, records: event.Records.length, applied: result.applied, skipped: result.skipped });

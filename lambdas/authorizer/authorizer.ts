@@ -15,10 +15,7 @@ const UNAUTHORIZED = 'Unauthorized';
 export function createAuthorizer(deps: AuthorizerDeps) {
   return async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
     const requestId = event.requestContext.requestId;
-    const decision = await authorizeCall(
-      { headers: event.headers, requestId, method: event.httpMethod, route: event.resource, now: deps.now() },
-      deps,
-    );
+    const decision = await authorizeCall({ headers: event.headers, requestId, method: event.httpMethod, route: event.resource, now: deps.now() }, deps);
     return toAuthorizerResult(decision, event.methodArn, requestId, deps.logger);
   };
 }

@@ -6,7 +6,11 @@ import { apiBasePath } from '#core/gateway-contract.ts';
 import type { CustomerRegistry } from '#core/ports.ts';
 import { startUpgrade, type StripeSetup } from '#core/subscriptions.ts';
 
-const json = (statusCode: number, body: unknown): APIGatewayProxyResult => ({ statusCode, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' }, body: JSON.stringify(body) });
+const json = (statusCode: number, body: unknown): APIGatewayProxyResult => ({
+  statusCode,
+  headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+  body: JSON.stringify(body),
+});
 const UpgradeRequestSchema = z.object({ tier: TierNameSchema }).strict();
 
 export function createBillingApi(deps: {
@@ -24,7 +28,11 @@ export function createBillingApi(deps: {
     const customer = customerId ? await deps.registry.getCustomer(customerId) : undefined;
     if (!customer) return json(401, { error: 'unauthorized', message: 'Missing, malformed or unknown API key.' });
     // Free routes serve a suspended customer (to read its usage and file a ticket), but it cannot buy a tier.
-    if (customer.status === 'suspended') return json(403, { error: 'account_suspended', message: 'This account is suspended; report a billing problem from the dashboard to reach billing support.' });
+    if (customer.status === 'suspended')
+      return json(403, {
+        error: 'account_suspended',
+        message: 'This account is suspended; report a billing problem from the dashboard to reach billing support.',
+      });
     let body: unknown;
     try {
       body = JSON.parse(event.body ?? '');

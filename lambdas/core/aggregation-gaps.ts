@@ -62,7 +62,11 @@ export function recordingGaps(store: CounterStore, gaps: GapStore, records: read
 }
 
 /** Sorts records into the gap each belongs to; records in no gap were applied by the ordinary path. */
-export function assignToGaps(records: readonly UsageStreamRecord[], gaps: readonly Gap[], checkpoint: string | undefined): { byGap: Map<string, UsageStreamRecord[]>; applied: number } {
+export function assignToGaps(
+  records: readonly UsageStreamRecord[],
+  gaps: readonly Gap[],
+  checkpoint: string | undefined,
+): { byGap: Map<string, UsageStreamRecord[]>; applied: number } {
   const open = checkpoint ?? SHARD_START;
   const byGap = new Map<string, UsageStreamRecord[]>();
   let applied = 0;
@@ -72,7 +76,9 @@ export function assignToGaps(records: readonly UsageStreamRecord[], gaps: readon
     const after =
       compareSequenceNumbers(sequence, open) > 0
         ? open
-        : gaps.find((g) => compareSequenceNumbers(g.after, sequence) < 0 && compareSequenceNumbers(sequence, g.until) < 0 && compareSequenceNumbers(g.after, open) < 0)?.after;
+        : gaps.find(
+            (g) => compareSequenceNumbers(g.after, sequence) < 0 && compareSequenceNumbers(sequence, g.until) < 0 && compareSequenceNumbers(g.after, open) < 0,
+          )?.after;
     if (after === undefined) {
       applied += 1;
       continue;

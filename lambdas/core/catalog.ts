@@ -19,7 +19,13 @@ export interface PriceTier {
 
 export type CatalogPrice =
   | { readonly lookupKey: string; readonly tier: TierName; readonly role: 'fee'; readonly unitAmountCents: number }
-  | { readonly lookupKey: string; readonly tier: TierName; readonly role: 'usage'; readonly tiersMode: 'graduated' | 'volume'; readonly tiers: readonly PriceTier[] };
+  | {
+      readonly lookupKey: string;
+      readonly tier: TierName;
+      readonly role: 'usage';
+      readonly tiersMode: 'graduated' | 'volume';
+      readonly tiers: readonly PriceTier[];
+    };
 
 export interface Catalog {
   readonly products: ReadonlyArray<{ readonly id: string; readonly tier: TierName; readonly name: string }>;

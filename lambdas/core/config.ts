@@ -61,7 +61,11 @@ export const BillingConfigSchema = z
     /** Bound on the authorizer's key cache, positive and negative entries together. */
     keyCacheMaxEntries: positiveInt,
     /** An hour's usage is pushed to Stripe once it ended this long ago, so late voids land first. */
-    settleWindowMinutes: z.number().int().min(0).max(24 * 60),
+    settleWindowMinutes: z
+      .number()
+      .int()
+      .min(0)
+      .max(24 * 60),
     /** Where a 429 for an exhausted quota sends the customer. */
     upgradeUrl: z.string().url(),
     /**
@@ -76,9 +80,11 @@ export const BillingConfigSchema = z
     for (const [name, tier] of Object.entries(config.tiers)) {
       if (tier.pricing !== 'volume') continue;
       const last = tier.bands[tier.bands.length - 1];
-      if (last?.upTo !== null) ctx.addIssue({ code: 'custom', path: ['tiers', name, 'bands'], message: 'the last volume band must be open-ended (upTo: null)' });
+      if (last?.upTo !== null)
+        ctx.addIssue({ code: 'custom', path: ['tiers', name, 'bands'], message: 'the last volume band must be open-ended (upTo: null)' });
       const bounds = tier.bands.slice(0, -1).map((b) => b.upTo ?? Infinity);
-      if (bounds.some((b, i) => i > 0 && b <= (bounds[i - 1] ?? 0))) ctx.addIssue({ code: 'custom', path: ['tiers', name, 'bands'], message: 'volume band bounds must increase' });
+      if (bounds.some((b, i) => i > 0 && b <= (bounds[i - 1] ?? 0)))
+        ctx.addIssue({ code: 'custom', path: ['tiers', name, 'bands'], message: 'volume band bounds must increase' });
     }
   });
 

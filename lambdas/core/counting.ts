@@ -105,7 +105,13 @@ export interface Checkpoint {
 export interface CounterStore {
   readCheckpoint(shardKey: string): Promise<Checkpoint>;
   /** One transaction: `deltas`, the checkpoint moved from `expected` to `next`, and `pending` groups recorded; `stale` when the checkpoint moved or work is pending. */
-  commitBatch(shardKey: string, expected: string | undefined, next: string, deltas: readonly CounterDelta[], pending: CounterDelta[][]): Promise<'applied' | 'stale'>;
+  commitBatch(
+    shardKey: string,
+    expected: string | undefined,
+    next: string,
+    deltas: readonly CounterDelta[],
+    pending: CounterDelta[][],
+  ): Promise<'applied' | 'stale'>;
   /** One transaction: the next pending group, and the to-do list advanced past it; `stale` when another call applied it. */
   commitPending(shardKey: string, step: number, deltas: readonly CounterDelta[], remaining: CounterDelta[][]): Promise<'applied' | 'stale'>;
 }
@@ -131,7 +137,12 @@ async function finishPending(shardKey: string, checkpoint: Checkpoint, store: Co
  * Applies a shard's batch. Finishes a batch left half-applied by a crash, skips records at or
  * below the checkpoint, and on a fault says where to resume (ReportBatchItemFailures).
  */
-export async function applyBatch(shardKey: string, records: readonly UsageStreamRecord[], store: CounterStore, options: { maxStaleRetries?: number } = {}): Promise<BatchResult> {
+export async function applyBatch(
+  shardKey: string,
+  records: readonly UsageStreamRecord[],
+  store: CounterStore,
+  options: { maxStaleRetries?: number } = {},
+): Promise<BatchResult> {
   const ordered = [...records].sort((a, b) => compareSequenceNumbers(a.sequenceNumber, b.sequenceNumber));
   let remaining: UsageStreamRecord[] = ordered;
   let applied = 0;

@@ -103,10 +103,21 @@ export function gatewayResponses(upgradeUrl: string): Record<GatewayResponseType
     },
     QUOTA_EXCEEDED: {
       statusCode: 429,
-      body: { error: 'quota_exceeded', message: "This month's included calls are used up. Upgrade to keep calling.", upgradeUrl, requestId: '$context.requestId' },
+      body: {
+        error: 'quota_exceeded',
+        message: "This month's included calls are used up. Upgrade to keep calling.",
+        upgradeUrl,
+        requestId: '$context.requestId',
+      },
     },
-    AUTHORIZER_FAILURE: { statusCode: 500, body: { error: 'authorizer_failure', message: 'The request could not be authorized; retry shortly.', requestId: '$context.requestId' } },
-    AUTHORIZER_CONFIGURATION_ERROR: { statusCode: 500, body: { error: 'authorizer_failure', message: 'The request could not be authorized; retry shortly.', requestId: '$context.requestId' } },
+    AUTHORIZER_FAILURE: {
+      statusCode: 500,
+      body: { error: 'authorizer_failure', message: 'The request could not be authorized; retry shortly.', requestId: '$context.requestId' },
+    },
+    AUTHORIZER_CONFIGURATION_ERROR: {
+      statusCode: 500,
+      body: { error: 'authorizer_failure', message: 'The request could not be authorized; retry shortly.', requestId: '$context.requestId' },
+    },
     DEFAULT_4XX: { body: { error: 'bad_request', message: '$context.error.message', requestId: '$context.requestId' } },
     DEFAULT_5XX: { body: { error: 'internal_error', message: '$context.error.message', requestId: '$context.requestId' } },
   };

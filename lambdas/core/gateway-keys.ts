@@ -39,7 +39,13 @@ export async function switchGatewayKey(customer: Customer, tier: TierName, deps:
   // A unique name, recorded for deletion before the key exists: if this attempt dies after creating
   // it, the cleanup finds it by name (its id was never stored) instead of leaving it forever.
   const name = `${customer.customerId}.${randomBytes(6).toString('hex')}`;
-  const unfinished: RetiringGatewayKey = { customerId: customer.customerId, key: { name }, tier, deleteAfter: deps.now() + UNFINISHED_CHANGE_GRACE_MS, reason: 'unfinished-change' };
+  const unfinished: RetiringGatewayKey = {
+    customerId: customer.customerId,
+    key: { name },
+    tier,
+    deleteAfter: deps.now() + UNFINISHED_CHANGE_GRACE_MS,
+    reason: 'unfinished-change',
+  };
   await deps.retirements.schedule(unfinished);
   const created = await deps.gatewayKeys.createKey(customer.customerId, tier, name);
   return deps.retirements.switchKey({

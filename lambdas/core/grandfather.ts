@@ -17,7 +17,9 @@ export interface GrandfatherWindow {
 }
 
 export function grandfatherWindow(customer: Pick<Customer, 'grandfatheredFrom' | 'grandfatheredUntil'>): GrandfatherWindow | undefined {
-  return customer.grandfatheredFrom !== undefined && customer.grandfatheredUntil !== undefined ? { from: customer.grandfatheredFrom, until: customer.grandfatheredUntil } : undefined;
+  return customer.grandfatheredFrom !== undefined && customer.grandfatheredUntil !== undefined
+    ? { from: customer.grandfatheredFrom, until: customer.grandfatheredUntil }
+    : undefined;
 }
 
 /** Hour boundaries of the free calls: hours that start in [from, until) rounded out to whole hours. */
@@ -26,7 +28,12 @@ export function freeHours(window: GrandfatherWindow): { fromHourStart: number; u
 }
 
 /** The share of the monthly fee for the free days in a billing period, in cents (rounded to the nearest cent). */
-export function feeCreditCents(customer: Pick<Customer, 'tier' | 'grandfatheredFrom' | 'grandfatheredUntil'>, periodStart: number, periodEnd: number, config: Pick<BillingConfig, 'tiers'>): number {
+export function feeCreditCents(
+  customer: Pick<Customer, 'tier' | 'grandfatheredFrom' | 'grandfatheredUntil'>,
+  periodStart: number,
+  periodEnd: number,
+  config: Pick<BillingConfig, 'tiers'>,
+): number {
   const window = grandfatherWindow(customer);
   if (!window) return 0;
   const overlap = Math.max(0, Math.min(periodEnd, window.until) - Math.max(periodStart, window.from));

@@ -20,13 +20,7 @@ export interface CallRequest {
   readonly now: number;
 }
 
-export type DenialCode =
-  | 'MISSING_KEY'
-  | 'MALFORMED_KEY'
-  | 'UNKNOWN_KEY'
-  | 'KEY_REVOKED'
-  | 'CUSTOMER_SUSPENDED'
-  | 'BILLING_CAP_REACHED';
+export type DenialCode = 'MISSING_KEY' | 'MALFORMED_KEY' | 'UNKNOWN_KEY' | 'KEY_REVOKED' | 'CUSTOMER_SUSPENDED' | 'BILLING_CAP_REACHED';
 
 /** The month's quota as a client sees it in X-RateLimit-* headers. */
 export interface QuotaStatus {
@@ -51,7 +45,10 @@ const DENIALS: Record<DenialCode, { status: 401 | 403; message: string }> = {
   UNKNOWN_KEY: { status: 401, message: 'Invalid API key.' },
   KEY_REVOKED: { status: 403, message: 'This API key has been revoked.' },
   CUSTOMER_SUSPENDED: { status: 403, message: 'This account is suspended; contact support.' },
-  BILLING_CAP_REACHED: { status: 403, message: "This account has reached its monthly billing cap; calls resume next month or when the operator raises the cap." },
+  BILLING_CAP_REACHED: {
+    status: 403,
+    message: 'This account has reached its monthly billing cap; calls resume next month or when the operator raises the cap.',
+  },
 };
 
 function deny(code: DenialCode): CallDecision {
@@ -97,7 +94,13 @@ export async function authorizeCall(request: CallRequest, deps: MeteringDeps): P
   if (limit === undefined || !deps.counter) return { ok: true, customer, key, metering };
   // The counter trails by seconds; this call is not in it yet.
   const used = (await deps.counter.callsThisMonth(customer.customerId, month)) + 1;
-  return { ok: true, customer, key, metering, quota: { limit, remaining: Math.max(0, limit - used), resetAt: Math.floor(startOfNextUtcMonth(request.now) / 1000) } };
+  return {
+    ok: true,
+    customer,
+    key,
+    metering,
+    quota: { limit, remaining: Math.max(0, limit - used), resetAt: Math.floor(startOfNextUtcMonth(request.now) / 1000) },
+  };
 }
 
 /** Caches month counts briefly: the hot path reads the counter at most once per customer per `ttlMs`. */

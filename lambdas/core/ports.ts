@@ -111,11 +111,24 @@ export interface BillingProvider {
    * A Stripe customer and its subscription to `prices`, billed monthly on the 1st (UTC): the first
    * period starts at the month's start (backdated), so every period is a whole calendar month.
    */
-  createSubscriber(input: { customerId: string; name: string; priceIds: readonly string[]; periodStartSec: number; billingCycleAnchorSec: number }): Promise<{ stripeCustomerId: string; subscriptionId: string }>;
+  createSubscriber(input: {
+    customerId: string;
+    name: string;
+    priceIds: readonly string[];
+    periodStartSec: number;
+    billingCycleAnchorSec: number;
+  }): Promise<{ stripeCustomerId: string; subscriptionId: string }>;
   /** Replaces the subscription's prices (a tier change). */
   replacePrices(subscriptionId: string, priceIds: readonly string[]): Promise<void>;
   /** A hosted Checkout page that subscribes the customer to `priceIds`; returns its URL. */
-  createCheckoutSession(input: { customerId: string; stripeCustomerId: string; priceIds: readonly string[]; successUrl: string; cancelUrl: string; billingCycleAnchorSec: number }): Promise<{ url: string }>;
+  createCheckoutSession(input: {
+    customerId: string;
+    stripeCustomerId: string;
+    priceIds: readonly string[];
+    successUrl: string;
+    cancelUrl: string;
+    billingCycleAnchorSec: number;
+  }): Promise<{ url: string }>;
   /** Cancels a subscription at once (the one Checkout replaced). */
   cancelSubscription(subscriptionId: string): Promise<void>;
   /** Takes `amountCents` off a draft invoice (a correction Stripe's meter cannot make: no negative events). */
@@ -142,5 +155,13 @@ export interface BillingStateStore {
   putCatalogIds(ids: CatalogIds): Promise<void>;
   getPause(): Promise<PauseState | undefined>;
   setPause(state: PauseState): Promise<void>;
-  recordInvoice(invoice: { invoiceId: string; customerId: string; month: string; status: string; amountDueCents: number; amountPaidCents: number; at: number }): Promise<void>;
+  recordInvoice(invoice: {
+    invoiceId: string;
+    customerId: string;
+    month: string;
+    status: string;
+    amountDueCents: number;
+    amountPaidCents: number;
+    at: number;
+  }): Promise<void>;
 }

@@ -50,7 +50,11 @@ function billLines(tier: TierConfig, calls: number): BillLine[] {
       const band = tier.bands.find((b) => b.upTo === null || calls <= b.upTo) ?? tier.bands[tier.bands.length - 1]!;
       return [
         { description: 'Monthly fee', quantity: 1, amountCents: tier.monthlyFeeCents },
-        { description: `Calls at the ${band.upTo === null ? 'top' : `up to ${band.upTo}`} volume band`, quantity: calls, amountCents: lineAmountCents(calls, band.unitMillicents) },
+        {
+          description: `Calls at the ${band.upTo === null ? 'top' : `up to ${band.upTo}`} volume band`,
+          quantity: calls,
+          amountCents: lineAmountCents(calls, band.unitMillicents),
+        },
       ];
     }
   }

@@ -74,7 +74,8 @@ export type UpgradeStart = { ok: true; url: string } | { ok: false; code: 'NOT_A
 
 /** Sends the customer to Stripe Checkout for a higher tier; the webhook applies the change when it completes. */
 export async function startUpgrade(customer: Customer, tier: TierName, returnUrl: string, setup: StripeSetup, now: number): Promise<UpgradeStart> {
-  if (TIER_ORDER.indexOf(tier) <= TIER_ORDER.indexOf(customer.tier)) return { ok: false, code: 'NOT_AN_UPGRADE', message: `You are on ${customer.tier}; ${tier} is not an upgrade.` };
+  if (TIER_ORDER.indexOf(tier) <= TIER_ORDER.indexOf(customer.tier))
+    return { ok: false, code: 'NOT_AN_UPGRADE', message: `You are on ${customer.tier}; ${tier} is not an upgrade.` };
   if (!customer.stripeCustomerId) return { ok: false, code: 'NOT_SUBSCRIBED', message: 'This account has no billing profile yet; contact support to upgrade.' };
   const { url } = await setup.provider.createCheckoutSession({
     customerId: customer.customerId,

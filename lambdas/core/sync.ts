@@ -153,12 +153,25 @@ export async function syncCustomerMonth(customer: Customer, month: string, deps:
   }
 }
 
-async function resolvePending(customer: Customer, stripeCustomerId: string, month: string, state: SyncState, pending: PendingPush, deps: SyncDeps, options: SyncOptions): Promise<SyncOutcome> {
+async function resolvePending(
+  customer: Customer,
+  stripeCustomerId: string,
+  month: string,
+  state: SyncState,
+  pending: PendingPush,
+  deps: SyncDeps,
+  options: SyncOptions,
+): Promise<SyncOutcome> {
   const { customerId } = customer;
   const now = deps.now();
   if (options.paused) return { kind: 'paused', customerId, month, backlog: pending.value };
   if (now - pending.createdAt < IDENTIFIER_TRUST_MS) {
-    const result = await deps.stripe.pushMeterEvent({ identifier: pending.identifier, stripeCustomerId, value: pending.value, timestampSec: pending.timestampSec });
+    const result = await deps.stripe.pushMeterEvent({
+      identifier: pending.identifier,
+      stripeCustomerId,
+      value: pending.value,
+      timestampSec: pending.timestampSec,
+    });
     await deps.state.markSent(customerId, month, pending.identifier);
     return { kind: 'resent', customerId, month, value: pending.value, identifier: pending.identifier, result };
   }
@@ -196,7 +209,11 @@ export interface SyncReport {
  * operator's `billing sync --flush`) unsettled hours go too, for each month whose invoice is
  * not final yet: the previous month's in the first hour of the new one, say.
  */
-export async function runSync(customers: readonly Customer[], deps: SyncDeps, options: { paused: boolean; flush?: boolean; concurrency?: number }): Promise<SyncReport> {
+export async function runSync(
+  customers: readonly Customer[],
+  deps: SyncDeps,
+  options: { paused: boolean; flush?: boolean; concurrency?: number },
+): Promise<SyncReport> {
   const now = deps.now();
   const months = monthsToSync(now).map((month) => ({ month, flush: Boolean(options.flush) && now < monthBounds(month).end + PERIOD_CLOSE_MS }));
   const subscribed = customers.filter((c) => c.stripeCustomerId);

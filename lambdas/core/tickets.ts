@@ -31,7 +31,11 @@ export interface TicketStore {
 
 export type FileOutcome = { ok: true; ticket: Ticket } | { ok: false; code: 'EMPTY_MESSAGE' | 'MESSAGE_TOO_LONG' };
 
-export async function fileTicket(customerId: string, message: string, deps: { store: TicketStore; alerts: AlertSink; now: number; newId: () => string }): Promise<FileOutcome> {
+export async function fileTicket(
+  customerId: string,
+  message: string,
+  deps: { store: TicketStore; alerts: AlertSink; now: number; newId: () => string },
+): Promise<FileOutcome> {
   const text = message.trim();
   if (!text) return { ok: false, code: 'EMPTY_MESSAGE' };
   if (text.length > MAX_MESSAGE) return { ok: false, code: 'MESSAGE_TOO_LONG' };

@@ -14,14 +14,29 @@ export function upgradePrompt(tier: TierName, calls: number, config: Pick<Billin
   const tierConfig = config.tiers[tier];
   if (tierConfig.pricing === 'free') {
     const used = Math.floor((calls * 100) / tierConfig.monthlyQuota);
-    if (used >= 100) return { level: 'quota-reached', targetTier: 'pro', message: `You have used all ${tierConfig.monthlyQuota} free calls this month. Upgrade to Pro to keep calling.` };
-    if (used >= QUOTA_WARNING_PERCENT) return { level: 'approaching-quota', targetTier: 'pro', message: `You have used ${used}% of this month's ${tierConfig.monthlyQuota} free calls. Upgrade to Pro before you run out.` };
+    if (used >= 100)
+      return {
+        level: 'quota-reached',
+        targetTier: 'pro',
+        message: `You have used all ${tierConfig.monthlyQuota} free calls this month. Upgrade to Pro to keep calling.`,
+      };
+    if (used >= QUOTA_WARNING_PERCENT)
+      return {
+        level: 'approaching-quota',
+        targetTier: 'pro',
+        message: `You have used ${used}% of this month's ${tierConfig.monthlyQuota} free calls. Upgrade to Pro before you run out.`,
+      };
     return null;
   }
   if (tier === 'pro') {
     const pro = estimateBill('pro', calls, config).totalCents;
     const enterprise = estimateBill('enterprise', calls, config).totalCents;
-    if (enterprise < pro) return { level: 'enterprise-cheaper', targetTier: 'enterprise', message: `At this month's volume Enterprise would cost $${(enterprise / 100).toFixed(2)} instead of $${(pro / 100).toFixed(2)}.` };
+    if (enterprise < pro)
+      return {
+        level: 'enterprise-cheaper',
+        targetTier: 'enterprise',
+        message: `At this month's volume Enterprise would cost $${(enterprise / 100).toFixed(2)} instead of $${(pro / 100).toFixed(2)}.`,
+      };
   }
   return null;
 }

@@ -38,11 +38,21 @@ export interface UsageReport {
   readonly quota: { readonly limit: number; readonly remaining: number; readonly resetsAt: string } | null;
   readonly includedCalls: number | null;
   readonly estimate: EstimatedBill;
-  readonly cap: { readonly capCents: number; readonly usedPercent: number; readonly state: 'ok' | 'warning' | 'reached'; readonly behaviour: Customer['capBehaviour'] };
+  readonly cap: {
+    readonly capCents: number;
+    readonly usedPercent: number;
+    readonly state: 'ok' | 'warning' | 'reached';
+    readonly behaviour: Customer['capBehaviour'];
+  };
   readonly daily: ReadonlyArray<{ readonly day: string; readonly calls: number }>;
   readonly last48Hours: readonly HourCount[];
   readonly upgrade: UpgradePrompt | null;
-  readonly previousMonths: ReadonlyArray<{ readonly month: string; readonly calls: number; readonly estimateCents: number; readonly invoicedCents: number | null }>;
+  readonly previousMonths: ReadonlyArray<{
+    readonly month: string;
+    readonly calls: number;
+    readonly estimateCents: number;
+    readonly invoicedCents: number | null;
+  }>;
 }
 
 const HOUR_MS = 3_600_000;
@@ -50,22 +60,37 @@ const HOUR_MS = 3_600_000;
 /** The same rules the authorizer applies to metered routes, told to the customer (free routes still answer). */
 export function accountStanding(customer: Customer, capCents: number, now: number): AccountStanding {
   if (customer.status === 'suspended') {
-    return { state: 'suspended', message: 'Your account is suspended, so API calls are refused. Report a billing problem below: billing support answers within 4 hours.' };
+    return {
+      state: 'suspended',
+      message: 'Your account is suspended, so API calls are refused. Report a billing problem below: billing support answers within 4 hours.',
+    };
   }
   if (customer.capBehaviour === 'block' && customer.cappedMonth === utcMonth(now)) {
     const cap = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' }).format(capCents / 100);
     const resumes = new Date(startOfNextUtcMonth(now)).toISOString().slice(0, 10);
-    return { state: 'capped', message: `Your account reached its ${cap} monthly billing cap, so API calls are refused until ${resumes}. To keep calling now, ask billing support for a higher cap (report below) or upgrade.` };
+    return {
+      state: 'capped',
+      message: `Your account reached its ${cap} monthly billing cap, so API calls are refused until ${resumes}. To keep calling now, ask billing support for a higher cap (report below) or upgrade.`,
+    };
   }
   return { state: 'active', message: null };
 }
 
-export async function usageReport(customer: Customer, history: UsageHistory, config: Pick<BillingConfig, 'tiers' | 'billingCapCents' | 'capAlertPercents'>, now: number, monthsBack = 3): Promise<UsageReport> {
+export async function usageReport(
+  customer: Customer,
+  history: UsageHistory,
+  config: Pick<BillingConfig, 'tiers' | 'billingCapCents' | 'capAlertPercents'>,
+  now: number,
+  monthsBack = 3,
+): Promise<UsageReport> {
   const month = utcMonth(now);
   const nextHour = utcHour(now + HOUR_MS);
   const [y, m] = month.split('-').map(Number) as [number, number];
   const firstMonthStart = Date.UTC(y, m - 1 - monthsBack, 1);
-  const [hours, invoiced] = await Promise.all([history.hourly(customer.customerId, utcHour(firstMonthStart), nextHour), history.invoicedByMonth(customer.customerId)]);
+  const [hours, invoiced] = await Promise.all([
+    history.hourly(customer.customerId, utcHour(firstMonthStart), nextHour),
+    history.invoicedByMonth(customer.customerId),
+  ]);
 
   const byMonth = new Map<string, number>();
   const byDay = new Map<string, number>();
@@ -80,14 +105,28 @@ export async function usageReport(customer: Customer, history: UsageHistory, con
   const window = grandfatherWindow(customer);
   const monthStart = Date.UTC(y, m - 1, 1);
   const freeCalls = window
-    ? hours.filter((h) => h.hour.startsWith(month) && Date.parse(`${h.hour}:00:00Z`) >= freeHours(window).fromHourStart && Date.parse(`${h.hour}:00:00Z`) < freeHours(window).untilHourStart).reduce((sum, h) => sum + h.billable, 0)
+    ? hours
+        .filter(
+          (h) =>
+            h.hour.startsWith(month) &&
+            Date.parse(`${h.hour}:00:00Z`) >= freeHours(window).fromHourStart &&
+            Date.parse(`${h.hour}:00:00Z`) < freeHours(window).untilHourStart,
+        )
+        .reduce((sum, h) => sum + h.billable, 0)
     : 0;
   const charged = estimateBill(customer.tier, calls - freeCalls, config);
   const feeCredit = feeCreditCents(customer, monthStart, startOfNextUtcMonth(now), config);
   const estimate: EstimatedBill = window
     ? {
         ...charged,
-        lines: [...charged.lines, { description: `Grandfathered until ${new Date(window.until).toISOString().slice(0, 10)}: ${freeCalls} calls and the fee for those days free`, quantity: freeCalls, amountCents: -feeCredit }],
+        lines: [
+          ...charged.lines,
+          {
+            description: `Grandfathered until ${new Date(window.until).toISOString().slice(0, 10)}: ${freeCalls} calls and the fee for those days free`,
+            quantity: freeCalls,
+            amountCents: -feeCredit,
+          },
+        ],
         totalCents: charged.totalCents - feeCredit,
       }
     : charged;
@@ -109,7 +148,12 @@ export async function usageReport(customer: Customer, history: UsageHistory, con
   for (let i = 1; i <= monthsBack; i++) {
     const previous = utcMonth(Date.UTC(y, m - 1 - i, 1));
     const previousCalls = byMonth.get(previous) ?? 0;
-    previousMonths.push({ month: previous, calls: previousCalls, estimateCents: estimateBill(customer.tier, previousCalls, config).totalCents, invoicedCents: invoiced[previous] ?? null });
+    previousMonths.push({
+      month: previous,
+      calls: previousCalls,
+      estimateCents: estimateBill(customer.tier, previousCalls, config).totalCents,
+      invoicedCents: invoiced[previous] ?? null,
+    });
   }
 
   return {
@@ -118,8 +162,11 @@ export async function usageReport(customer: Customer, history: UsageHistory, con
     standing: accountStanding(customer, capCents, now),
     month,
     calls,
-    quota: quotaLimit === undefined ? null : { limit: quotaLimit, remaining: Math.max(0, quotaLimit - calls), resetsAt: new Date(startOfNextUtcMonth(now)).toISOString() },
-    includedCalls: tier.pricing === 'included-plus-overage' ? tier.includedCalls : quotaLimit ?? null,
+    quota:
+      quotaLimit === undefined
+        ? null
+        : { limit: quotaLimit, remaining: Math.max(0, quotaLimit - calls), resetsAt: new Date(startOfNextUtcMonth(now)).toISOString() },
+    includedCalls: tier.pricing === 'included-plus-overage' ? tier.includedCalls : (quotaLimit ?? null),
     estimate,
     cap: { capCents, usedPercent, state: usedPercent >= 100 ? 'reached' : usedPercent >= warnAt ? 'warning' : 'ok', behaviour: customer.capBehaviour },
     daily,

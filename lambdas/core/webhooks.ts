@@ -140,7 +140,13 @@ export async function handleBillingEvent(event: BillingEvent, deps: WebhookDeps)
       if (!isCurrent && standing !== 'paid') return { kind: 'ignored', reason: `not the current subscription (${subscription.status})` };
       const tier = await tierFor(standing, subscription, customer, event, deps);
       if (!tier) return { kind: 'ignored', reason: 'subscription prices name no single tier' };
-      const change = await changeTier(customer.customerId, tier, { registry: deps.registry, gatewayKeys: deps.gatewayKeys, retirements: deps.retirements, config: deps.config, now: deps.now });
+      const change = await changeTier(customer.customerId, tier, {
+        registry: deps.registry,
+        gatewayKeys: deps.gatewayKeys,
+        retirements: deps.retirements,
+        config: deps.config,
+        now: deps.now,
+      });
       await deps.registry.updateCustomer(customer.customerId, {
         lastSubscriptionEventAt: event.created,
         subscriptionId: standing === 'ended' ? undefined : subscription.id,
@@ -168,15 +174,25 @@ export async function handleBillingEvent(event: BillingEvent, deps: WebhookDeps)
       // One credit on the draft, for what Stripe's meter cannot take back: calls voided after their push,
       // and the monthly fee's share for grandfathered days.
       const overPushedCents =
-        sync.kind === 'over-pushed' ? estimateBill(customer.tier, sync.billable + sync.excess, deps.sync.config).totalCents - estimateBill(customer.tier, sync.billable, deps.sync.config).totalCents : 0;
+        sync.kind === 'over-pushed'
+          ? estimateBill(customer.tier, sync.billable + sync.excess, deps.sync.config).totalCents -
+            estimateBill(customer.tier, sync.billable, deps.sync.config).totalCents
+          : 0;
       const grandfatherCents = feeCreditCents(customer, invoice.period_start * 1000, invoice.period_end * 1000, deps.sync.config);
       const creditCents = overPushedCents + grandfatherCents;
       if (creditCents > 0) {
         const reasons = [
-          ...(overPushedCents > 0 && sync.kind === 'over-pushed' ? [`${sync.excess} calls voided after they were reported (throttled, over quota or failed)`] : []),
+          ...(overPushedCents > 0 && sync.kind === 'over-pushed'
+            ? [`${sync.excess} calls voided after they were reported (throttled, over quota or failed)`]
+            : []),
           ...(grandfatherCents > 0 ? ['no charge for grandfathered days'] : []),
         ];
-        await deps.billing.creditDraftInvoice({ stripeCustomerId: invoice.customer, invoiceId: invoice.id, amountCents: creditCents, description: `Correction: ${reasons.join('; ')}` });
+        await deps.billing.creditDraftInvoice({
+          stripeCustomerId: invoice.customer,
+          invoiceId: invoice.id,
+          amountCents: creditCents,
+          description: `Correction: ${reasons.join('; ')}`,
+        });
       }
       return { kind: 'flushed', customerId: customer.customerId, month, sync, creditCents };
     }
@@ -254,7 +270,11 @@ export async function enforcePaymentGrace(customers: readonly Customer[], deps: 
       const current = await deps.registry.getCustomer(customer.customerId);
       if (current?.paymentIssueSince === undefined || current.tier === 'free' || now < graceEndsAt(current.paymentIssueSince, deps.config)) continue;
       const change = await changeTier(customer.customerId, 'free', deps);
-      outcomes.push(change.ok ? { customerId: customer.customerId, since, change: 'moved-to-free' } : { customerId: customer.customerId, since, change: 'failed', error: change.code });
+      outcomes.push(
+        change.ok
+          ? { customerId: customer.customerId, since, change: 'moved-to-free' }
+          : { customerId: customer.customerId, since, change: 'failed', error: change.code },
+      );
     } catch (error) {
       outcomes.push({ customerId: customer.customerId, since, change: 'failed', error: error instanceof Error ? error.message : String(error) });
     }

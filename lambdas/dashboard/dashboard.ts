@@ -16,11 +16,18 @@ export const CONTENT_SECURITY_POLICY =
 
 /** The dashboard's handler: the page (with its base path filled in), its script and styles. */
 export function createDashboard(assetsDir: string) {
-  const files = Object.fromEntries(Object.entries(ASSETS).map(([name, asset]) => [name, { body: readFileSync(join(assetsDir, asset.file), 'utf8'), type: asset.type }]));
+  const files = Object.fromEntries(
+    Object.entries(ASSETS).map(([name, asset]) => [name, { body: readFileSync(join(assetsDir, asset.file), 'utf8'), type: asset.type }]),
+  );
   return async (event: Pick<APIGatewayProxyEvent, 'pathParameters' | 'path' | 'requestContext'>): Promise<APIGatewayProxyResult> => {
     const name = event.pathParameters?.asset ?? '';
     const asset = files[name];
-    if (!asset) return { statusCode: 404, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: 'not_found', message: 'No such dashboard asset.' }) };
+    if (!asset)
+      return {
+        statusCode: 404,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ error: 'not_found', message: 'No such dashboard asset.' }),
+      };
     return {
       statusCode: 200,
       headers: {

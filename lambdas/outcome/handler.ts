@@ -11,6 +11,6 @@ const env = readEnv(tableEnv('usageEvents', 'counters'));
 const logger = new Logger();
 const { doc } = connectDynamoDb();
 
-export const handler = middy(createOutcomeHandler(new DynamoOutcomeStore(doc, { usageEvents: env.USAGE_EVENTS_TABLE, counters: env.COUNTERS_TABLE }), logger)).use(
-  injectLambdaContext(logger),
-);
+export const handler = middy(
+  createOutcomeHandler(new DynamoOutcomeStore(doc, { usageEvents: env.USAGE_EVENTS_TABLE, counters: env.COUNTERS_TABLE }), logger),
+).use(injectLambdaContext(logger));

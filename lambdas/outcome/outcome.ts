@@ -8,7 +8,10 @@ import { handleAccessLog, type OutcomeResult, type OutcomeStore } from '#core/ou
 
 /** A stable id for a delivered batch: its log events' ids, which CloudWatch Logs keeps on redelivery. */
 export function batchIdOf(data: Pick<CloudWatchLogsDecodedData, 'logEvents'>): string {
-  return createHash('sha256').update(data.logEvents.map((e) => e.id).join(',')).digest('hex').slice(0, 32);
+  return createHash('sha256')
+    .update(data.logEvents.map((e) => e.id).join(','))
+    .digest('hex')
+    .slice(0, 32);
 }
 
 export function createOutcomeHandler(store: OutcomeStore, logger: Pick<Logger, 'info' | 'warn'>) {

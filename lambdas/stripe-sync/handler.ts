@@ -31,7 +31,11 @@ const logger = new Logger();
 const { doc } = connectDynamoDb();
 const tickets = new DynamoTicketStore(doc, env.BILLING_TABLE);
 const alerts = new SnsAlertSink(new SNSClient({}), env.ALERT_TOPIC_ARN);
-const gatewayKeys = new AwsGatewayKeyRegistry(new APIGatewayClient({}), { free: env.USAGE_PLAN_ID_FREE, pro: env.USAGE_PLAN_ID_PRO, enterprise: env.USAGE_PLAN_ID_ENTERPRISE });
+const gatewayKeys = new AwsGatewayKeyRegistry(new APIGatewayClient({}), {
+  free: env.USAGE_PLAN_ID_FREE,
+  pro: env.USAGE_PLAN_ID_PRO,
+  enterprise: env.USAGE_PLAN_ID_ENTERPRISE,
+});
 const servicesPromise = loadStripeSecrets().then((secrets) =>
   billingServices({
     doc,

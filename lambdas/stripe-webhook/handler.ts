@@ -34,8 +34,17 @@ const ready = loadStripeSecrets().then((secrets) => {
     pro: env.USAGE_PLAN_ID_PRO,
     enterprise: env.USAGE_PLAN_ID_ENTERPRISE,
   });
-  return createWebhookHandler({ stripe, webhookSecret: secrets.webhookSecret, services, gatewayKeys, claims: { client, tableName: env.IDEMPOTENCY_TABLE }, logger });
+  return createWebhookHandler({
+    stripe,
+    webhookSecret: secrets.webhookSecret,
+    services,
+    gatewayKeys,
+    claims: { client, tableName: env.IDEMPOTENCY_TABLE },
+    logger,
+  });
 });
 
 // The context bounds an in-progress claim by this invocation's deadline.
-export const handler = middy(async (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => (await ready)(event, context)).use(injectLambdaContext(logger));
+export const handler = middy(async (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => (await ready)(event, context)).use(
+  injectLambdaContext(logger),
+);

@@ -16,7 +16,11 @@ import { handleBillingEvent, WEBHOOK_TIMEOUT_MS, type BillingEvent } from '#core
 import type { BillingServices } from '#adapters/billing-services.ts';
 import { dynamoEventClaims } from '#adapters/event-claims.ts';
 
-const json = (statusCode: number, body: unknown): APIGatewayProxyResult => ({ statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+const json = (statusCode: number, body: unknown): APIGatewayProxyResult => ({
+  statusCode,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
 
 export function createWebhookHandler(deps: {
   stripe: Stripe;
@@ -27,19 +31,22 @@ export function createWebhookHandler(deps: {
   claims: { client: DynamoDBClient; tableName: string };
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
 }) {
-  const claims = dynamoEventClaims(async (event: BillingEvent) => {
-    const { sync } = await deps.services.ready();
-    return handleBillingEvent(event, {
-      registry: deps.services.customers,
-      gatewayKeys: deps.gatewayKeys,
-      retirements: deps.services.retirements,
-      state: deps.services.state,
-      sync,
-      billing: deps.services.provider,
-      config: deps.services.config,
-      now: deps.services.now,
-    });
-  }, { ...deps.claims, maxProcessingMs: WEBHOOK_TIMEOUT_MS });
+  const claims = dynamoEventClaims(
+    async (event: BillingEvent) => {
+      const { sync } = await deps.services.ready();
+      return handleBillingEvent(event, {
+        registry: deps.services.customers,
+        gatewayKeys: deps.gatewayKeys,
+        retirements: deps.services.retirements,
+        state: deps.services.state,
+        sync,
+        billing: deps.services.provider,
+        config: deps.services.config,
+        now: deps.services.now,
+      });
+    },
+    { ...deps.claims, maxProcessingMs: WEBHOOK_TIMEOUT_MS },
+  );
 
   return async (event: Pick<APIGatewayProxyEvent, 'body' | 'headers' | 'isBase64Encoded'>, context?: Context): Promise<APIGatewayProxyResult> => {
     const payload = event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : (event.body ?? '');

@@ -5,7 +5,11 @@ import * as z from 'zod';
 import type { AlertSink } from '#core/alerts.ts';
 import { fileTicket, type TicketStore } from '#core/tickets.ts';
 
-const json = (statusCode: number, body: unknown): APIGatewayProxyResult => ({ statusCode, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' }, body: JSON.stringify(body) });
+const json = (statusCode: number, body: unknown): APIGatewayProxyResult => ({
+  statusCode,
+  headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+  body: JSON.stringify(body),
+});
 const TicketRequestSchema = z.object({ message: z.string() }).strict();
 
 export function createSupportApi(deps: { store: TicketStore; alerts: AlertSink; now: () => number }) {
@@ -21,7 +25,12 @@ export function createSupportApi(deps: { store: TicketStore; alerts: AlertSink; 
     const request = TicketRequestSchema.safeParse(body);
     if (!request.success) return json(400, { error: 'bad_request', message: 'The body must be JSON: {"message": "what looks wrong"}.' });
     const filed = await fileTicket(customerId, request.data.message, { ...deps, now: deps.now(), newId: () => `tkt_${randomBytes(8).toString('hex')}` });
-    if (!filed.ok) return json(400, { error: 'bad_request', message: filed.code === 'EMPTY_MESSAGE' ? 'Say what looks wrong.' : 'Keep it under 2,000 characters.' });
-    return json(201, { ticketId: filed.ticket.ticketId, status: filed.ticket.status, responseDueBy: new Date(filed.ticket.createdAt + 4 * 3_600_000).toISOString() });
+    if (!filed.ok)
+      return json(400, { error: 'bad_request', message: filed.code === 'EMPTY_MESSAGE' ? 'Say what looks wrong.' : 'Keep it under 2,000 characters.' });
+    return json(201, {
+      ticketId: filed.ticket.ticketId,
+      status: filed.ticket.status,
+      responseDueBy: new Date(filed.ticket.createdAt + 4 * 3_600_000).toISOString(),
+    });
   };
 }

@@ -24,7 +24,8 @@ export class StripeError extends Error {
 }
 
 const invalid = (message: string, extra: { code?: string; param?: string } = {}) => new StripeError(400, { type: 'invalid_request_error', message, ...extra });
-const notFound = (kind: string, id: string, param = 'id') => new StripeError(404, { type: 'invalid_request_error', code: 'resource_missing', message: `No such ${kind}: '${id}'`, param });
+const notFound = (kind: string, id: string, param = 'id') =>
+  new StripeError(404, { type: 'invalid_request_error', code: 'resource_missing', message: `No such ${kind}: '${id}'`, param });
 
 const int = z.coerce.number().int();
 const metadata = z.record(z.string(), z.string()).optional();
@@ -32,7 +33,15 @@ const bool = z.enum(['true', 'false']).transform((v) => v === 'true');
 const expand = z.array(z.string()).optional();
 
 const TierSchema = z
-  .object({ up_to: z.union([z.literal('inf'), int]), unit_amount: int.optional(), unit_amount_decimal: z.string().regex(/^\d+(\.\d{1,12})?$/).optional(), flat_amount: int.optional() })
+  .object({
+    up_to: z.union([z.literal('inf'), int]),
+    unit_amount: int.optional(),
+    unit_amount_decimal: z
+      .string()
+      .regex(/^\d+(\.\d{1,12})?$/)
+      .optional(),
+    flat_amount: int.optional(),
+  })
   .strict();
 
 const schemas = {
@@ -51,24 +60,54 @@ const schemas = {
       billing_scheme: z.enum(['per_unit', 'tiered']).optional(),
       tiers_mode: z.enum(['graduated', 'volume']).optional(),
       tiers: z.array(TierSchema).optional(),
-      recurring: z.object({ interval: z.enum(['day', 'week', 'month', 'year']), usage_type: z.enum(['licensed', 'metered']).optional(), meter: z.string().optional(), interval_count: int.optional() }).strict(),
+      recurring: z
+        .object({
+          interval: z.enum(['day', 'week', 'month', 'year']),
+          usage_type: z.enum(['licensed', 'metered']).optional(),
+          meter: z.string().optional(),
+          interval_count: int.optional(),
+        })
+        .strict(),
       expand,
     })
     .strict(),
-  priceList: z.object({ lookup_keys: z.array(z.string()).optional(), active: bool.optional(), limit: int.optional(), product: z.string().optional(), starting_after: z.string().optional(), expand }).strict(),
+  priceList: z
+    .object({
+      lookup_keys: z.array(z.string()).optional(),
+      active: bool.optional(),
+      limit: int.optional(),
+      product: z.string().optional(),
+      starting_after: z.string().optional(),
+      expand,
+    })
+    .strict(),
   meterCreate: z
     .object({
       display_name: z.string(),
       event_name: z.string(),
       default_aggregation: z.object({ formula: z.enum(['sum', 'count', 'last']) }).strict(),
-      customer_mapping: z.object({ type: z.enum(['by_id']), event_payload_key: z.string() }).strict().optional(),
+      customer_mapping: z
+        .object({ type: z.enum(['by_id']), event_payload_key: z.string() })
+        .strict()
+        .optional(),
       value_settings: z.object({ event_payload_key: z.string() }).strict().optional(),
       event_time_window: z.enum(['day', 'hour']).optional(),
     })
     .strict(),
   meterList: z.object({ status: z.enum(['active', 'inactive']).optional(), limit: int.optional(), starting_after: z.string().optional() }).strict(),
-  meterEvent: z.object({ event_name: z.string(), payload: z.record(z.string(), z.string()), identifier: z.string().max(100).optional(), timestamp: int.optional() }).strict(),
-  summaries: z.object({ customer: z.string(), start_time: int, end_time: int, value_grouping_window: z.enum(['day', 'hour']).optional(), limit: int.optional(), starting_after: z.string().optional() }).strict(),
+  meterEvent: z
+    .object({ event_name: z.string(), payload: z.record(z.string(), z.string()), identifier: z.string().max(100).optional(), timestamp: int.optional() })
+    .strict(),
+  summaries: z
+    .object({
+      customer: z.string(),
+      start_time: int,
+      end_time: int,
+      value_grouping_window: z.enum(['day', 'hour']).optional(),
+      limit: int.optional(),
+      starting_after: z.string().optional(),
+    })
+    .strict(),
   subscriptionCreate: z
     .object({
       customer: z.string(),
@@ -83,7 +122,9 @@ const schemas = {
     .strict(),
   subscriptionUpdate: z
     .object({
-      items: z.array(z.object({ id: z.string().optional(), price: z.string().optional(), quantity: int.optional(), deleted: bool.optional() }).strict()).optional(),
+      items: z
+        .array(z.object({ id: z.string().optional(), price: z.string().optional(), quantity: int.optional(), deleted: bool.optional() }).strict())
+        .optional(),
       proration_behavior: z.enum(['create_prorations', 'none', 'always_invoice']).optional(),
       cancel_at_period_end: bool.optional(),
       metadata,
@@ -102,9 +143,20 @@ const schemas = {
       expand,
     })
     .strict(),
-  webhookCreate: z.object({ url: z.string().url(), enabled_events: z.array(z.string()).min(1), api_version: z.string().optional(), description: z.string().optional() }).strict(),
-  creditNoteCreate: z.object({ invoice: z.string(), amount: int.positive(), reason: z.enum(['duplicate', 'fraudulent', 'order_change', 'product_unsatisfactory']).optional(), memo: z.string().optional() }).strict(),
-  invoiceItemCreate: z.object({ customer: z.string(), invoice: z.string().optional(), amount: int, currency: z.enum(['usd', 'eur', 'gbp']), description: z.string().optional() }).strict(),
+  webhookCreate: z
+    .object({ url: z.string().url(), enabled_events: z.array(z.string()).min(1), api_version: z.string().optional(), description: z.string().optional() })
+    .strict(),
+  creditNoteCreate: z
+    .object({
+      invoice: z.string(),
+      amount: int.positive(),
+      reason: z.enum(['duplicate', 'fraudulent', 'order_change', 'product_unsatisfactory']).optional(),
+      memo: z.string().optional(),
+    })
+    .strict(),
+  invoiceItemCreate: z
+    .object({ customer: z.string(), invoice: z.string().optional(), amount: int, currency: z.enum(['usd', 'eur', 'gbp']), description: z.string().optional() })
+    .strict(),
   empty: z.object({ expand }).strict(),
 };
 
@@ -153,7 +205,10 @@ export interface LocalStripe {
   readonly requests: Array<{ method: string; path: string }>;
   /** Waits until every webhook sent so far is delivered (a 2xx) or given up after its retries. */
   webhooksDelivered(): Promise<void>;
-  readonly state: { readonly meterEvents: ReadonlyArray<{ identifier: string; customer: string; value: number; timestamp: number; meter: string }>; readonly invoices: ReadonlyMap<string, Obj> };
+  readonly state: {
+    readonly meterEvents: ReadonlyArray<{ identifier: string; customer: string; value: number; timestamp: number; meter: string }>;
+    readonly invoices: ReadonlyMap<string, Obj>;
+  };
   stop(): Promise<void>;
 }
 
@@ -188,7 +243,16 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
   };
 
   function emit(type: string, object: unknown) {
-    const event: Obj = { id: id('evt'), object: 'event', type, created: nowSec(), api_version: Stripe.API_VERSION, livemode: false, data: { object: structuredClone(object) }, pending_webhooks: 0 };
+    const event: Obj = {
+      id: id('evt'),
+      object: 'event',
+      type,
+      created: nowSec(),
+      api_version: Stripe.API_VERSION,
+      livemode: false,
+      data: { object: structuredClone(object) },
+      pending_webhooks: 0,
+    };
     events.set(event.id, event);
     for (const endpoint of webhookEndpoints.values()) {
       if (!endpoint.enabled_events.includes('*') && !endpoint.enabled_events.includes(type)) continue;
@@ -200,7 +264,11 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
           const t = Math.floor(Date.now() / 1000);
           const signature = createHmac('sha256', endpoint.secret).update(`${t}.${payload}`).digest('hex');
           try {
-            const response = await fetch(endpoint.url, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': `t=${t},v1=${signature}` }, body: payload });
+            const response = await fetch(endpoint.url, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', 'stripe-signature': `t=${t},v1=${signature}` },
+              body: payload,
+            });
             if (response.ok) return;
           } catch {
             /* retried */
@@ -223,15 +291,25 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
   function subscriptionItem(priceId: string, quantity: number | undefined, periodStart: number, periodEnd: number): Obj {
     const price = get(prices, 'price', priceId, 'items[0][price]');
     const usage = (price.recurring as { usage_type: string }).usage_type;
-    if (usage === 'metered' && quantity !== undefined) throw invalid('Quantity should not be specified where usage_type is `metered`.', { param: 'items[0][quantity]' });
-    return { id: id('si'), object: 'subscription_item', price, quantity: usage === 'metered' ? undefined : (quantity ?? 1), current_period_start: periodStart, current_period_end: periodEnd };
+    if (usage === 'metered' && quantity !== undefined)
+      throw invalid('Quantity should not be specified where usage_type is `metered`.', { param: 'items[0][quantity]' });
+    return {
+      id: id('si'),
+      object: 'subscription_item',
+      price,
+      quantity: usage === 'metered' ? undefined : (quantity ?? 1),
+      current_period_start: periodStart,
+      current_period_end: periodEnd,
+    };
   }
 
   function createSubscription(params: z.infer<typeof schemas.subscriptionCreate>): Obj {
     get(customers, 'customer', params.customer, 'customer');
     const now = nowSec();
-    if (params.billing_cycle_anchor !== undefined && params.billing_cycle_anchor < now) throw invalid('billing_cycle_anchor cannot be in the past.', { param: 'billing_cycle_anchor' });
-    if (params.backdate_start_date !== undefined && params.backdate_start_date > now) throw invalid('backdate_start_date cannot be in the future.', { param: 'backdate_start_date' });
+    if (params.billing_cycle_anchor !== undefined && params.billing_cycle_anchor < now)
+      throw invalid('billing_cycle_anchor cannot be in the past.', { param: 'billing_cycle_anchor' });
+    if (params.backdate_start_date !== undefined && params.backdate_start_date > now)
+      throw invalid('backdate_start_date cannot be in the future.', { param: 'backdate_start_date' });
     const start = params.backdate_start_date ?? now;
     const end = params.billing_cycle_anchor ?? addMonth(start);
     const subscription: Obj = {
@@ -279,11 +357,21 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
     const items = (subscription.items as { data: Obj[] }).data;
     const lines = items.map((item) => {
       const price = item.price as Obj & { recurring: { usage_type: string; meter?: string } };
-      const quantity = price.recurring.usage_type === 'metered' ? usage(customer, price.recurring.meter!, periodStart, periodEnd) : ((item.quantity as number) ?? 1);
-      return { id: id('il'), object: 'line_item', amount: priceAmount(price, quantity), quantity, pricing: { price_details: { price: price.id } }, period: { start: periodStart, end: periodEnd } };
+      const quantity =
+        price.recurring.usage_type === 'metered' ? usage(customer, price.recurring.meter!, periodStart, periodEnd) : ((item.quantity as number) ?? 1);
+      return {
+        id: id('il'),
+        object: 'line_item',
+        amount: priceAmount(price, quantity),
+        quantity,
+        pricing: { price_details: { price: price.id } },
+        period: { start: periodStart, end: periodEnd },
+      };
     });
     // Invoice items: those added to this invoice, and the customer's pending ones.
-    const extra = [...invoices.values()].filter((i) => i.object === 'invoiceitem' && i.customer === customer && (invoiceId ? i.invoice === invoiceId : !i.invoice)) as Obj[];
+    const extra = [...invoices.values()].filter(
+      (i) => i.object === 'invoiceitem' && i.customer === customer && (invoiceId ? i.invoice === invoiceId : !i.invoice),
+    ) as Obj[];
     const total = lines.reduce((s, l) => s + l.amount, 0) + extra.reduce((s, i) => s + (i.amount as number), 0);
     return {
       id: status === 'preview' ? `upcoming_${subscription.id}` : id('in'),
@@ -295,7 +383,11 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
       period_end: periodEnd,
       created: nowSec(),
       currency: 'usd',
-      lines: { object: 'list', data: [...lines, ...extra.map((i) => ({ id: id('il'), object: 'line_item', amount: i.amount, quantity: 1, description: i.description }))], has_more: false },
+      lines: {
+        object: 'list',
+        data: [...lines, ...extra.map((i) => ({ id: id('il'), object: 'line_item', amount: i.amount, quantity: 1, description: i.description }))],
+        has_more: false,
+      },
       subtotal: total,
       total,
       amount_due: Math.max(0, total),
@@ -314,7 +406,15 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
     // customers
     if (method === 'POST' && path === '/v1/customers') {
       const p = parse(schemas.customerCreate, params);
-      const customer: Obj = { id: id('cus'), object: 'customer', name: p.name ?? null, email: p.email ?? null, metadata: p.metadata ?? {}, created: nowSec(), livemode: false };
+      const customer: Obj = {
+        id: id('cus'),
+        object: 'customer',
+        name: p.name ?? null,
+        email: p.email ?? null,
+        metadata: p.metadata ?? {},
+        created: nowSec(),
+        livemode: false,
+      };
       customers.set(customer.id, customer);
       return [200, customer];
     }
@@ -337,7 +437,8 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
         if (!p.tiers?.length) throw invalid('Missing required param: tiers.', { code: 'parameter_missing', param: 'tiers' });
         if (!p.tiers_mode) throw invalid('Missing required param: tiers_mode.', { code: 'parameter_missing', param: 'tiers_mode' });
         if (p.tiers.at(-1)!.up_to !== 'inf') throw invalid('The last tier must have up_to set to inf.', { param: 'tiers' });
-        if (p.unit_amount !== undefined || p.unit_amount_decimal !== undefined) throw invalid('You cannot set unit_amount with billing_scheme=tiered.', { param: 'unit_amount' });
+        if (p.unit_amount !== undefined || p.unit_amount_decimal !== undefined)
+          throw invalid('You cannot set unit_amount with billing_scheme=tiered.', { param: 'unit_amount' });
       } else if (p.unit_amount === undefined && p.unit_amount_decimal === undefined) {
         throw invalid('Missing required param: unit_amount.', { code: 'parameter_missing', param: 'unit_amount' });
       }
@@ -348,7 +449,8 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
       }
       if (p.lookup_key) {
         const holder = [...prices.values()].find((x) => x.lookup_key === p.lookup_key && x.active);
-        if (holder && !p.transfer_lookup_key) throw invalid(`A price (\`${holder.id}\`) already uses that lookup key.`, { code: 'lookup_key_already_exists', param: 'lookup_key' });
+        if (holder && !p.transfer_lookup_key)
+          throw invalid(`A price (\`${holder.id}\`) already uses that lookup key.`, { code: 'lookup_key_already_exists', param: 'lookup_key' });
         if (holder) holder.lookup_key = null;
       }
       const price: Obj = {
@@ -362,7 +464,12 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
         metadata: p.metadata ?? {},
         billing_scheme: scheme,
         tiers_mode: p.tiers_mode ?? null,
-        tiers: p.tiers?.map((t) => ({ up_to: t.up_to === 'inf' ? null : t.up_to, unit_amount: t.unit_amount ?? null, unit_amount_decimal: t.unit_amount_decimal ?? (t.unit_amount !== undefined ? String(t.unit_amount) : null), flat_amount: t.flat_amount ?? null })),
+        tiers: p.tiers?.map((t) => ({
+          up_to: t.up_to === 'inf' ? null : t.up_to,
+          unit_amount: t.unit_amount ?? null,
+          unit_amount_decimal: t.unit_amount_decimal ?? (t.unit_amount !== undefined ? String(t.unit_amount) : null),
+          flat_amount: t.flat_amount ?? null,
+        })),
         unit_amount: p.unit_amount ?? null,
         unit_amount_decimal: p.unit_amount_decimal ?? (p.unit_amount !== undefined ? String(p.unit_amount) : null),
         recurring: { interval: p.recurring.interval, interval_count: p.recurring.interval_count ?? 1, usage_type: usageType, meter: p.recurring.meter ?? null },
@@ -374,14 +481,17 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
     }
     if (method === 'GET' && path === '/v1/prices') {
       const p = parse(schemas.priceList, query);
-      const data = [...prices.values()].filter((x) => (!p.lookup_keys || p.lookup_keys.includes(x.lookup_key as string)) && (p.active === undefined || x.active === p.active));
+      const data = [...prices.values()].filter(
+        (x) => (!p.lookup_keys || p.lookup_keys.includes(x.lookup_key as string)) && (p.active === undefined || x.active === p.active),
+      );
       return [200, list(data.slice(0, p.limit ?? 10), path)];
     }
     if (method === 'GET' && (m = /^\/v1\/prices\/([^/]+)$/.exec(path))) return [200, get(prices, 'price', m[1]!)];
     // billing meters
     if (method === 'POST' && path === '/v1/billing/meters') {
       const p = parse(schemas.meterCreate, params);
-      if ([...meters.values()].some((x) => x.event_name === p.event_name && x.status === 'active')) throw invalid('An active meter with this event_name already exists.', { code: 'resource_already_exists', param: 'event_name' });
+      if ([...meters.values()].some((x) => x.event_name === p.event_name && x.status === 'active'))
+        throw invalid('An active meter with this event_name already exists.', { code: 'resource_already_exists', param: 'event_name' });
       const meter: Obj = {
         id: id('mtr'),
         object: 'billing.meter',
@@ -398,17 +508,42 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
     }
     if (method === 'GET' && path === '/v1/billing/meters') {
       const p = parse(schemas.meterList, query);
-      return [200, list([...meters.values()].filter((x) => !p.status || x.status === p.status), path)];
+      return [
+        200,
+        list(
+          [...meters.values()].filter((x) => !p.status || x.status === p.status),
+          path,
+        ),
+      ];
     }
     if (method === 'GET' && (m = /^\/v1\/billing\/meters\/([^/]+)\/event_summaries$/.exec(path))) {
       const meter = get(meters, 'billing.meter', m[1]!);
       const p = parse(schemas.summaries, query);
-      for (const [name, value] of [['start_time', p.start_time], ['end_time', p.end_time]] as const) {
+      for (const [name, value] of [
+        ['start_time', p.start_time],
+        ['end_time', p.end_time],
+      ] as const) {
         if (value % 60 !== 0) throw invalid(`${name} must be aligned to minute boundaries.`, { param: name });
       }
       if (p.end_time <= p.start_time) throw invalid('end_time must be after start_time.', { param: 'end_time' });
       const total = usage(p.customer, meter.id, p.start_time, p.end_time);
-      return [200, list([{ id: id('mtrusg'), object: 'billing.meter_event_summary', meter: meter.id, aggregated_value: total, start_time: p.start_time, end_time: p.end_time, livemode: false }], path)];
+      return [
+        200,
+        list(
+          [
+            {
+              id: id('mtrusg'),
+              object: 'billing.meter_event_summary',
+              meter: meter.id,
+              aggregated_value: total,
+              start_time: p.start_time,
+              end_time: p.end_time,
+              livemode: false,
+            },
+          ],
+          path,
+        ),
+      ];
     }
     if (method === 'GET' && (m = /^\/v1\/billing\/meters\/([^/]+)$/.exec(path))) return [200, get(meters, 'billing.meter', m[1]!)];
     // meter events
@@ -422,11 +557,14 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
       if (!customer) throw invalid(`Missing required param: payload[${customerKey}].`, { code: 'parameter_missing', param: `payload[${customerKey}]` });
       get(customers, 'customer', customer, `payload[${customerKey}]`);
       const raw = p.payload[valueKey] ?? '1';
-      if (!/^\d+$/.test(raw) || Number(raw) <= 0) throw invalid(`payload[${valueKey}] must be a positive integer.`, { code: 'parameter_invalid', param: `payload[${valueKey}]` });
+      if (!/^\d+$/.test(raw) || Number(raw) <= 0)
+        throw invalid(`payload[${valueKey}] must be a positive integer.`, { code: 'parameter_invalid', param: `payload[${valueKey}]` });
       const now = nowSec();
       const timestamp = p.timestamp ?? now;
-      if (timestamp < now - 35 * DAY) throw invalid('Timestamp must be within the past 35 calendar days.', { code: 'timestamp_too_far_in_past', param: 'timestamp' });
-      if (timestamp > now + 5 * 60) throw invalid('Timestamp must not be more than 5 minutes in the future.', { code: 'timestamp_in_future', param: 'timestamp' });
+      if (timestamp < now - 35 * DAY)
+        throw invalid('Timestamp must be within the past 35 calendar days.', { code: 'timestamp_too_far_in_past', param: 'timestamp' });
+      if (timestamp > now + 5 * 60)
+        throw invalid('Timestamp must not be more than 5 minutes in the future.', { code: 'timestamp_in_future', param: 'timestamp' });
       const identifier = p.identifier ?? id('mev');
       if (meterEvents.some((e) => e.identifier === identifier && e.receivedAt > now - DAY)) {
         throw invalid(`An event already exists with identifier ${identifier}.`, { code: 'resource_already_exists', param: 'identifier' });
@@ -447,12 +585,17 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
         if (change.id) {
           if (!items.some((x) => x.id === change.id)) throw notFound('subscription item', change.id, `items[${i}][id]`);
           if (change.deleted) items = items.filter((x) => x.id !== change.id);
-          else if (change.price) items = items.map((x) => (x.id === change.id ? { ...subscriptionItem(change.price!, change.quantity, period.start, period.end), id: x.id } : x));
+          else if (change.price)
+            items = items.map((x) => (x.id === change.id ? { ...subscriptionItem(change.price!, change.quantity, period.start, period.end), id: x.id } : x));
         } else if (change.price) items.push(subscriptionItem(change.price, change.quantity, period.start, period.end));
         else throw invalid('Each item needs an id or a price.', { param: `items[${i}]` });
       }
       if (items.length === 0) throw invalid('A subscription must have at least one active plan.', { param: 'items' });
-      Object.assign(subscription, { items: { object: 'list', data: items, has_more: false }, ...(p.metadata && { metadata: { ...(subscription.metadata as object), ...p.metadata } }), ...(p.cancel_at_period_end !== undefined && { cancel_at_period_end: p.cancel_at_period_end }) });
+      Object.assign(subscription, {
+        items: { object: 'list', data: items, has_more: false },
+        ...(p.metadata && { metadata: { ...(subscription.metadata as object), ...p.metadata } }),
+        ...(p.cancel_at_period_end !== undefined && { cancel_at_period_end: p.cancel_at_period_end }),
+      });
       emit('customer.subscription.updated', subscription);
       return [200, subscription];
     }
@@ -473,28 +616,59 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
       const period = periodOf(subscription);
       return [200, invoiceFor(subscription, period.start, period.end, 'preview')];
     }
-    if (method === 'GET' && path === '/v1/invoices') return [200, list([...invoices.values()].filter((i) => i.object === 'invoice' && (!query.customer || i.customer === query.customer)), path)];
+    if (method === 'GET' && path === '/v1/invoices')
+      return [
+        200,
+        list(
+          [...invoices.values()].filter((i) => i.object === 'invoice' && (!query.customer || i.customer === query.customer)),
+          path,
+        ),
+      ];
     if (method === 'GET' && (m = /^\/v1\/invoices\/([^/]+)$/.exec(path))) return [200, get(invoices, 'invoice', m[1]!)];
     if (method === 'POST' && path === '/v1/invoiceitems') {
       const p = parse(schemas.invoiceItemCreate, params);
       get(customers, 'customer', p.customer, 'customer');
       const draft = p.invoice ? get(invoices, 'invoice', p.invoice, 'invoice') : undefined;
       if (draft && draft.status !== 'draft') throw invalid('You can only add invoice items to draft invoices.', { param: 'invoice' });
-      const item: Obj = { id: id('ii'), object: 'invoiceitem', customer: p.customer, invoice: p.invoice ?? null, amount: p.amount, currency: p.currency, description: p.description ?? null };
+      const item: Obj = {
+        id: id('ii'),
+        object: 'invoiceitem',
+        customer: p.customer,
+        invoice: p.invoice ?? null,
+        amount: p.amount,
+        currency: p.currency,
+        description: p.description ?? null,
+      };
       invoices.set(item.id, item);
       if (draft) {
         (draft.lines as { data: unknown[] }).data.push({ id: id('il'), object: 'line_item', amount: p.amount, quantity: 1, description: p.description });
-        for (const k of ['subtotal', 'total', 'amount_due', 'amount_remaining']) (draft as Record<string, number>)[k] = Math.max(k === 'subtotal' || k === 'total' ? -Infinity : 0, (draft as Record<string, number>)[k]! + p.amount);
+        for (const k of ['subtotal', 'total', 'amount_due', 'amount_remaining'])
+          (draft as Record<string, number>)[k] = Math.max(k === 'subtotal' || k === 'total' ? -Infinity : 0, (draft as Record<string, number>)[k]! + p.amount);
       }
       return [200, item];
     }
     if (method === 'POST' && path === '/v1/credit_notes') {
       const p = parse(schemas.creditNoteCreate, params);
       const invoice = get(invoices, 'invoice', p.invoice, 'invoice');
-      if (invoice.status !== 'paid' && invoice.status !== 'open') throw invalid('Credit notes can only be created for open or paid invoices.', { param: 'invoice' });
-      const credited = [...invoices.values()].filter((n) => n.object === 'credit_note' && n.invoice === invoice.id).reduce((sum, n) => sum + (n.amount as number), 0);
-      if (credited + p.amount > (invoice.total as number)) throw invalid(`The credit note amount (${p.amount}) exceeds what is left to credit on the invoice (${(invoice.total as number) - credited}).`, { param: 'amount' });
-      const note: Obj = { id: id('cn'), object: 'credit_note', invoice: invoice.id, amount: p.amount, reason: p.reason ?? null, memo: p.memo ?? null, status: 'issued', created: nowSec() };
+      if (invoice.status !== 'paid' && invoice.status !== 'open')
+        throw invalid('Credit notes can only be created for open or paid invoices.', { param: 'invoice' });
+      const credited = [...invoices.values()]
+        .filter((n) => n.object === 'credit_note' && n.invoice === invoice.id)
+        .reduce((sum, n) => sum + (n.amount as number), 0);
+      if (credited + p.amount > (invoice.total as number))
+        throw invalid(`The credit note amount (${p.amount}) exceeds what is left to credit on the invoice (${(invoice.total as number) - credited}).`, {
+          param: 'amount',
+        });
+      const note: Obj = {
+        id: id('cn'),
+        object: 'credit_note',
+        invoice: invoice.id,
+        amount: p.amount,
+        reason: p.reason ?? null,
+        memo: p.memo ?? null,
+        status: 'issued',
+        created: nowSec(),
+      };
       invoices.set(note.id, note);
       return [200, note];
     }
@@ -503,7 +677,19 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
       const p = parse(schemas.checkoutCreate, params);
       if (p.customer) get(customers, 'customer', p.customer, 'customer');
       for (const [i, item] of p.line_items.entries()) get(prices, 'price', item.price, `line_items[${i}][price]`);
-      const session: Obj = { id: id('cs_test'), object: 'checkout.session', mode: p.mode, customer: p.customer ?? null, status: 'open', success_url: p.success_url, cancel_url: p.cancel_url ?? null, subscription: null, created: nowSec(), line_items: p.line_items, subscription_data: p.subscription_data ?? {} };
+      const session: Obj = {
+        id: id('cs_test'),
+        object: 'checkout.session',
+        mode: p.mode,
+        customer: p.customer ?? null,
+        status: 'open',
+        success_url: p.success_url,
+        cancel_url: p.cancel_url ?? null,
+        subscription: null,
+        created: nowSec(),
+        line_items: p.line_items,
+        subscription_data: p.subscription_data ?? {},
+      };
       session.url = `${url}/_local/checkout/${session.id}`;
       checkoutSessions.set(session.id, session);
       const { line_items: _l, subscription_data: _s, ...shown } = session;
@@ -513,7 +699,15 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
     // webhook endpoints and events
     if (method === 'POST' && path === '/v1/webhook_endpoints') {
       const p = parse(schemas.webhookCreate, params);
-      const endpoint = { id: id('we'), object: 'webhook_endpoint', url: p.url, enabled_events: p.enabled_events, secret: `whsec_${randomBytes(24).toString('hex')}`, status: 'enabled', created: nowSec() };
+      const endpoint = {
+        id: id('we'),
+        object: 'webhook_endpoint',
+        url: p.url,
+        enabled_events: p.enabled_events,
+        secret: `whsec_${randomBytes(24).toString('hex')}`,
+        status: 'enabled',
+        created: nowSec(),
+      };
       webhookEndpoints.set(endpoint.id, endpoint);
       return [200, endpoint];
     }
@@ -531,7 +725,10 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
     const d = new Date(now * 1000);
     const subscription = createSubscription({
       customer: session.customer as string,
-      items: items.map((i) => ({ price: i.price, ...((get(prices, 'price', i.price).recurring as { usage_type: string }).usage_type === 'licensed' && { quantity: i.quantity ?? 1 }) })),
+      items: items.map((i) => ({
+        price: i.price,
+        ...((get(prices, 'price', i.price).recurring as { usage_type: string }).usage_type === 'licensed' && { quantity: i.quantity ?? 1 }),
+      })),
       billing_cycle_anchor: data.billing_cycle_anchor && data.billing_cycle_anchor > now ? data.billing_cycle_anchor : undefined,
       backdate_start_date: Math.floor(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1) / 1000),
       metadata: data.metadata,
@@ -568,18 +765,25 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
         }
         const fault = faults.find((f) => f.path.test(path) && f.count > 0);
         if (fault) fault.count -= 1;
-        if (fault && !fault.acceptThenDrop) return send(fault.status ?? 500, { error: { type: 'api_error', message: 'An error occurred with our connection to Stripe. Request was retried.' } });
+        if (fault && !fault.acceptThenDrop)
+          return send(fault.status ?? 500, { error: { type: 'api_error', message: 'An error occurred with our connection to Stripe. Request was retried.' } });
         // Applied, but the answer never arrives: the connection drops, as when a time-out or a network
         // fault loses Stripe's reply. stripe-node re-sends a POST once on a closed connection, even with
         // retries off, under the idempotency key it adds to every POST: a fault with count 2 loses both.
-        const reply = (status: number, payload: unknown, headers?: Record<string, string>) => (fault?.acceptThenDrop ? void res.destroy() : send(status, payload, headers));
+        const reply = (status: number, payload: unknown, headers?: Record<string, string>) =>
+          fault?.acceptThenDrop ? void res.destroy() : send(status, payload, headers);
 
         const idempotencyKey = req.headers['idempotency-key'] as string | undefined;
         const fingerprint = `${method} ${path} ${body}`;
         if (idempotencyKey && method === 'POST') {
           const previous = idempotency.get(idempotencyKey);
           if (previous && previous.params !== fingerprint) {
-            return send(400, { error: { type: 'idempotency_error', message: `Keys for idempotent requests can only be used with the same parameters they were first used with.` } });
+            return send(400, {
+              error: {
+                type: 'idempotency_error',
+                message: `Keys for idempotent requests can only be used with the same parameters they were first used with.`,
+              },
+            });
           }
           if (previous) return reply(previous.status, previous.body, { 'idempotent-replayed': 'true' });
         }
@@ -608,7 +812,14 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
     url,
     client(apiVersion) {
       const { port } = new URL(url);
-      return new Stripe('sk_test_local', { apiVersion: (apiVersion ?? Stripe.API_VERSION) as Stripe.StripeConfig['apiVersion'], host: '127.0.0.1', port: Number(port), protocol: 'http', maxNetworkRetries: 0, timeout: 10_000 }); // the product's own settings (lambdas/adapters/stripe-billing.ts)
+      return new Stripe('sk_test_local', {
+        apiVersion: (apiVersion ?? Stripe.API_VERSION) as Stripe.StripeConfig['apiVersion'],
+        host: '127.0.0.1',
+        port: Number(port),
+        protocol: 'http',
+        maxNetworkRetries: 0,
+        timeout: 10_000,
+      }); // the product's own settings (lambdas/adapters/stripe-billing.ts)
     },
     setNow(epochMs) {
       clock = () => epochMs;
@@ -620,7 +831,11 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
         if (invoice.object === 'invoice' && invoice.status === 'draft' && (invoice.created as number) <= now - 3600) {
           // Finalized with whatever usage has reached Stripe by now; then paid.
           const subscription = subscriptions.get((invoice.parent as { subscription_details: { subscription: string } }).subscription_details.subscription)!;
-          const final = { ...invoiceFor(subscription, invoice.period_start as number, invoice.period_end as number, 'open', invoice.id), id: invoice.id, created: invoice.created };
+          const final = {
+            ...invoiceFor(subscription, invoice.period_start as number, invoice.period_end as number, 'open', invoice.id),
+            id: invoice.id,
+            created: invoice.created,
+          };
           Object.assign(invoice, final);
           emit('invoice.finalized', invoice);
           Object.assign(invoice, { status: 'paid', amount_paid: invoice.amount_due, amount_remaining: 0 });
@@ -636,7 +851,8 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
           invoices.set(draft.id, draft);
           emit('invoice.created', draft);
           const next = { start: period.end, end: addMonth(period.end) };
-          for (const item of (subscription.items as { data: Obj[] }).data) Object.assign(item, { current_period_start: next.start, current_period_end: next.end });
+          for (const item of (subscription.items as { data: Obj[] }).data)
+            Object.assign(item, { current_period_start: next.start, current_period_end: next.end });
           period = next;
         }
       }

@@ -21,7 +21,11 @@ describe('SQS dead-letter queue adapter', () => {
   beforeEach(() => sqs.reset());
 
   it('receives page by page with a long visibility timeout until the queue answers empty, then deletes by receipt handle', async () => {
-    sqs.on(ReceiveMessageCommand).resolvesOnce({ Messages: messages(0, 10) }).resolvesOnce({ Messages: [...messages(10, 2), { MessageId: 'no-handle', Body: '{}' }] }).resolves({});
+    sqs
+      .on(ReceiveMessageCommand)
+      .resolvesOnce({ Messages: messages(0, 10) })
+      .resolvesOnce({ Messages: [...messages(10, 2), { MessageId: 'no-handle', Body: '{}' }] })
+      .resolves({});
     sqs.on(DeleteMessageCommand).resolves({});
     const queue = new SqsDeadLetterQueue(new SQSClient({ region: 'us-east-1' }), QUEUE);
 
@@ -38,7 +42,9 @@ describe('SQS dead-letter queue adapter', () => {
     sqs.on(ReceiveMessageCommand).callsFake(() => ({ Messages: messages(0, 10) }));
     const queue = new SqsDeadLetterQueue(new SQSClient({ region: 'us-east-1' }), QUEUE, 60, 20);
     expect(await queue.receive()).toHaveLength(20);
-    expect(sqs.commandCalls(ReceiveMessageCommand).map((c) => c.args[0].input)).toEqual(Array(2).fill({ QueueUrl: QUEUE, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 60 }));
+    expect(sqs.commandCalls(ReceiveMessageCommand).map((c) => c.args[0].input)).toEqual(
+      Array(2).fill({ QueueUrl: QUEUE, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 60 }),
+    );
   });
 });
 
@@ -48,12 +54,19 @@ describe('SNS alert sink', () => {
 
   it('publishes one message to the topic with the prefixed subject and the e-mail text', async () => {
     sns.on(PublishCommand).resolves({ MessageId: 'm1' });
-    const alert = { subject: 'Acme reached 80% of its billing cap', customerId: 'cust_1', body: 'Acme has $80.00 billed.', action: 'npm run cli -- cap approve --customer cust_1 --cap <dollars> --reason "<why>"' };
+    const alert = {
+      subject: 'Acme reached 80% of its billing cap',
+      customerId: 'cust_1',
+      body: 'Acme has $80.00 billed.',
+      action: 'npm run cli -- cap approve --customer cust_1 --cap <dollars> --reason "<why>"',
+    };
     await new SnsAlertSink(new SNSClient({ region: 'us-east-1' }), TOPIC).publish(alert);
     expect(sns.commandCalls(PublishCommand).map((c) => c.args[0].input)).toEqual([
       { TopicArn: TOPIC, Subject: '[api-billing] Acme reached 80% of its billing cap', Message: formatAlert(alert) },
     ]);
-    expect(formatAlert(alert)).toBe('Acme has $80.00 billed.\n\nAct on it: npm run cli -- cap approve --customer cust_1 --cap <dollars> --reason "<why>"\nCustomer: cust_1');
+    expect(formatAlert(alert)).toBe(
+      'Acme has $80.00 billed.\n\nAct on it: npm run cli -- cap approve --customer cust_1 --cap <dollars> --reason "<why>"\nCustomer: cust_1',
+    );
   });
 
   it("cuts the subject to SNS e-mail's 100 characters, keeping the whole body", async () => {
@@ -131,7 +144,10 @@ describe('Stripe secrets loader', () => {
     await expect(loadStripeSecrets({ STRIPE_SECRET_ARN: arn('stripe-denied') })).rejects.toThrow('not allowed');
 
     secrets.reset();
-    expect(await loadStripeSecrets({ STRIPE_SECRET_KEY: SECRET_KEY, STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET })).toEqual({ secretKey: SECRET_KEY, webhookSecret: WEBHOOK_SECRET });
+    expect(await loadStripeSecrets({ STRIPE_SECRET_KEY: SECRET_KEY, STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET })).toEqual({
+      secretKey: SECRET_KEY,
+      webhookSecret: WEBHOOK_SECRET,
+    });
     expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(0);
     const missing = await loadStripeSecrets({ STRIPE_SECRET_KEY: `x${SECRET_KEY}`, STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET }).catch((e: unknown) => e as Error);
     expect((missing as Error).message).toBe('set STRIPE_SECRET_ARN, or STRIPE_SECRET_KEY (sk_…) and STRIPE_WEBHOOK_SECRET (whsec_…)');

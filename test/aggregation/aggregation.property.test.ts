@@ -42,10 +42,30 @@ const callArb = fc.record({ customer: fc.nat({ max: 5 }), outcome: outcomeArb, h
  */
 const wideArb = fc.oneof(
   { weight: 10, arbitrary: fc.constant(undefined) },
-  { weight: 5, arbitrary: fc.record({ customers: fc.integer({ min: 25, max: 60 }), pattern: fc.array(outcomeArb, { minLength: 1, maxLength: 8 }), hours: fc.constantFrom(['2026-11-30T23', '2026-12-01T00'], ['2026-11-30T22', '2026-12-01T01']), oneShard: fc.boolean() }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      customers: fc.integer({ min: 25, max: 60 }),
+      pattern: fc.array(outcomeArb, { minLength: 1, maxLength: 8 }),
+      hours: fc.constantFrom(['2026-11-30T23', '2026-12-01T00'], ['2026-11-30T22', '2026-12-01T01']),
+      oneShard: fc.boolean(),
+    }),
+  },
   // Past one commit costs some 35 transactions of 100 items on DynamoDB Local: the example below takes
   // that path on every run of the file; random ones only in a soak (PROPERTY_RUNS).
-  ...(process.env.PROPERTY_RUNS ? [{ weight: 1, arbitrary: fc.record({ customers: fc.integer({ min: 760, max: 800 }), pattern: fc.array(outcomeArb, { minLength: 1, maxLength: 8 }), hours: fc.constant(['2026-11-30T23', '2026-12-01T00']), oneShard: fc.constant(true) }) }] : []),
+  ...(process.env.PROPERTY_RUNS
+    ? [
+        {
+          weight: 1,
+          arbitrary: fc.record({
+            customers: fc.integer({ min: 760, max: 800 }),
+            pattern: fc.array(outcomeArb, { minLength: 1, maxLength: 8 }),
+            hours: fc.constant(['2026-11-30T23', '2026-12-01T00']),
+            oneShard: fc.constant(true),
+          }),
+        },
+      ]
+    : []),
 );
 const faultArb = fc.constantFrom<Fault>('none', 'redeliver', 'crash-after-commit', 'fail-midway', 'bisect', 'concurrent', 'concurrent-overlap');
 const scheduleArb = fc.record({
@@ -76,9 +96,11 @@ async function inChunks<T>(items: readonly T[], size: number, parallel: number, 
   const chunks: T[][] = [];
   for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
   let next = 0;
-  await Promise.all(Array.from({ length: parallel }, async () => {
-    while (next < chunks.length) await write(chunks[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < chunks.length) await write(chunks[next++]!);
+    }),
+  );
 }
 
 describe('aggregation property: counters equal the billable events under any fault schedule', () => {
@@ -104,27 +126,46 @@ describe('aggregation property: counters equal the billable events under any fau
           // The history: the narrow calls, then the wide block (customers 100 and up).
           // Of the wide block only customer 100 is written to the events table (and recounted); the others'
           // stream records are made up directly, voids included, as the outcome path's writes would make them.
-          const history: Array<{ customer: number; outcome: Outcome; hour: string; logDeliveredTwice: boolean; shard?: 'A'; streamOnly?: boolean }> = [...calls];
+          const history: Array<{ customer: number; outcome: Outcome; hour: string; logDeliveredTwice: boolean; shard?: 'A'; streamOnly?: boolean }> = [
+            ...calls,
+          ];
           if (wide) {
             for (let c = 0; c < wide.customers; c++) {
               for (const [h, hour] of wide.hours.entries()) {
-                history.push({ customer: 100 + c, outcome: wide.pattern[(c * 2 + h) % wide.pattern.length]!, hour, logDeliveredTwice: false, ...(wide.oneShard && { shard: 'A' as const }), streamOnly: c > 0 });
+                history.push({
+                  customer: 100 + c,
+                  outcome: wide.pattern[(c * 2 + h) % wide.pattern.length]!,
+                  hour,
+                  logDeliveredTwice: false,
+                  ...(wide.oneShard && { shard: 'A' as const }),
+                  streamOnly: c > 0,
+                });
               }
             }
           }
 
           // What the authorizer and the outcome path write, and the stream records those writes produce.
-          const events = history.map((call, i) => (call.outcome === 'denied' ? undefined : usageEvent(`run${run}-r${i}`, customerId(call.customer), call.hour)));
+          const events = history.map((call, i) =>
+            call.outcome === 'denied' ? undefined : usageEvent(`run${run}-r${i}`, customerId(call.customer), call.hour),
+          );
           const written = events.filter((e, i): e is UsageEvent => e !== undefined && !history[i]!.streamOnly);
           if (written.length <= 60) for (const event of written) await tables.doc.send(new PutCommand({ TableName: tables.tables.usageEvents, Item: event }));
-          else await inChunks(written, 25, 4, (chunk) => tables.doc.send(new BatchWriteCommand({ RequestItems: { [tables.tables.usageEvents]: chunk.map((Item) => ({ PutRequest: { Item } })) } })));
+          else
+            await inChunks(written, 25, 4, (chunk) =>
+              tables.doc.send(new BatchWriteCommand({ RequestItems: { [tables.tables.usageEvents]: chunk.map((Item) => ({ PutRequest: { Item } })) } })),
+            );
           eventsInTables += written.length;
           const voided = new Set([...history.keys()].filter((i) => events[i] && history[i]!.streamOnly && VOIDS[history[i]!.outcome]));
-          await inChunks([...history.keys()].filter((i) => events[i] && !history[i]!.streamOnly && VOIDS[history[i]!.outcome]), 1, 8, async ([i]) => {
-            for (let d = 0; d < (history[i!]!.logDeliveredTwice ? 2 : 1); d++) {
-              if ((await outcomes.voidEvent(events[i!]!.requestId, VOIDS[history[i!]!.outcome]!)) === 'voided') voided.add(i!);
-            }
-          });
+          await inChunks(
+            [...history.keys()].filter((i) => events[i] && !history[i]!.streamOnly && VOIDS[history[i]!.outcome]),
+            1,
+            8,
+            async ([i]) => {
+              for (let d = 0; d < (history[i!]!.logDeliveredTwice ? 2 : 1); d++) {
+                if ((await outcomes.voidEvent(events[i!]!.requestId, VOIDS[history[i!]!.outcome]!)) === 'voided') voided.add(i!);
+              }
+            },
+          );
 
           // The expectation, per counter: one billable per served call, a voided one per refused or failed call.
           const expected = new Map<string, { billable: number; voided: number }>();
@@ -150,7 +191,8 @@ describe('aggregation property: counters equal the billable events under any fau
           let faultIndex = 0;
           const nextFault = () => schedule.faults[faultIndex++ % schedule.faults.length]!;
           const deliverShard = async (shardId: string, records: DynamoDBRecord[]) => {
-            const invoke = (aggregate: ReturnType<typeof createAggregator>, batch: DynamoDBRecord[]) => aggregate({ Records: batch, shardId, eventSourceARN: 'arn:stream' });
+            const invoke = (aggregate: ReturnType<typeof createAggregator>, batch: DynamoDBRecord[]) =>
+              aggregate({ Records: batch, shardId, eventSourceARN: 'arn:stream' });
             const retry = createAggregator(store, silent);
             /** Lambda's retry of a failed invocation: from the record it reported, until it succeeds. */
             const retryFrom = async (batch: DynamoDBRecord[], failedAt: string | undefined) => {
@@ -231,16 +273,23 @@ describe('aggregation property: counters equal the billable events under any fau
           const keys = [...expected.keys()].map((k) => ({ pk: `CUSTOMER#${k.split('|')[0]}`, sk: k.split('|')[1]! }));
           const actual = new Map<string, { billable: number; voided: number }>();
           await inChunks(keys, 100, 4, async (chunk) => {
-            let request: Record<string, { Keys: Record<string, unknown>[]; ConsistentRead: boolean }> | undefined = { [tables.tables.counters]: { Keys: chunk, ConsistentRead: true } };
+            let request: Record<string, { Keys: Record<string, unknown>[]; ConsistentRead: boolean }> | undefined = {
+              [tables.tables.counters]: { Keys: chunk, ConsistentRead: true },
+            };
             while (request && Object.keys(request).length) {
               const page = await tables.doc.send(new BatchGetCommand({ RequestItems: request }));
               for (const item of page.Responses?.[tables.tables.counters] ?? []) {
-                actual.set(`${String(item.pk).slice('CUSTOMER#'.length)}|${String(item.sk)}`, { billable: Number(item.billable ?? 0), voided: Number(item.voided ?? 0) });
+                actual.set(`${String(item.pk).slice('CUSTOMER#'.length)}|${String(item.sk)}`, {
+                  billable: Number(item.billable ?? 0),
+                  voided: Number(item.voided ?? 0),
+                });
               }
               request = page.UnprocessedKeys as typeof request;
             }
           });
-          const differences = [...expected].filter(([k, e]) => actual.get(k)?.billable !== e.billable || actual.get(k)?.voided !== e.voided).map(([k, e]) => ({ counter: k, expected: e, actual: actual.get(k) }));
+          const differences = [...expected]
+            .filter(([k, e]) => actual.get(k)?.billable !== e.billable || actual.get(k)?.voided !== e.voided)
+            .map(([k, e]) => ({ counter: k, expected: e, actual: actual.get(k) }));
           expect(differences.slice(0, 5)).toEqual([]);
 
           // The recount (the CLI's check) agrees for both months, for a few customers: narrow ones and one of the wide block.
@@ -258,15 +307,29 @@ describe('aggregation property: counters equal the billable events under any fau
           ...budget.parameters,
           // Always: a run past one commit, across the month boundary, crashing between two of its transactions.
           examples: [
-            [[{ customer: 0, outcome: 'served', hour: '2026-11-30T23', logDeliveredTwice: false }], { customers: 770, pattern: ['served', 'throttled', 'served'], hours: ['2026-11-30T23', '2026-12-01T00'], oneShard: true }, { batchSize: 10_000, faults: [{ fault: 'crash-after-commit', crashAfter: 2 }], interleaving: [0] }],
+            [
+              [{ customer: 0, outcome: 'served', hour: '2026-11-30T23', logDeliveredTwice: false }],
+              { customers: 770, pattern: ['served', 'throttled', 'served'], hours: ['2026-11-30T23', '2026-12-01T00'], oneShard: true },
+              { batchSize: 10_000, faults: [{ fault: 'crash-after-commit', crashAfter: 2 }], interleaving: [0] },
+            ],
             // Past one transaction on both shards, each delivered twice at once, both invocations finishing the same pending work.
-            [[{ customer: 0, outcome: 'served', hour: '2026-11-25T06', logDeliveredTwice: false }], { customers: 50, pattern: ['served', 'over-quota'], hours: ['2026-11-30T23', '2026-12-01T00'], oneShard: false }, { batchSize: 10_000, faults: [{ fault: 'concurrent', crashAfter: 1 }], interleaving: [1, 1, 0] }],
+            [
+              [{ customer: 0, outcome: 'served', hour: '2026-11-25T06', logDeliveredTwice: false }],
+              { customers: 50, pattern: ['served', 'over-quota'], hours: ['2026-11-30T23', '2026-12-01T00'], oneShard: false },
+              { batchSize: 10_000, faults: [{ fault: 'concurrent', crashAfter: 1 }], interleaving: [1, 1, 0] },
+            ],
           ],
         },
       );
       if (!process.env.PROPERTY_SEED) {
         // The runs reached every hard path (the examples see to it).
-        expect(reached).toEqual({ overOneTransaction: expect.any(Number), overOneCommit: expect.any(Number), bothMonths: expect.any(Number), concurrent: expect.any(Number), crashInPending: expect.any(Number) });
+        expect(reached).toEqual({
+          overOneTransaction: expect.any(Number),
+          overOneCommit: expect.any(Number),
+          bothMonths: expect.any(Number),
+          concurrent: expect.any(Number),
+          crashInPending: expect.any(Number),
+        });
         expect(Object.entries(reached).filter(([, n]) => n === 0)).toEqual([]);
       }
     },

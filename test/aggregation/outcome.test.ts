@@ -40,11 +40,19 @@ describe('outcome path (against DynamoDB Local)', () => {
     for (const id of ['ok', 'throttled', 'quota', 'broken']) await t.doc.send(new PutCommand({ TableName: t.tables.usageEvents, Item: usageEvent(id, 'c1') }));
   });
 
-  const eventOf = async (requestId: string) => (await t.doc.send(new GetCommand({ TableName: t.tables.usageEvents, Key: { requestId }, ConsistentRead: true }))).Item;
-  const outcomes = async () => (await t.doc.send(new GetCommand({ TableName: t.tables.counters, Key: { pk: 'CUSTOMER#c1', sk: 'OUTCOME#2026-11-25T06' }, ConsistentRead: true }))).Item;
+  const eventOf = async (requestId: string) =>
+    (await t.doc.send(new GetCommand({ TableName: t.tables.usageEvents, Key: { requestId }, ConsistentRead: true }))).Item;
+  const outcomes = async () =>
+    (await t.doc.send(new GetCommand({ TableName: t.tables.counters, Key: { pk: 'CUSTOMER#c1', sk: 'OUTCOME#2026-11-25T06' }, ConsistentRead: true }))).Item;
 
   it('voids throttled, over-quota and 5xx calls once, counts outcomes once, even when the batch is delivered twice', async () => {
-    const batch = subscriptionEvent([line('ok', 200), line('throttled', 429, 'THROTTLED'), line('quota', 429, 'QUOTA_EXCEEDED'), line('broken', 502), line('denied', 403, 'ACCESS_DENIED', '-')]);
+    const batch = subscriptionEvent([
+      line('ok', 200),
+      line('throttled', 429, 'THROTTLED'),
+      line('quota', 429, 'QUOTA_EXCEEDED'),
+      line('broken', 502),
+      line('denied', 403, 'ACCESS_DENIED', '-'),
+    ]);
     expect(await handle(batch)).toEqual({ voided: 3, counted: 'added' });
     expect(await handle(batch)).toEqual({ voided: 0, counted: 'duplicate' });
     expect(await eventOf('ok')).not.toHaveProperty('voided');
@@ -56,7 +64,9 @@ describe('outcome path (against DynamoDB Local)', () => {
 
   it('changes nothing for a call the authorizer denied (no event) and skips lines in another format', async () => {
     const batch = subscriptionEvent([line('never-metered', 500, '-', 'c1')]);
-    const garbage: CloudWatchLogsEvent = { awslogs: { data: gzipSync(JSON.stringify({ logEvents: [{ id: 'z', timestamp: 0, message: 'not json' }] })).toString('base64') } };
+    const garbage: CloudWatchLogsEvent = {
+      awslogs: { data: gzipSync(JSON.stringify({ logEvents: [{ id: 'z', timestamp: 0, message: 'not json' }] })).toString('base64') },
+    };
     expect(await handle(batch)).toMatchObject({ voided: 0 });
     expect(await eventOf('never-metered')).toBeUndefined();
     expect(await handle(garbage)).toMatchObject({ voided: 0 });

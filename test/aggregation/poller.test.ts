@@ -28,11 +28,14 @@ describe('the local stream poller feeding the aggregator (DynamoDB Local and its
   });
 
   const month = async (customerId: string) => {
-    const item = (await t.doc.send(new GetCommand({ TableName: t.tables.counters, Key: { pk: `CUSTOMER#${customerId}`, sk: 'MONTH#2026-11' }, ConsistentRead: true }))).Item;
+    const item = (
+      await t.doc.send(new GetCommand({ TableName: t.tables.counters, Key: { pk: `CUSTOMER#${customerId}`, sk: 'MONTH#2026-11' }, ConsistentRead: true }))
+    ).Item;
     return { billable: Number(item?.billable ?? 0), voided: Number(item?.voided ?? 0) };
   };
   const putEvents = async (prefix: string, count: number, customers: number) => {
-    for (let i = 0; i < count; i++) await t.doc.send(new PutCommand({ TableName: t.tables.usageEvents, Item: usageEvent(`${prefix}${i}`, `c${i % customers}`) }));
+    for (let i = 0; i < count; i++)
+      await t.doc.send(new PutCommand({ TableName: t.tables.usageEvents, Item: usageEvent(`${prefix}${i}`, `c${i % customers}`) }));
   };
 
   it('counts events written to the table, takes a void back out, and survives failing invocations by bisecting', async () => {
@@ -95,10 +98,14 @@ describe('the local stream poller feeding the aggregator (DynamoDB Local and its
     const replay = createDeadLetterReplayer(store, gaps, silent);
     try {
       const message = (await deadLetters.receive())[0]!.body;
-      expect(await replayDeadLetters(deadLetters, new DynamoStreamRange(streams), (batch) => replay(batch as WindowedStreamEvent))).toEqual([expect.objectContaining({ result: 'replayed', records: 1 })]);
+      expect(await replayDeadLetters(deadLetters, new DynamoStreamRange(streams), (batch) => replay(batch as WindowedStreamEvent))).toEqual([
+        expect.objectContaining({ result: 'replayed', records: 1 }),
+      ]);
       // The same on-failure record delivered again: nothing more is counted.
       appendFileSync(join(dir, 'dead-letters.jsonl'), `${message}\n`);
-      expect(await replayDeadLetters(deadLetters, new DynamoStreamRange(streams), (batch) => replay(batch as WindowedStreamEvent))).toEqual([expect.objectContaining({ result: 'replayed', records: 1 })]);
+      expect(await replayDeadLetters(deadLetters, new DynamoStreamRange(streams), (batch) => replay(batch as WindowedStreamEvent))).toEqual([
+        expect.objectContaining({ result: 'replayed', records: 1 }),
+      ]);
     } finally {
       streams.destroy();
     }

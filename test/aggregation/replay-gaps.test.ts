@@ -29,11 +29,14 @@ describe('dead-lettered ranges replayed after the shard moved on (against Dynamo
     };
   };
   const monthOf = async (customerId: string) => {
-    const item = (await t.doc.send(new GetCommand({ TableName: t.tables.counters, Key: { pk: `CUSTOMER#${customerId}`, sk: 'MONTH#2026-11' }, ConsistentRead: true }))).Item;
+    const item = (
+      await t.doc.send(new GetCommand({ TableName: t.tables.counters, Key: { pk: `CUSTOMER#${customerId}`, sk: 'MONTH#2026-11' }, ConsistentRead: true }))
+    ).Item;
     return { billable: Number(item?.billable ?? 0), voided: Number(item?.voided ?? 0) };
   };
   /** Records 1..n of one customer, sequence numbers spaced as a real stream's are. */
-  const history = (customerId: string, n: number) => Array.from({ length: n }, (_, i) => insertRecord((i + 1) * 7, usageEvent(`${customerId}-r${i}`, customerId)));
+  const history = (customerId: string, n: number) =>
+    Array.from({ length: n }, (_, i) => insertRecord((i + 1) * 7, usageEvent(`${customerId}-r${i}`, customerId)));
 
   it('the ordinary path alone would skip a replayed range the checkpoint has passed (why gaps are recorded)', async () => {
     const { deliver, plain } = wire();
@@ -76,45 +79,50 @@ describe('dead-lettered ranges replayed after the shard moved on (against Dynamo
   });
 
   const replayBudget = propertyBudget(60, 180_000);
-  it('holds for random histories in which random batches are given up on (some after they were counted) and replayed, repeatedly and out of order', async () => {
-    let run = 0;
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(fc.record({ customer: fc.nat({ max: 3 }), voided: fc.boolean() }), { minLength: 1, maxLength: 40 }),
-        fc.integer({ min: 1, max: 8 }),
-        fc.array(fc.constantFrom('counted', 'given-up', 'counted-then-given-up'), { minLength: 1, maxLength: 10 }),
-        fc.array(fc.nat({ max: 20 }), { maxLength: 12 }),
-        async (calls, batchSize, givenUp, replayOrder) => {
-          run += 1;
-          const { deliver, replay } = wire();
-          const shardId = `prop-${run}`;
-          const customers = [0, 1, 2, 3].map((c) => `p${run}-c${c}`);
-          const records: DynamoDBRecord[] = [];
-          let sequence = 0;
-          for (const [i, call] of calls.entries()) {
-            const event = usageEvent(`p${run}-r${i}`, customers[call.customer]!);
-            records.push(insertRecord((sequence += 1 + (i % 3)), event)); // uneven steps, as a real stream's
-            if (call.voided) records.push(voidRecord((sequence += 1), event));
-          }
-          const batches: DynamoDBRecord[][] = [];
-          for (let i = 0; i < records.length; i += batchSize) batches.push(records.slice(i, i + batchSize));
-          const deadLetters: DynamoDBRecord[][] = [];
-          for (const [i, batch] of batches.entries()) {
-            const fate = givenUp[i % givenUp.length];
-            // counted-then-given-up: committed each time, but the acknowledgement never reached the mapping.
-            if (fate !== 'given-up') await deliver(shardId, batch);
-            if (fate !== 'counted') deadLetters.push(batch);
-            // Sometimes a replay runs while the shard is still moving.
-            if (deadLetters.length && replayOrder[i % Math.max(replayOrder.length, 1)] === 0) await replay(shardId, deadLetters[0]!);
-          }
-          for (const index of [...replayOrder, ...deadLetters.keys()]) if (deadLetters.length) await replay(shardId, deadLetters[index % deadLetters.length]!);
-          for (const [c, customerId] of customers.entries()) {
-            const mine = calls.filter((call) => call.customer === c);
-            expect(await monthOf(customerId)).toEqual({ billable: mine.filter((m) => !m.voided).length, voided: mine.filter((m) => m.voided).length });
-          }
-        },
-      ),
-      replayBudget.parameters,
-    );
-  }, replayBudget.timeoutMs);
+  it(
+    'holds for random histories in which random batches are given up on (some after they were counted) and replayed, repeatedly and out of order',
+    async () => {
+      let run = 0;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.record({ customer: fc.nat({ max: 3 }), voided: fc.boolean() }), { minLength: 1, maxLength: 40 }),
+          fc.integer({ min: 1, max: 8 }),
+          fc.array(fc.constantFrom('counted', 'given-up', 'counted-then-given-up'), { minLength: 1, maxLength: 10 }),
+          fc.array(fc.nat({ max: 20 }), { maxLength: 12 }),
+          async (calls, batchSize, givenUp, replayOrder) => {
+            run += 1;
+            const { deliver, replay } = wire();
+            const shardId = `prop-${run}`;
+            const customers = [0, 1, 2, 3].map((c) => `p${run}-c${c}`);
+            const records: DynamoDBRecord[] = [];
+            let sequence = 0;
+            for (const [i, call] of calls.entries()) {
+              const event = usageEvent(`p${run}-r${i}`, customers[call.customer]!);
+              records.push(insertRecord((sequence += 1 + (i % 3)), event)); // uneven steps, as a real stream's
+              if (call.voided) records.push(voidRecord((sequence += 1), event));
+            }
+            const batches: DynamoDBRecord[][] = [];
+            for (let i = 0; i < records.length; i += batchSize) batches.push(records.slice(i, i + batchSize));
+            const deadLetters: DynamoDBRecord[][] = [];
+            for (const [i, batch] of batches.entries()) {
+              const fate = givenUp[i % givenUp.length];
+              // counted-then-given-up: committed each time, but the acknowledgement never reached the mapping.
+              if (fate !== 'given-up') await deliver(shardId, batch);
+              if (fate !== 'counted') deadLetters.push(batch);
+              // Sometimes a replay runs while the shard is still moving.
+              if (deadLetters.length && replayOrder[i % Math.max(replayOrder.length, 1)] === 0) await replay(shardId, deadLetters[0]!);
+            }
+            for (const index of [...replayOrder, ...deadLetters.keys()])
+              if (deadLetters.length) await replay(shardId, deadLetters[index % deadLetters.length]!);
+            for (const [c, customerId] of customers.entries()) {
+              const mine = calls.filter((call) => call.customer === c);
+              expect(await monthOf(customerId)).toEqual({ billable: mine.filter((m) => !m.voided).length, voided: mine.filter((m) => m.voided).length });
+            }
+          },
+        ),
+        replayBudget.parameters,
+      );
+    },
+    replayBudget.timeoutMs,
+  );
 });

@@ -22,7 +22,8 @@ describe('dead-letter replay (against DynamoDB Local and its stream)', () => {
     const streams = new DynamoDBStreamsClient({ endpoint: t.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
     const streamArn = (await t.client.send(new DescribeTableCommand({ TableName: t.tables.usageEvents }))).Table!.LatestStreamArn!;
     const shardId = (await streams.send(new DescribeStreamCommand({ StreamArn: streamArn }))).StreamDescription!.Shards![0]!.ShardId!;
-    const iterator = (await streams.send(new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator;
+    const iterator = (await streams.send(new GetShardIteratorCommand({ StreamArn: streamArn, ShardId: shardId, ShardIteratorType: 'TRIM_HORIZON' })))
+      .ShardIterator;
     const records = ((await streams.send(new GetRecordsCommand({ ShardIterator: iterator }))).Records ?? []) as unknown as DynamoDBRecord[];
     expect(records).toHaveLength(5);
 

@@ -96,7 +96,10 @@ describe('metering authorizer (against DynamoDB Local)', () => {
 
     const denied = await f.authorize(authorizerEvent({ requestId: 'r-block', headers: { 'x-api-key': blocked.key } }));
     expect(denied.context).toMatchObject({ reason: 'BILLING_CAP_REACHED', message: expect.stringContaining('cap') });
-    for (const [requestId, c] of [['r-absorb', absorbed], ['r-last', lastMonth]] as const) {
+    for (const [requestId, c] of [
+      ['r-absorb', absorbed],
+      ['r-last', lastMonth],
+    ] as const) {
       const allowed = await f.authorize(authorizerEvent({ requestId, headers: { 'x-api-key': c.key } }));
       expect(allowed.policyDocument.Statement[0]).toMatchObject({ Effect: 'Allow' });
     }
@@ -106,29 +109,38 @@ describe('metering authorizer (against DynamoDB Local)', () => {
   const freeRoutes = Object.values(ROUTES).filter((r) => r.access === 'free');
   it.each(freeRoutes.map((r) => [`${r.method} ${r.resource}`, r] as const))('authenticates but never meters the free route %s', async (_, route) => {
     const customer = await f.addCustomer();
-    const result = await f.authorize(authorizerEvent({ requestId: 'req-free', resource: route.resource, method: route.method, headers: { 'x-api-key': customer.key } }));
+    const result = await f.authorize(
+      authorizerEvent({ requestId: 'req-free', resource: route.resource, method: route.method, headers: { 'x-api-key': customer.key } }),
+    );
     expect(result.policyDocument.Statement[0]).toMatchObject({ Effect: 'Allow' });
     expect(await f.events()).toEqual([]);
   });
 
-  it.each(freeRoutes.map((r) => [`${r.method} ${r.resource}`, r] as const))('lets a suspended or capped customer reach the free route %s, and refuses it the metered ones', async (_, route) => {
-    const suspended = await f.addCustomer();
-    await f.setCustomer(suspended.customerId, { status: 'suspended' });
-    const capped = await f.addCustomer('pro', 'block');
-    await f.setCustomer(capped.customerId, { cappedMonth: utcMonth(f.clock.now) });
-    for (const c of [suspended, capped]) {
-      const free = await f.authorize(authorizerEvent({ requestId: `free-${c.customerId}`, resource: route.resource, method: route.method, headers: { 'x-api-key': c.key } }));
-      expect(free.policyDocument.Statement[0]).toMatchObject({ Effect: 'Allow' });
-      const metered = await f.authorize(authorizerEvent({ requestId: `metered-${c.customerId}`, headers: { 'x-api-key': c.key } }));
-      expect(metered.policyDocument.Statement[0]).toMatchObject({ Effect: 'Deny' });
-    }
-    expect(await f.events()).toEqual([]);
-  });
+  it.each(freeRoutes.map((r) => [`${r.method} ${r.resource}`, r] as const))(
+    'lets a suspended or capped customer reach the free route %s, and refuses it the metered ones',
+    async (_, route) => {
+      const suspended = await f.addCustomer();
+      await f.setCustomer(suspended.customerId, { status: 'suspended' });
+      const capped = await f.addCustomer('pro', 'block');
+      await f.setCustomer(capped.customerId, { cappedMonth: utcMonth(f.clock.now) });
+      for (const c of [suspended, capped]) {
+        const free = await f.authorize(
+          authorizerEvent({ requestId: `free-${c.customerId}`, resource: route.resource, method: route.method, headers: { 'x-api-key': c.key } }),
+        );
+        expect(free.policyDocument.Statement[0]).toMatchObject({ Effect: 'Allow' });
+        const metered = await f.authorize(authorizerEvent({ requestId: `metered-${c.customerId}`, headers: { 'x-api-key': c.key } }));
+        expect(metered.policyDocument.Statement[0]).toMatchObject({ Effect: 'Deny' });
+      }
+      expect(await f.events()).toEqual([]);
+    },
+  );
 
   it('still refuses a revoked key on the free routes', async () => {
     const customer = await f.addCustomer();
     await f.revoke(customer.customerId, customer.keyId);
-    const result = await f.authorize(authorizerEvent({ requestId: 'req-revoked', resource: ROUTES.usage.resource, method: ROUTES.usage.method, headers: { 'x-api-key': customer.key } }));
+    const result = await f.authorize(
+      authorizerEvent({ requestId: 'req-revoked', resource: ROUTES.usage.resource, method: ROUTES.usage.method, headers: { 'x-api-key': customer.key } }),
+    );
     expect(result.context).toMatchObject({ reason: 'KEY_REVOKED' });
   });
 

@@ -30,7 +30,10 @@ describe("the authorizer's negative key cache (DynamoDB Local)", () => {
     const clock = { now: Date.UTC(2026, 10, 25, 6, 30) };
     const now = () => clock.now;
     const admin = new DynamoCustomerStore(tables.doc, tables.tables);
-    const { customer } = await createCustomer({ name: 'Acme', tier: 'pro' }, { registry: admin, gatewayKeys: new LocalGatewayKeyRegistry(join(mkdtempSync(join(tmpdir(), 'gw-')), 'keys.json')), now });
+    const { customer } = await createCustomer(
+      { name: 'Acme', tier: 'pro' },
+      { registry: admin, gatewayKeys: new LocalGatewayKeyRegistry(join(mkdtempSync(join(tmpdir(), 'gw-')), 'keys.json')), now },
+    );
 
     // The authorizer's own connection, with every request it sends to the keys table recorded.
     const reader = connectDynamoDb({ endpoint: tables.endpoint });
@@ -65,8 +68,17 @@ describe("the authorizer's negative key cache (DynamoDB Local)", () => {
     expect(keyReads).toEqual([`GetItemCommand ${later.keyHash}`, `GetItemCommand ${other.keyHash}`]);
 
     // The key is issued (the record issueKey writes) while its miss is cached.
-    await admin.addKey({ keyHash: later.keyHash, keyId: 'key_later', customerId: customer.customerId, keyPrefix: later.keyPrefix, status: 'active', createdAt: new Date(t0).toISOString() });
-    expect((await tables.doc.send(new GetCommand({ TableName: tables.tables.apiKeys, Key: { keyHash: later.keyHash }, ConsistentRead: true }))).Item).toMatchObject({ status: 'active' });
+    await admin.addKey({
+      keyHash: later.keyHash,
+      keyId: 'key_later',
+      customerId: customer.customerId,
+      keyPrefix: later.keyPrefix,
+      status: 'active',
+      createdAt: new Date(t0).toISOString(),
+    });
+    expect(
+      (await tables.doc.send(new GetCommand({ TableName: tables.tables.apiKeys, Key: { keyHash: later.keyHash }, ConsistentRead: true }))).Item,
+    ).toMatchObject({ status: 'active' });
 
     clock.now = t0 + TTL_MS - 1;
     await expect(call(later.key)).rejects.toThrow('Unauthorized');
@@ -74,7 +86,11 @@ describe("the authorizer's negative key cache (DynamoDB Local)", () => {
 
     clock.now = t0 + TTL_MS;
     const allowed = await call(later.key);
-    expect(allowed).toMatchObject({ principalId: customer.customerId, policyDocument: { Statement: [expect.objectContaining({ Effect: 'Allow' })] }, context: { keyId: 'key_later' } });
+    expect(allowed).toMatchObject({
+      principalId: customer.customerId,
+      policyDocument: { Statement: [expect.objectContaining({ Effect: 'Allow' })] },
+      context: { keyId: 'key_later' },
+    });
     expect(keyReads).toEqual([`GetItemCommand ${later.keyHash}`, `GetItemCommand ${other.keyHash}`, `GetItemCommand ${later.keyHash}`]);
     // And the found key is cached in turn: the next call reads nothing.
     await call(later.key);

@@ -37,11 +37,16 @@ describe('metering property (against DynamoDB Local)', () => {
           const before = new Set((await f.events()).map((e) => e.requestId));
           const headersFor = (kind: KeyKind, customer: number): Record<string, string> => {
             switch (kind) {
-              case 'valid': return { 'x-api-key': customers[customer]!.key };
-              case 'malformed': return { 'x-api-key': 'ab_live_short' };
-              case 'unknown': return { 'x-api-key': `ab_live_${'Z'.repeat(43)}` };
-              case 'revoked': return { 'x-api-key': revokedKey };
-              case 'missing': return {};
+              case 'valid':
+                return { 'x-api-key': customers[customer]!.key };
+              case 'malformed':
+                return { 'x-api-key': 'ab_live_short' };
+              case 'unknown':
+                return { 'x-api-key': `ab_live_${'Z'.repeat(43)}` };
+              case 'revoked':
+                return { 'x-api-key': revokedKey };
+              case 'missing':
+                return {};
             }
           };
           // Every delivery of every call, shuffled: retries of one request may come in any order.
@@ -78,7 +83,11 @@ describe('metering property (against DynamoDB Local)', () => {
             return call.kind === 'valid' ? [{ requestId, customerId: customers[call.customer]!.customerId, at: firstGroupTimes.get(requestId) }] : [];
           });
           const byId = (a: { requestId: string }, b: { requestId: string }) => a.requestId.localeCompare(b.requestId);
-          const writtenFirst = written.map((e) => ({ requestId: e.requestId, customerId: e.customerId, writtenByFirstDelivery: firstGroupTimes.get(e.requestId)?.includes(e.at) }));
+          const writtenFirst = written.map((e) => ({
+            requestId: e.requestId,
+            customerId: e.customerId,
+            writtenByFirstDelivery: firstGroupTimes.get(e.requestId)?.includes(e.at),
+          }));
           expect(writtenFirst.sort(byId)).toEqual(expected.sort(byId).map(({ at: _at, ...e }) => ({ ...e, writtenByFirstDelivery: true })));
         }),
         budget.parameters,

@@ -15,7 +15,11 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { AwsGatewayKeyRegistry } from '../../lambdas/adapters/gateway-keys-aws.ts';
 
 const PLANS = { free: 'plan-free', pro: 'plan-pro', enterprise: 'plan-ent' } as const;
-const conflict = () => new ConflictException({ message: 'Usage Plan plan-pro cannot be added because API Key k1 cannot reference multiple Usage Plans with the same API Stage: abc:prod', $metadata: { httpStatusCode: 409 } });
+const conflict = () =>
+  new ConflictException({
+    message: 'Usage Plan plan-pro cannot be added because API Key k1 cannot reference multiple Usage Plans with the same API Stage: abc:prod',
+    $metadata: { httpStatusCode: 409 },
+  });
 const notFound = () => new NotFoundException({ message: 'Invalid Usage Plan Key identifier specified', $metadata: { httpStatusCode: 404 } });
 
 describe('AWS gateway key registry', () => {
@@ -25,7 +29,7 @@ describe('AWS gateway key registry', () => {
   /** Every request sent, in order, as [command, input]. */
   const sent = () => api.calls().map((call) => [(call.args[0] as { constructor: { name: string } }).constructor.name, call.args[0].input]);
 
-  it('creates a key under its name, then adds it to the tier\'s plan', async () => {
+  it("creates a key under its name, then adds it to the tier's plan", async () => {
     api.on(CreateApiKeyCommand).resolves({ id: 'k1', value: 'v'.repeat(40) });
     api.on(CreateUsagePlanKeyCommand).resolves({ id: 'k1' });
 
@@ -36,7 +40,7 @@ describe('AWS gateway key registry', () => {
     ]);
   });
 
-  it('names a new customer\'s first key after the customer', async () => {
+  it("names a new customer's first key after the customer", async () => {
     api.on(CreateApiKeyCommand).resolves({ id: 'k1', value: 'v'.repeat(40) });
     api.on(CreateUsagePlanKeyCommand).resolves({ id: 'k1' });
     await registry.createKey('cust_1', 'free');
@@ -60,7 +64,10 @@ describe('AWS gateway key registry', () => {
     api.on(CreateUsagePlanKeyCommand).rejects(conflict());
     api.on(GetUsagePlanKeyCommand).rejects(notFound());
 
-    await expect(registry.createKey('cust_1', 'pro', 'cust_1.abc')).rejects.toMatchObject({ name: 'ConflictException', message: expect.stringContaining('multiple Usage Plans') });
+    await expect(registry.createKey('cust_1', 'pro', 'cust_1.abc')).rejects.toMatchObject({
+      name: 'ConflictException',
+      message: expect.stringContaining('multiple Usage Plans'),
+    });
   });
 
   it('deletes a key by id: out of its plan, then the key', async () => {
@@ -92,7 +99,13 @@ describe('AWS gateway key registry', () => {
   it('deletes a key known only by name: the keys with exactly that name, over every page (nameQuery matches a prefix)', async () => {
     api
       .on(GetApiKeysCommand, { nameQuery: 'cust_1.abc', limit: 500, position: undefined })
-      .resolves({ items: [{ id: 'k1', name: 'cust_1.abc' }, { id: 'k9', name: 'cust_1.abcd' }], position: 'p2' })
+      .resolves({
+        items: [
+          { id: 'k1', name: 'cust_1.abc' },
+          { id: 'k9', name: 'cust_1.abcd' },
+        ],
+        position: 'p2',
+      })
       .on(GetApiKeysCommand, { nameQuery: 'cust_1.abc', limit: 500, position: 'p2' })
       .resolves({ items: [{ id: 'k2', name: 'cust_1.abc' }] });
     api.on(DeleteUsagePlanKeyCommand).resolves({});

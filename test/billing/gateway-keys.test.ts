@@ -24,7 +24,8 @@ import { ROUTES } from '../../lambdas/core/routes.ts';
 import { startLocalGateway, type RawAccessLogLine, type RunningLocalGateway } from '../../local/gateway.ts';
 import { freshTables } from '../harness/dynamodb.ts';
 
-const newRegistry = (planStages?: Partial<Record<TierName, string>>) => new LocalGatewayKeyRegistry(join(mkdtempSync(join(tmpdir(), 'gw-keys-')), 'keys.json'), planStages);
+const newRegistry = (planStages?: Partial<Record<TierName, string>>) =>
+  new LocalGatewayKeyRegistry(join(mkdtempSync(join(tmpdir(), 'gw-keys-')), 'keys.json'), planStages);
 const okBackend = async () => ({ statusCode: 200, body: '{"ok":true}' });
 
 describe('local gateway keys refuse what API Gateway refuses', () => {
@@ -62,7 +63,11 @@ describe('local gateway keys refuse what API Gateway refuses', () => {
     const gateway = await startLocalGateway({
       authorizer: async (): Promise<APIGatewayAuthorizerResult> => {
         authorized += 1;
-        return { principalId: 'cust_a', usageIdentifierKey: key.gatewayKeyValue, policyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'execute-api:Invoke', Resource: '*' }] } };
+        return {
+          principalId: 'cust_a',
+          usageIdentifierKey: key.gatewayKeyValue,
+          policyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'execute-api:Invoke', Resource: '*' }] },
+        };
       },
       routes: [{ route: ROUTES.api, handler: okBackend }],
       gatewayKeys: registry,
@@ -157,7 +162,9 @@ describe.each([
     // Due: the old key leaves its plan and is deleted, once.
     f.clock.now = start + retireAfterMs + 5_000;
     const cleanup = await deleteDueGatewayKeys(f.cleanupDeps);
-    expect(cleanup.deleted).toEqual([expect.objectContaining({ customerId: old.customerId, key: { gatewayKeyId: old.gatewayKeyId }, tier: 'free', reason: 'replaced' })]);
+    expect(cleanup.deleted).toEqual([
+      expect.objectContaining({ customerId: old.customerId, key: { gatewayKeyId: old.gatewayKeyId }, tier: 'free', reason: 'replaced' }),
+    ]);
     expect(cleanup.failed).toEqual([]);
     expect(f.registry.findByValue(old.gatewayKeyValue)).toBeUndefined();
     expect(f.registry.list().map((k) => k.gatewayKeyId)).toEqual([current.gatewayKeyId]);
@@ -189,9 +196,16 @@ describe.each([
     // The replaced key is due first, the stray one (known only by name) after the unfinished-change grace.
     f.clock.now = start + retireAfterMs + 5_000;
     expect((await deleteDueGatewayKeys(f.cleanupDeps)).deleted.map((e) => e.key)).toEqual([{ gatewayKeyId: old.gatewayKeyId }]);
-    expect(f.registry.list().map((k) => k.gatewayKeyId).sort()).toEqual([current.gatewayKeyId, stray.gatewayKeyId].sort());
+    expect(
+      f.registry
+        .list()
+        .map((k) => k.gatewayKeyId)
+        .sort(),
+    ).toEqual([current.gatewayKeyId, stray.gatewayKeyId].sort());
     f.clock.now = start + UNFINISHED_CHANGE_GRACE_MS + 5_000;
-    expect((await deleteDueGatewayKeys(f.cleanupDeps)).deleted).toEqual([expect.objectContaining({ key: { name: stray.name }, tier: 'pro', reason: 'unfinished-change' })]);
+    expect((await deleteDueGatewayKeys(f.cleanupDeps)).deleted).toEqual([
+      expect.objectContaining({ key: { name: stray.name }, tier: 'pro', reason: 'unfinished-change' }),
+    ]);
     expect(f.registry.list().map((k) => k.gatewayKeyId)).toEqual([current.gatewayKeyId]);
     expect(await f.call()).toBe(200);
   });
@@ -238,12 +252,20 @@ describe.each([
     expect(current.tier).toBe('pro');
     // `tier set` and the webhook its Stripe change fires both read Free: the second to switch finds the work done.
     let reads = 0;
-    const staleFirst = Object.assign(Object.create(f.store) as DynamoCustomerStore, { getCustomer: async (id: string) => (reads++ === 0 ? old : f.store.getCustomer(id)) });
+    const staleFirst = Object.assign(Object.create(f.store) as DynamoCustomerStore, {
+      getCustomer: async (id: string) => (reads++ === 0 ? old : f.store.getCustomer(id)),
+    });
     expect(await changeTier(old.customerId, 'pro', { ...f.switchDeps, registry: staleFirst })).toEqual({ ok: true, from: 'pro', to: 'pro', changed: false });
     expect((await f.store.getCustomer(old.customerId))!.gatewayKeyId).toBe(current.gatewayKeyId);
 
     // An entry naming the current key (no path writes one; the cleanup guards anyway) is dropped, the key kept.
-    await f.retirements.schedule({ customerId: old.customerId, key: { gatewayKeyId: current.gatewayKeyId }, tier: 'pro', deleteAfter: f.clock.now, reason: 'replaced' });
+    await f.retirements.schedule({
+      customerId: old.customerId,
+      key: { gatewayKeyId: current.gatewayKeyId },
+      tier: 'pro',
+      deleteAfter: f.clock.now,
+      reason: 'replaced',
+    });
     f.clock.now += UNFINISHED_CHANGE_GRACE_MS + 5_000;
     const cleanup = await deleteDueGatewayKeys(f.cleanupDeps);
     expect(cleanup.kept.map((e) => e.key)).toEqual([{ gatewayKeyId: current.gatewayKeyId }]);

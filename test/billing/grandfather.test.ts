@@ -14,7 +14,7 @@ describe('grandfathering lever (local Stripe, DynamoDB Local)', () => {
   });
   afterEach(async () => f.stop());
 
-  it('counts the free days\' calls without charging them, credits their share of the fee, and the invoice equals the estimate', async () => {
+  it("counts the free days' calls without charging them, credits their share of the fee, and the invoice equals the estimate", async () => {
     const created = await f.addCustomer('pro');
     // Free for 30 days from Nov 10: 21 of November's 30 days.
     await f.services.customers.updateCustomer(created.customerId, { grandfatheredFrom: Date.UTC(2026, 10, 10), grandfatheredUntil: Date.UTC(2026, 11, 10) });
@@ -27,7 +27,12 @@ describe('grandfathering lever (local Stripe, DynamoDB Local)', () => {
     expect(await syncCustomerMonth(customer, '2026-11', sync)).toMatchObject({ kind: 'pushed', value: 12_000 });
 
     const counters = new CounterUsageReader(f.doc, f.tables.counters);
-    const report = await usageReport(customer, { hourly: (...args) => counters.hourly(...args), invoicedByMonth: async () => ({}) }, billingConfig, f.clock.now);
+    const report = await usageReport(
+      customer,
+      { hourly: (...args) => counters.hourly(...args), invoicedByMonth: async () => ({}) },
+      billingConfig,
+      f.clock.now,
+    );
     expect(report.calls).toBe(17_000);
     const feeCredit = Math.round((4_900 * 21) / 30);
     expect(report.estimate.totalCents).toBe(4_900 + 400 - feeCredit);
@@ -36,9 +41,20 @@ describe('grandfathering lever (local Stripe, DynamoDB Local)', () => {
     setTime(f, Date.UTC(2026, 11, 1, 0, 5));
     await f.stripe.advanceBillingPeriods();
     const [draft] = (await f.stripe.client().invoices.list({ customer: customer.stripeCustomerId! })).data;
-    const handle = createWebhookHandler({ stripe: f.stripe.client(), webhookSecret: 'whsec_t', services: f.services, gatewayKeys: f.gatewayKeys, claims: { client: f.client, tableName: f.tables.idempotency }, logger: { info: () => undefined, warn: () => undefined, error: () => undefined } });
+    const handle = createWebhookHandler({
+      stripe: f.stripe.client(),
+      webhookSecret: 'whsec_t',
+      services: f.services,
+      gatewayKeys: f.gatewayKeys,
+      claims: { client: f.client, tableName: f.tables.idempotency },
+      logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
+    });
     const payload = JSON.stringify({ id: 'evt_g', object: 'event', type: 'invoice.created', created: 1, data: { object: draft } });
-    await handle({ body: payload, headers: { 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: 'whsec_t' }) }, isBase64Encoded: false });
+    await handle({
+      body: payload,
+      headers: { 'stripe-signature': Stripe.webhooks.generateTestHeaderString({ payload, secret: 'whsec_t' }) },
+      isBase64Encoded: false,
+    });
     setTime(f, Date.UTC(2026, 11, 1, 1, 10));
     await f.stripe.advanceBillingPeriods();
     expect((await f.stripe.client().invoices.retrieve(draft!.id)).total).toBe(report.estimate.totalCents);

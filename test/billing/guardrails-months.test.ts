@@ -35,12 +35,18 @@ describe('guardrails over months (DynamoDB Local, through the adapters)', () => 
     await addHourCounts(f.doc, f.tables.counters, c.customerId, [{ hour: '2026-10-10T10', billable: 25_500 }]);
 
     await addHourCounts(f.doc, f.tables.counters, c.customerId, [{ hour: '2026-11-24T10', billable: 25_500 }]);
-    expect(await runAt(Date.UTC(2026, 10, 25, 12), c.customerId)).toEqual({ events: [{ kind: 'cap-alert', percent: 80, billCents: 8_000, capCents: 10_000 }], subjects: ['Acme reached 80% of its billing cap'] });
+    expect(await runAt(Date.UTC(2026, 10, 25, 12), c.customerId)).toEqual({
+      events: [{ kind: 'cap-alert', percent: 80, billCents: 8_000, capCents: 10_000 }],
+      subjects: ['Acme reached 80% of its billing cap'],
+    });
     expect((await runAt(Date.UTC(2026, 10, 25, 12, 5), c.customerId)).events).toEqual([]);
 
     await addHourCounts(f.doc, f.tables.counters, c.customerId, [{ hour: '2026-11-26T10', billable: 10_000 }]);
     expect(await runAt(Date.UTC(2026, 10, 27, 12), c.customerId)).toEqual({
-      events: [{ kind: 'cap-alert', percent: 100, billCents: 10_000, capCents: 10_000 }, { kind: 'blocked', month: '2026-11' }],
+      events: [
+        { kind: 'cap-alert', percent: 100, billCents: 10_000, capCents: 10_000 },
+        { kind: 'blocked', month: '2026-11' },
+      ],
       subjects: ['Acme reached 100% of its billing cap'],
     });
     expect((await runAt(Date.UTC(2026, 10, 30, 23, 55), c.customerId)).events).toEqual([]);
@@ -48,11 +54,17 @@ describe('guardrails over months (DynamoDB Local, through the adapters)', () => 
     // December: the same figures alert again, each once, and block for December.
     expect((await runAt(Date.UTC(2026, 11, 1, 0, 0), c.customerId)).events).toEqual([]);
     await addHourCounts(f.doc, f.tables.counters, c.customerId, [{ hour: '2026-12-27T10', billable: 25_500 }]);
-    expect(await runAt(Date.UTC(2026, 11, 28, 12), c.customerId)).toEqual({ events: [{ kind: 'cap-alert', percent: 80, billCents: 8_000, capCents: 10_000 }], subjects: ['Acme reached 80% of its billing cap'] });
+    expect(await runAt(Date.UTC(2026, 11, 28, 12), c.customerId)).toEqual({
+      events: [{ kind: 'cap-alert', percent: 80, billCents: 8_000, capCents: 10_000 }],
+      subjects: ['Acme reached 80% of its billing cap'],
+    });
     expect((await runAt(Date.UTC(2026, 11, 28, 12, 5), c.customerId)).events).toEqual([]);
     await addHourCounts(f.doc, f.tables.counters, c.customerId, [{ hour: '2026-12-28T13', billable: 10_000 }]);
     expect(await runAt(Date.UTC(2026, 11, 29, 12), c.customerId)).toEqual({
-      events: [{ kind: 'cap-alert', percent: 100, billCents: 10_000, capCents: 10_000 }, { kind: 'blocked', month: '2026-12' }],
+      events: [
+        { kind: 'cap-alert', percent: 100, billCents: 10_000, capCents: 10_000 },
+        { kind: 'blocked', month: '2026-12' },
+      ],
       subjects: ['Acme reached 100% of its billing cap'],
     });
     expect((await runAt(Date.UTC(2026, 11, 29, 12, 5), c.customerId)).events).toEqual([]);
@@ -65,8 +77,14 @@ describe('guardrails over months (DynamoDB Local, through the adapters)', () => 
     // the limit) run at 5,000 a day: about 150,000 calls ($329) for November.
     const projected = await proCustomer({ name: 'Steady', capCents: 1_000_000, createdAt: '2026-09-01T00:00:00.000Z' });
     const over = await proCustomer({ name: 'Spiking', capCents: 1_000_000, createdAt: '2026-09-01T00:00:00.000Z' });
-    await addHourCounts(f.doc, f.tables.counters, projected.customerId, [{ hour: '2026-10-10T10', billable: 20_000 }, { hour: '2026-11-01T10', billable: 10_000 }]);
-    await addHourCounts(f.doc, f.tables.counters, over.customerId, [{ hour: '2026-10-10T10', billable: 20_000 }, { hour: '2026-11-01T10', billable: 55_000 }]);
+    await addHourCounts(f.doc, f.tables.counters, projected.customerId, [
+      { hour: '2026-10-10T10', billable: 20_000 },
+      { hour: '2026-11-01T10', billable: 10_000 },
+    ]);
+    await addHourCounts(f.doc, f.tables.counters, over.customerId, [
+      { hour: '2026-10-10T10', billable: 20_000 },
+      { hour: '2026-11-01T10', billable: 55_000 },
+    ]);
 
     const DAY_3 = Date.UTC(2026, 10, 3, 0, 0);
     // The last millisecond of day 2: no projection yet, however far it points.

@@ -21,11 +21,23 @@ describe('guardrails (state in DynamoDB Local)', () => {
   });
 
   async function customer(fields: Partial<Customer> = {}): Promise<Customer> {
-    const c: Customer = { customerId: `c${Math.random().toString(36).slice(2, 8)}`, name: 'Acme', tier: 'pro', status: 'active', capBehaviour: 'block', gatewayKeyId: 'g', gatewayKeyValue: 'g', createdAt: '2026-10-01T00:00:00Z', capCents: 10_000, ...fields };
+    const c: Customer = {
+      customerId: `c${Math.random().toString(36).slice(2, 8)}`,
+      name: 'Acme',
+      tier: 'pro',
+      status: 'active',
+      capBehaviour: 'block',
+      gatewayKeyId: 'g',
+      gatewayKeyValue: 'g',
+      createdAt: '2026-10-01T00:00:00Z',
+      capCents: 10_000,
+      ...fields,
+    };
     await t.doc.send(new PutCommand({ TableName: t.tables.customers, Item: c }));
     return c;
   }
-  const setCalls = (customerId: string, month: string, billable: number) => t.doc.send(new PutCommand({ TableName: t.tables.counters, Item: { pk: `CUSTOMER#${customerId}`, sk: `MONTH#${month}`, billable, voided: 0 } }));
+  const setCalls = (customerId: string, month: string, billable: number) =>
+    t.doc.send(new PutCommand({ TableName: t.tables.counters, Item: { pk: `CUSTOMER#${customerId}`, sk: `MONTH#${month}`, billable, voided: 0 } }));
 
   function deps(now = NOV_20): GuardrailDeps {
     const state = new DynamoBillingStateStore(t.doc, t.tables.billing);

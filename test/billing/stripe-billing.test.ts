@@ -39,7 +39,14 @@ describe('Stripe billing against the local Stripe (official SDK) and DynamoDB Lo
     expect(subscription.items.data.map((i) => i.price.metadata.tier)).toEqual(['free']);
 
     const { stripe } = await f.services.ready();
-    const result = await changeTier(customer.customerId, 'pro', { registry: f.services.customers, gatewayKeys: f.gatewayKeys, retirements: f.services.retirements, config: billingConfig, now: () => f.clock.now, stripe });
+    const result = await changeTier(customer.customerId, 'pro', {
+      registry: f.services.customers,
+      gatewayKeys: f.gatewayKeys,
+      retirements: f.services.retirements,
+      config: billingConfig,
+      now: () => f.clock.now,
+      stripe,
+    });
     expect(result).toEqual({ ok: true, from: 'free', to: 'pro', changed: true });
     const updated = await stripeClient().subscriptions.retrieve(customer.subscriptionId!);
     expect(updated.items.data.map((i) => `${i.price.metadata.tier}/${i.price.metadata.role}`).sort()).toEqual(['pro/fee', 'pro/usage']);
@@ -63,7 +70,18 @@ describe('Stripe billing against the local Stripe (official SDK) and DynamoDB Lo
     expect((await syncCustomerMonth(customer, '2026-11', sync)).kind).toBe('failed');
     expect(await meterTotal(customer.customerId)).toBe(1_000); // accepted, unacknowledged
     // A crash between send and mark: Stripe has the event, our outbox still says pending.
-    const crashing = { ...sync, state: { ...sync.state, get: sync.state.get.bind(sync.state), reserve: sync.state.reserve.bind(sync.state), replacePending: sync.state.replacePending.bind(sync.state), markSent: async () => { throw new Error('crash'); } } };
+    const crashing = {
+      ...sync,
+      state: {
+        ...sync.state,
+        get: sync.state.get.bind(sync.state),
+        reserve: sync.state.reserve.bind(sync.state),
+        replacePending: sync.state.replacePending.bind(sync.state),
+        markSent: async () => {
+          throw new Error('crash');
+        },
+      },
+    };
     expect((await syncCustomerMonth(customer, '2026-11', crashing)).kind).toBe('failed');
     for (let i = 0; i < 2; i++) await syncCustomerMonth(customer, '2026-11', sync);
     expect(await meterTotal(customer.customerId)).toBe(1_000);
@@ -75,7 +93,8 @@ describe('Stripe billing against the local Stripe (official SDK) and DynamoDB Lo
     const { sync } = await f.services.ready();
     for (let day = 0; day < 3; day++) {
       setTime(f, NOV_25 + day * 86_400_000);
-      for (const c of customers) await addHourCounts(f.doc, f.tables.counters, c.customerId, [{ hour: utcHour(f.clock.now - 2 * 3_600_000), billable: 100 + day }]); // an hour that has settled by now
+      for (const c of customers)
+        await addHourCounts(f.doc, f.tables.counters, c.customerId, [{ hour: utcHour(f.clock.now - 2 * 3_600_000), billable: 100 + day }]); // an hour that has settled by now
       const report = await runSync(customers, sync, { paused: true });
       expect(report.outcomes.filter((o) => o.kind === 'pushed')).toEqual([]);
     }
@@ -104,9 +123,15 @@ describe('Stripe billing against the local Stripe (official SDK) and DynamoDB Lo
     await f.stripe.advanceBillingPeriods();
     setTime(f, Date.UTC(2026, 11, 1, 1, 10));
     await f.stripe.advanceBillingPeriods(); // November's $49 invoice is final and paid
-    const note = await f.services.provider.creditLatestInvoice({ stripeCustomerId: customer.stripeCustomerId!, amountCents: 4_000, memo: 'billing error on Nov 3' });
+    const note = await f.services.provider.creditLatestInvoice({
+      stripeCustomerId: customer.stripeCustomerId!,
+      amountCents: 4_000,
+      memo: 'billing error on Nov 3',
+    });
     expect(note).toEqual({ creditNoteId: expect.stringMatching(/^cn_/), invoiceId: expect.stringMatching(/^in_/) });
-    await expect(f.services.provider.creditLatestInvoice({ stripeCustomerId: customer.stripeCustomerId!, amountCents: 1_000, memo: 'again' })).rejects.toThrow(/exceeds what is left to credit/);
+    await expect(f.services.provider.creditLatestInvoice({ stripeCustomerId: customer.stripeCustomerId!, amountCents: 1_000, memo: 'again' })).rejects.toThrow(
+      /exceeds what is left to credit/,
+    );
   });
 
   it('invoice preview equals the pricing function for any month of usage', async () => {
@@ -117,18 +142,32 @@ describe('Stripe billing against the local Stripe (official SDK) and DynamoDB Lo
     const client = stripeClient();
     let n = 0;
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom<'pro' | 'enterprise'>('pro', 'enterprise'), fc.oneof(fc.nat({ max: 30_000 }), fc.integer({ min: 90_000, max: 1_200_000 })), async (tier, calls) => {
-        const c = customers[tier];
-        // Top the meter up to `calls` for this month (meter events only add).
-        const { catalogIds } = await f.services.ready();
-        const held = await f.services.provider.meteredTotal(catalogIds.meterId, c.stripeCustomerId, Date.UTC(2026, 10, 1) / 1000, Date.UTC(2026, 11, 1) / 1000);
-        const total = Math.max(calls, held);
-        if (total > held) await f.services.provider.pushMeterEvent({ identifier: `p${n++}`, stripeCustomerId: c.stripeCustomerId, value: total - held, timestampSec: NOV_25 / 1000 - 60 });
-        const preview = await client.invoices.createPreview({ subscription: c.subscriptionId });
-        expect(preview.total).toBe(estimateBill(tier, total).totalCents);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom<'pro' | 'enterprise'>('pro', 'enterprise'),
+        fc.oneof(fc.nat({ max: 30_000 }), fc.integer({ min: 90_000, max: 1_200_000 })),
+        async (tier, calls) => {
+          const c = customers[tier];
+          // Top the meter up to `calls` for this month (meter events only add).
+          const { catalogIds } = await f.services.ready();
+          const held = await f.services.provider.meteredTotal(
+            catalogIds.meterId,
+            c.stripeCustomerId,
+            Date.UTC(2026, 10, 1) / 1000,
+            Date.UTC(2026, 11, 1) / 1000,
+          );
+          const total = Math.max(calls, held);
+          if (total > held)
+            await f.services.provider.pushMeterEvent({
+              identifier: `p${n++}`,
+              stripeCustomerId: c.stripeCustomerId,
+              value: total - held,
+              timestampSec: NOV_25 / 1000 - 60,
+            });
+          const preview = await client.invoices.createPreview({ subscription: c.subscriptionId });
+          expect(preview.total).toBe(estimateBill(tier, total).totalCents);
+        },
+      ),
       { numRuns: 60 },
     );
   });
 });
-

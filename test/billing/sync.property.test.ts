@@ -38,14 +38,25 @@ const METER_EVENTS = /^\/v1\/billing\/meter_events$/;
 
 /** The prices, written out: small figures so that caps are reached by small histories. */
 const PRO = { feeCents: 4_900, includedCalls: 100, overageMillicents: 200 };
-const ENTERPRISE = { feeCents: 49_900, bands: [{ upTo: 100_000, millicents: 150 }, { upTo: 1_000_000, millicents: 100 }, { upTo: Infinity, millicents: 50 }] };
+const ENTERPRISE = {
+  feeCents: 49_900,
+  bands: [
+    { upTo: 100_000, millicents: 150 },
+    { upTo: 1_000_000, millicents: 100 },
+    { upTo: Infinity, millicents: 50 },
+  ],
+};
 const DEFAULT_CAP_CENTS = 100_000;
 const config: BillingConfig = {
   ...billingConfig,
   tiers: {
     free: { pricing: 'free', monthlyQuota: 1_000 },
     pro: { pricing: 'included-plus-overage', monthlyFeeCents: PRO.feeCents, includedCalls: PRO.includedCalls, overageUnitMillicents: PRO.overageMillicents },
-    enterprise: { pricing: 'volume', monthlyFeeCents: ENTERPRISE.feeCents, bands: ENTERPRISE.bands.map((b) => ({ upTo: b.upTo === Infinity ? null : b.upTo, unitMillicents: b.millicents })) },
+    enterprise: {
+      pricing: 'volume',
+      monthlyFeeCents: ENTERPRISE.feeCents,
+      bands: ENTERPRISE.bands.map((b) => ({ upTo: b.upTo === Infinity ? null : b.upTo, unitMillicents: b.millicents })),
+    },
   },
   billingCapCents: DEFAULT_CAP_CENTS,
   settleWindowMinutes: 15,
@@ -69,9 +80,26 @@ function billableUnderCap(tier: TierName, calls: number, capCents: number): numb
 type Fault = 'none' | 'server-error' | 'time-out';
 const faultArb = fc.constantFrom<Fault>('none', 'none', 'none', 'server-error', 'time-out');
 const stepArb = fc.oneof(
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('tier' as const), customer: fc.nat({ max: 2 }), tier: fc.constantFrom<TierName>('free', 'pro', 'enterprise') }) },
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('usage' as const), customer: fc.nat({ max: 2 }), hoursAgo: fc.nat({ max: 4 }), calls: fc.integer({ min: 1, max: 400 }) }) },
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('advance' as const), minutes: fc.oneof(fc.integer({ min: 1, max: 180 }), fc.constant(21 * 60), fc.constant(25 * 60)) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('tier' as const), customer: fc.nat({ max: 2 }), tier: fc.constantFrom<TierName>('free', 'pro', 'enterprise') }),
+  },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('usage' as const),
+      customer: fc.nat({ max: 2 }),
+      hoursAgo: fc.nat({ max: 4 }),
+      calls: fc.integer({ min: 1, max: 400 }),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('advance' as const),
+      minutes: fc.oneof(fc.integer({ min: 1, max: 180 }), fc.constant(21 * 60), fc.constant(25 * 60)),
+    }),
+  },
   {
     weight: 5,
     arbitrary: fc.record({
@@ -91,7 +119,10 @@ const customerArb = fc.record({
 });
 /** Any month of five years, and any moment of it, often its last minutes or hours. */
 const startArb = fc
-  .record({ month: fc.nat({ max: 59 }), offset: fc.oneof(fc.integer({ min: 1, max: 15 }), fc.integer({ min: 16, max: 6 * 60 }), fc.integer({ min: 0, max: 27 * 24 * 60 })) })
+  .record({
+    month: fc.nat({ max: 59 }),
+    offset: fc.oneof(fc.integer({ min: 1, max: 15 }), fc.integer({ min: 16, max: 6 * 60 }), fc.integer({ min: 0, max: 27 * 24 * 60 })),
+  })
   .map(({ month, offset }) => Date.UTC(2026, month + 1, 1) - offset * MINUTE);
 
 // ---- the model: what Stripe must hold, per customer and month --------------------------------
@@ -231,200 +262,289 @@ describe('Stripe sync property (local Stripe through the adapter, state in Dynam
     'leaves Stripe holding exactly the billable calls under the cap, one meter event per customer and month per run at most, whatever the faults, races and tier changes',
     async () => {
       await fc.assert(
-        fc.asyncProperty(startArb, fc.array(customerArb, { minLength: 1, maxLength: 3 }), fc.array(stepArb, { minLength: 1, maxLength: 22 }), async (start, specs, steps) => {
-          let now = start;
-          const clock = () => now;
-          const stripe = await startLocalStripe({ now: clock });
-          try {
-            const services = billingServices({ doc: t.doc, tables: t.tables, stripe: stripeClient({ secretKey: 'sk_test_local', baseUrl: stripe.url, timeoutMs: 10_000 }), config, now: clock });
-            const { provider, customers: registry, state: billingState, retirements } = services;
-            const guardrails = services.guardrails({ publish: async () => undefined });
-            const faulty = new FaultyStripe(stripe, provider);
-            const catalogIds = await provider.ensureCatalog(stripeCatalog(config));
-            const setup = stripeSetup(provider, catalogIds, config);
-            const armedCrashes = new Set<string>();
-            const state = crashing(new DynamoSyncStateStore(t.doc, t.tables.billing), armedCrashes);
-            const usage = new CounterUsageReader(t.doc, t.tables.counters);
-            const depsFor = (run: string): SyncDeps => ({ stripe: faulty.forRun(run), state, usage, meterId: catalogIds.meterId, config, now: clock });
-
-            const customers: Customer[] = [];
-            for (const spec of specs) {
-              const { customer } = await createCustomer({ name: 'c', tier: spec.tier, capBehaviour: spec.capBehaviour }, { registry, gatewayKeys, now: clock, stripe: setup });
-              if (spec.capCents !== undefined) await registry.updateCustomer(customer.customerId, { capCents: spec.capCents });
-              customers.push({ ...customer, ...(spec.capCents !== undefined && { capCents: spec.capCents }) });
-            }
-            const current = async () => Promise.all(customers.map(async (c) => (await registry.getCustomer(c.customerId))!));
-
-            // What the test knows: calls counted per customer and hour, tiers, blocks, and the model per customer-month.
-            const counted = customers.map(() => new Map<number, number>()); // hour start -> calls
-            const tiers = specs.map((s) => s.tier);
-            const caps = specs.map((s) => s.capCents ?? DEFAULT_CAP_CENTS);
-            const blocked = customers.map(() => new Map<string, number>()); // month -> blocked since
-            const models = customers.map(() => new Map<string, MonthModel[]>());
-            const touched = new Set<string>([utcMonth(start)]);
-            const callsIn = (i: number, month: string, before = monthEnd(month)) =>
-              [...counted[i]!].filter(([hour]) => hour >= monthStart(month) && hour < before).reduce((s, [, n]) => s + n, 0);
-            const billableBefore = (i: number, month: string) => (cutoff: number) => billableUnderCap(tiers[i]!, callsIn(i, month, cutoff), caps[i]!);
-            const modelsOf = (i: number, month: string) => models[i]!.get(month) ?? [{ level: 0 }];
-            let drafted = false;
-            let runs = 0;
-
-            for (const step of steps) {
-              if (step.kind === 'advance') {
-                now += step.minutes * MINUTE;
-                stripe.setNow(now);
-                touched.add(utcMonth(now));
-              }
-              if (step.kind === 'tier') {
-                const i = step.customer % customers.length;
-                await changeTier(customers[i]!.customerId, step.tier, { registry, gatewayKeys, retirements, config, now: clock, stripe: setup });
-                tiers[i] = step.tier;
-              }
-              if (step.kind === 'usage') {
-                const i = step.customer % customers.length;
-                const at = Math.max(now - step.hoursAgo * HOUR, start);
-                const since = blocked[i]!.get(utcMonth(at));
-                if (since !== undefined && at >= since) continue; // refused at the door: 403, never metered
-                const hour = Math.floor(at / HOUR) * HOUR;
-                await t.doc.send(
-                  new UpdateCommand({ TableName: t.tables.counters, Key: { pk: `CUSTOMER#${customers[i]!.customerId}`, sk: `HOUR#${utcHour(at)}` }, UpdateExpression: 'ADD billable :n', ExpressionAttributeValues: { ':n': step.calls } }),
-                );
-                await t.doc.send(
-                  new UpdateCommand({ TableName: t.tables.counters, Key: { pk: `CUSTOMER#${customers[i]!.customerId}`, sk: `MONTH#${utcMonth(at)}` }, UpdateExpression: 'ADD billable :n', ExpressionAttributeValues: { ':n': step.calls } }),
-                );
-                counted[i]!.set(hour, (counted[i]!.get(hour) ?? 0) + step.calls);
-              }
-              if (step.kind !== 'sync') continue;
-
-              const [prev, cur] = [previousMonth(utcMonth(now)), utcMonth(now)] as const;
-              const race = step.race && touched.has(prev);
-              const sentBefore = faulty.sent.length;
-              const scheduled = `run${++runs}`;
-              const flushRun = `run${++runs}`;
-              if (!race) {
-                for (const [i, c] of customers.entries()) {
-                  for (const [m, month] of [prev, cur].entries()) {
-                    const f = step.faults[i * 2 + m]!;
-                    if (f.fault !== 'none') faulty.faults.set(`${c.stripeCustomerId}|${month}`, f.fault);
-                    if (f.crash) armedCrashes.add(`${c.customerId}|${month}`);
-                  }
-                }
-              }
-              const scheduledRun = (async () => {
-                await runSync(await current(), depsFor(scheduled), { paused: step.paused });
-                // The guardrails run on the same schedule, after the sync (as the sync Lambda does).
-                for (const customer of await current()) await guardrails(customer);
-              })();
-              const flush = async () => {
-                if (!race) return;
-                if (!drafted) {
-                  // Stripe drafts the period's invoice; its invoice.created webhook flushes the month.
-                  drafted = true;
-                  const before = new Set(stripe.state.invoices.keys());
-                  await stripe.advanceBillingPeriods();
-                  const drafts = [...stripe.state.invoices.values()].filter((inv) => !before.has(inv.id) && inv.object === 'invoice');
-                  await Promise.all(
-                    drafts.map((invoice) =>
-                      handleBillingEvent(
-                        { id: `evt_${invoice.id}`, type: 'invoice.created', created: Math.floor(now / 1000), object: invoice },
-                        { registry, gatewayKeys, retirements, config, state: billingState, sync: depsFor(flushRun), billing: faulty.forRun(flushRun), now: clock },
-                      ),
-                    ),
-                  );
-                } else {
-                  for (const customer of await current()) await syncCustomerMonth(customer, prev, depsFor(flushRun), { flush: true });
-                }
-              };
-              await Promise.all([scheduledRun, flush()]);
-              faulty.faults.clear();
-              armedCrashes.clear();
-
-              // At most one meter event request per customer and month in each run.
-              const requests = new Map<string, number>();
-              for (const s of faulty.sent.slice(sentBefore)) requests.set(`${s.run}|${s.stripeCustomerId}|${s.month}`, (requests.get(`${s.run}|${s.stripeCustomerId}|${s.month}`) ?? 0) + 1);
-              expect([...requests].filter(([, n]) => n > 1)).toEqual([]);
-
-              // The model takes the same step.
-              customers.forEach((_, i) => {
-                [prev, cur].forEach((month, m) => {
-                  const f = race ? { fault: 'none' as Fault, crash: false } : step.faults[i * 2 + m]!;
-                  const scheduledAttempt = (model: MonthModel) => attempt(model, month, now, billableBefore(i, month), { flush: false, paused: step.paused, ...f });
-                  let next = modelsOf(i, month).map(scheduledAttempt);
-                  if (race && month === prev) {
-                    // Either run may reserve first, or read before the other wrote and find itself beaten.
-                    const flushAttempt = (model: MonthModel) => attempt(model, month, now, billableBefore(i, month), { flush: true, paused: false, fault: 'none', crash: false });
-                    next = modelsOf(i, month).flatMap((model) => [scheduledAttempt(model), flushAttempt(model), flushAttempt(scheduledAttempt(model)), scheduledAttempt(flushAttempt(model))]);
-                  }
-                  models[i]!.set(month, distinct(next));
-                });
-                // The block at the cap: the month's calls, priced on the current tier, reach the cap.
-                const month = utcMonth(now);
-                if (specs[i]!.capBehaviour === 'block' && !blocked[i]!.has(month) && billCents(tiers[i]!, callsIn(i, month)) >= caps[i]!) blocked[i]!.set(month, now);
+        fc.asyncProperty(
+          startArb,
+          fc.array(customerArb, { minLength: 1, maxLength: 3 }),
+          fc.array(stepArb, { minLength: 1, maxLength: 22 }),
+          async (start, specs, steps) => {
+            let now = start;
+            const clock = () => now;
+            const stripe = await startLocalStripe({ now: clock });
+            try {
+              const services = billingServices({
+                doc: t.doc,
+                tables: t.tables,
+                stripe: stripeClient({ secretKey: 'sk_test_local', baseUrl: stripe.url, timeoutMs: 10_000 }),
+                config,
+                now: clock,
               });
-              // The block at the cap, as the guardrail must have set it.
-              const records = await current();
-              expect(records.map((c) => c.cappedMonth === utcMonth(now))).toEqual(blocked.map((b) => b.has(utcMonth(now))));
-            }
+              const { provider, customers: registry, state: billingState, retirements } = services;
+              const guardrails = services.guardrails({ publish: async () => undefined });
+              const faulty = new FaultyStripe(stripe, provider);
+              const catalogIds = await provider.ensureCatalog(stripeCatalog(config));
+              const setup = stripeSetup(provider, catalogIds, config);
+              const armedCrashes = new Set<string>();
+              const state = crashing(new DynamoSyncStateStore(t.doc, t.tables.billing), armedCrashes);
+              const usage = new CounterUsageReader(t.doc, t.tables.counters);
+              const depsFor = (run: string): SyncDeps => ({ stripe: faulty.forRun(run), state, usage, meterId: catalogIds.meterId, config, now: clock });
 
-            // The faults over, the unpushed rest goes out: Stripe must then hold what the model says the
-            // history reserved, or all the billable calls if more.
-            const months = [...touched].sort();
-            now += 2 * HOUR;
-            stripe.setNow(now);
-            const final = await current();
-            for (let round = 0; round < 2; round++) for (const customer of final) for (const month of months) await syncCustomerMonth(customer, month, depsFor('catch-up'), { flush: true });
-            // At the end of the last month Stripe drafts the periods' invoices (invoice.created flushes and credits), then finalizes them an hour later.
-            now = Math.max(now, monthEnd(months.at(-1)!) + MINUTE);
-            stripe.setNow(now);
-            const before = new Set(stripe.state.invoices.keys());
-            await stripe.advanceBillingPeriods();
-            for (const invoice of [...stripe.state.invoices.values()].filter((inv) => !before.has(inv.id) && inv.object === 'invoice')) {
-              await handleBillingEvent({ id: `evt_${invoice.id}`, type: 'invoice.created', created: Math.floor(now / 1000), object: invoice }, { registry, gatewayKeys, retirements, config, state: billingState, sync: depsFor('invoice'), billing: provider, now: clock });
-            }
-            now += HOUR + MINUTE;
-            stripe.setNow(now);
-            await stripe.advanceBillingPeriods();
-
-            for (const [i, customer] of customers.entries()) {
-              for (const month of months) {
-                const billable = billableUnderCap(tiers[i]!, callsIn(i, month), caps[i]!);
-                const expected = [...new Set(modelsOf(i, month).map((m) => Math.max(m.level, billable)))].sort((a, b) => a - b);
-                const inStripe = await provider.meteredTotal(catalogIds.meterId, customer.stripeCustomerId!, monthStart(month) / 1000, monthEnd(month) / 1000);
-                const invoice = [...stripe.state.invoices.values()].find((inv) => inv.object === 'invoice' && inv.customer === customer.stripeCustomerId && inv.period_start === monthStart(month) / 1000);
-                const metered = (invoice?.lines as { data: Array<{ quantity: number; pricing?: { price_details: { price: string } } }> } | undefined)?.data.find(
-                  (line) => line.pricing && Object.entries(catalogIds.priceIds).some(([lookup, id]) => id === line.pricing!.price_details.price && lookup.includes('_usage_')),
+              const customers: Customer[] = [];
+              for (const spec of specs) {
+                const { customer } = await createCustomer(
+                  { name: 'c', tier: spec.tier, capBehaviour: spec.capBehaviour },
+                  { registry, gatewayKeys, now: clock, stripe: setup },
                 );
-                const where = { customer: i, tier: tiers[i], month };
-                expect({ ...where, inStripe: expected.includes(inStripe) ? 'one of the expected' : inStripe, expected }).toEqual({ ...where, inStripe: 'one of the expected', expected });
-                // The invoice for the month's period bills what the meter holds for it: every event landed in its period.
-                // (Free has no metered price: nothing to invoice.)
-                expect({ ...where, status: invoice?.status, invoiced: metered?.quantity ?? (tiers[i] === 'free' ? 'no metered line' : undefined) }).toEqual({ ...where, status: 'paid', invoiced: tiers[i] === 'free' ? 'no metered line' : inStripe });
-                // Past the cap nothing is billed: what Stripe holds over the billable calls is credited on the draft.
-                if (!before.has(invoice!.id as string)) {
-                  expect({ ...where, total: invoice!.total }).toEqual({ ...where, total: billCents(tiers[i]!, billable) });
+                if (spec.capCents !== undefined) await registry.updateCustomer(customer.customerId, { capCents: spec.capCents });
+                customers.push({ ...customer, ...(spec.capCents !== undefined && { capCents: spec.capCents }) });
+              }
+              const current = async () => Promise.all(customers.map(async (c) => (await registry.getCustomer(c.customerId))!));
+
+              // What the test knows: calls counted per customer and hour, tiers, blocks, and the model per customer-month.
+              const counted = customers.map(() => new Map<number, number>()); // hour start -> calls
+              const tiers = specs.map((s) => s.tier);
+              const caps = specs.map((s) => s.capCents ?? DEFAULT_CAP_CENTS);
+              const blocked = customers.map(() => new Map<string, number>()); // month -> blocked since
+              const models = customers.map(() => new Map<string, MonthModel[]>());
+              const touched = new Set<string>([utcMonth(start)]);
+              const callsIn = (i: number, month: string, before = monthEnd(month)) =>
+                [...counted[i]!].filter(([hour]) => hour >= monthStart(month) && hour < before).reduce((s, [, n]) => s + n, 0);
+              const billableBefore = (i: number, month: string) => (cutoff: number) => billableUnderCap(tiers[i]!, callsIn(i, month, cutoff), caps[i]!);
+              const modelsOf = (i: number, month: string) => models[i]!.get(month) ?? [{ level: 0 }];
+              let drafted = false;
+              let runs = 0;
+
+              for (const step of steps) {
+                if (step.kind === 'advance') {
+                  now += step.minutes * MINUTE;
+                  stripe.setNow(now);
+                  touched.add(utcMonth(now));
+                }
+                if (step.kind === 'tier') {
+                  const i = step.customer % customers.length;
+                  await changeTier(customers[i]!.customerId, step.tier, { registry, gatewayKeys, retirements, config, now: clock, stripe: setup });
+                  tiers[i] = step.tier;
+                }
+                if (step.kind === 'usage') {
+                  const i = step.customer % customers.length;
+                  const at = Math.max(now - step.hoursAgo * HOUR, start);
+                  const since = blocked[i]!.get(utcMonth(at));
+                  if (since !== undefined && at >= since) continue; // refused at the door: 403, never metered
+                  const hour = Math.floor(at / HOUR) * HOUR;
+                  await t.doc.send(
+                    new UpdateCommand({
+                      TableName: t.tables.counters,
+                      Key: { pk: `CUSTOMER#${customers[i]!.customerId}`, sk: `HOUR#${utcHour(at)}` },
+                      UpdateExpression: 'ADD billable :n',
+                      ExpressionAttributeValues: { ':n': step.calls },
+                    }),
+                  );
+                  await t.doc.send(
+                    new UpdateCommand({
+                      TableName: t.tables.counters,
+                      Key: { pk: `CUSTOMER#${customers[i]!.customerId}`, sk: `MONTH#${utcMonth(at)}` },
+                      UpdateExpression: 'ADD billable :n',
+                      ExpressionAttributeValues: { ':n': step.calls },
+                    }),
+                  );
+                  counted[i]!.set(hour, (counted[i]!.get(hour) ?? 0) + step.calls);
+                }
+                if (step.kind !== 'sync') continue;
+
+                const [prev, cur] = [previousMonth(utcMonth(now)), utcMonth(now)] as const;
+                const race = step.race && touched.has(prev);
+                const sentBefore = faulty.sent.length;
+                const scheduled = `run${++runs}`;
+                const flushRun = `run${++runs}`;
+                if (!race) {
+                  for (const [i, c] of customers.entries()) {
+                    for (const [m, month] of [prev, cur].entries()) {
+                      const f = step.faults[i * 2 + m]!;
+                      if (f.fault !== 'none') faulty.faults.set(`${c.stripeCustomerId}|${month}`, f.fault);
+                      if (f.crash) armedCrashes.add(`${c.customerId}|${month}`);
+                    }
+                  }
+                }
+                const scheduledRun = (async () => {
+                  await runSync(await current(), depsFor(scheduled), { paused: step.paused });
+                  // The guardrails run on the same schedule, after the sync (as the sync Lambda does).
+                  for (const customer of await current()) await guardrails(customer);
+                })();
+                const flush = async () => {
+                  if (!race) return;
+                  if (!drafted) {
+                    // Stripe drafts the period's invoice; its invoice.created webhook flushes the month.
+                    drafted = true;
+                    const before = new Set(stripe.state.invoices.keys());
+                    await stripe.advanceBillingPeriods();
+                    const drafts = [...stripe.state.invoices.values()].filter((inv) => !before.has(inv.id) && inv.object === 'invoice');
+                    await Promise.all(
+                      drafts.map((invoice) =>
+                        handleBillingEvent(
+                          { id: `evt_${invoice.id}`, type: 'invoice.created', created: Math.floor(now / 1000), object: invoice },
+                          {
+                            registry,
+                            gatewayKeys,
+                            retirements,
+                            config,
+                            state: billingState,
+                            sync: depsFor(flushRun),
+                            billing: faulty.forRun(flushRun),
+                            now: clock,
+                          },
+                        ),
+                      ),
+                    );
+                  } else {
+                    for (const customer of await current()) await syncCustomerMonth(customer, prev, depsFor(flushRun), { flush: true });
+                  }
+                };
+                await Promise.all([scheduledRun, flush()]);
+                faulty.faults.clear();
+                armedCrashes.clear();
+
+                // At most one meter event request per customer and month in each run.
+                const requests = new Map<string, number>();
+                for (const s of faulty.sent.slice(sentBefore))
+                  requests.set(`${s.run}|${s.stripeCustomerId}|${s.month}`, (requests.get(`${s.run}|${s.stripeCustomerId}|${s.month}`) ?? 0) + 1);
+                expect([...requests].filter(([, n]) => n > 1)).toEqual([]);
+
+                // The model takes the same step.
+                customers.forEach((_, i) => {
+                  [prev, cur].forEach((month, m) => {
+                    const f = race ? { fault: 'none' as Fault, crash: false } : step.faults[i * 2 + m]!;
+                    const scheduledAttempt = (model: MonthModel) =>
+                      attempt(model, month, now, billableBefore(i, month), { flush: false, paused: step.paused, ...f });
+                    let next = modelsOf(i, month).map(scheduledAttempt);
+                    if (race && month === prev) {
+                      // Either run may reserve first, or read before the other wrote and find itself beaten.
+                      const flushAttempt = (model: MonthModel) =>
+                        attempt(model, month, now, billableBefore(i, month), { flush: true, paused: false, fault: 'none', crash: false });
+                      next = modelsOf(i, month).flatMap((model) => [
+                        scheduledAttempt(model),
+                        flushAttempt(model),
+                        flushAttempt(scheduledAttempt(model)),
+                        scheduledAttempt(flushAttempt(model)),
+                      ]);
+                    }
+                    models[i]!.set(month, distinct(next));
+                  });
+                  // The block at the cap: the month's calls, priced on the current tier, reach the cap.
+                  const month = utcMonth(now);
+                  if (specs[i]!.capBehaviour === 'block' && !blocked[i]!.has(month) && billCents(tiers[i]!, callsIn(i, month)) >= caps[i]!)
+                    blocked[i]!.set(month, now);
+                });
+                // The block at the cap, as the guardrail must have set it.
+                const records = await current();
+                expect(records.map((c) => c.cappedMonth === utcMonth(now))).toEqual(blocked.map((b) => b.has(utcMonth(now))));
+              }
+
+              // The faults over, the unpushed rest goes out: Stripe must then hold what the model says the
+              // history reserved, or all the billable calls if more.
+              const months = [...touched].sort();
+              now += 2 * HOUR;
+              stripe.setNow(now);
+              const final = await current();
+              for (let round = 0; round < 2; round++)
+                for (const customer of final) for (const month of months) await syncCustomerMonth(customer, month, depsFor('catch-up'), { flush: true });
+              // At the end of the last month Stripe drafts the periods' invoices (invoice.created flushes and credits), then finalizes them an hour later.
+              now = Math.max(now, monthEnd(months.at(-1)!) + MINUTE);
+              stripe.setNow(now);
+              const before = new Set(stripe.state.invoices.keys());
+              await stripe.advanceBillingPeriods();
+              for (const invoice of [...stripe.state.invoices.values()].filter((inv) => !before.has(inv.id) && inv.object === 'invoice')) {
+                await handleBillingEvent(
+                  { id: `evt_${invoice.id}`, type: 'invoice.created', created: Math.floor(now / 1000), object: invoice },
+                  { registry, gatewayKeys, retirements, config, state: billingState, sync: depsFor('invoice'), billing: provider, now: clock },
+                );
+              }
+              now += HOUR + MINUTE;
+              stripe.setNow(now);
+              await stripe.advanceBillingPeriods();
+
+              for (const [i, customer] of customers.entries()) {
+                for (const month of months) {
+                  const billable = billableUnderCap(tiers[i]!, callsIn(i, month), caps[i]!);
+                  const expected = [...new Set(modelsOf(i, month).map((m) => Math.max(m.level, billable)))].sort((a, b) => a - b);
+                  const inStripe = await provider.meteredTotal(
+                    catalogIds.meterId,
+                    customer.stripeCustomerId!,
+                    monthStart(month) / 1000,
+                    monthEnd(month) / 1000,
+                  );
+                  const invoice = [...stripe.state.invoices.values()].find(
+                    (inv) => inv.object === 'invoice' && inv.customer === customer.stripeCustomerId && inv.period_start === monthStart(month) / 1000,
+                  );
+                  const metered = (
+                    invoice?.lines as { data: Array<{ quantity: number; pricing?: { price_details: { price: string } } }> } | undefined
+                  )?.data.find(
+                    (line) =>
+                      line.pricing &&
+                      Object.entries(catalogIds.priceIds).some(([lookup, id]) => id === line.pricing!.price_details.price && lookup.includes('_usage_')),
+                  );
+                  const where = { customer: i, tier: tiers[i], month };
+                  expect({ ...where, inStripe: expected.includes(inStripe) ? 'one of the expected' : inStripe, expected }).toEqual({
+                    ...where,
+                    inStripe: 'one of the expected',
+                    expected,
+                  });
+                  // The invoice for the month's period bills what the meter holds for it: every event landed in its period.
+                  // (Free has no metered price: nothing to invoice.)
+                  expect({ ...where, status: invoice?.status, invoiced: metered?.quantity ?? (tiers[i] === 'free' ? 'no metered line' : undefined) }).toEqual({
+                    ...where,
+                    status: 'paid',
+                    invoiced: tiers[i] === 'free' ? 'no metered line' : inStripe,
+                  });
+                  // Past the cap nothing is billed: what Stripe holds over the billable calls is credited on the draft.
+                  if (!before.has(invoice!.id as string)) {
+                    expect({ ...where, total: invoice!.total }).toEqual({ ...where, total: billCents(tiers[i]!, billable) });
+                  }
                 }
               }
+            } finally {
+              await stripe.stop();
             }
-          } finally {
-            await stripe.stop();
-          }
-        }),
+          },
+        ),
         {
           ...budget.parameters,
           examples: [
             // A crash after the send leaves the entry pending; 25 hours on, Stripe has forgotten its identifier.
-            [Date.UTC(2026, 1, 1, 0, 39), [{ tier: 'free', capCents: undefined, capBehaviour: 'absorb' }], [{ kind: 'advance', minutes: 21 * 60 }, { kind: 'usage', customer: 0, hoursAgo: 1, calls: 1 }, { kind: 'sync', paused: false, race: false, faults: Array.from({ length: 6 }, () => ({ fault: 'none' as Fault, crash: true })) }, { kind: 'advance', minutes: 25 * 60 }]],
+            [
+              Date.UTC(2026, 1, 1, 0, 39),
+              [{ tier: 'free', capCents: undefined, capBehaviour: 'absorb' }],
+              [
+                { kind: 'advance', minutes: 21 * 60 },
+                { kind: 'usage', customer: 0, hoursAgo: 1, calls: 1 },
+                { kind: 'sync', paused: false, race: false, faults: Array.from({ length: 6 }, () => ({ fault: 'none' as Fault, crash: true })) },
+                { kind: 'advance', minutes: 25 * 60 },
+              ],
+            ],
             // The last minutes of November: a time-out and a 5xx, a block at the cap and a call refused by it, the
             // pending entries sent again once later hours have settled, a tier change, then the invoice.created
             // flush racing the scheduled run.
             [
               Date.UTC(2026, 10, 30, 22, 10),
-              [{ tier: 'pro', capCents: 4_950, capBehaviour: 'block' }, { tier: 'enterprise', capCents: 50_050, capBehaviour: 'absorb' }],
+              [
+                { tier: 'pro', capCents: 4_950, capBehaviour: 'block' },
+                { tier: 'enterprise', capCents: 50_050, capBehaviour: 'absorb' },
+              ],
               [
                 { kind: 'advance', minutes: 100 },
                 { kind: 'usage', customer: 0, hoursAgo: 1, calls: 400 },
                 { kind: 'usage', customer: 1, hoursAgo: 1, calls: 80 },
-                { kind: 'sync', paused: false, race: false, faults: [{ fault: 'none', crash: false }, { fault: 'time-out', crash: false }, { fault: 'none', crash: false }, { fault: 'server-error', crash: false }, { fault: 'none', crash: false }, { fault: 'none', crash: false }] },
+                {
+                  kind: 'sync',
+                  paused: false,
+                  race: false,
+                  faults: [
+                    { fault: 'none', crash: false },
+                    { fault: 'time-out', crash: false },
+                    { fault: 'none', crash: false },
+                    { fault: 'server-error', crash: false },
+                    { fault: 'none', crash: false },
+                    { fault: 'none', crash: false },
+                  ],
+                },
                 { kind: 'usage', customer: 0, hoursAgo: 0, calls: 50 },
                 { kind: 'usage', customer: 1, hoursAgo: 0, calls: 30 },
                 { kind: 'advance', minutes: 30 },

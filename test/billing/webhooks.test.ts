@@ -26,7 +26,14 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
   let handle: ReturnType<typeof createWebhookHandler>;
   beforeEach(async () => {
     f = await billingFixture();
-    handle = createWebhookHandler({ stripe: f.stripe.client(), webhookSecret: SECRET, services: f.services, gatewayKeys: f.gatewayKeys, claims: claimsOf(f), logger: silent });
+    handle = createWebhookHandler({
+      stripe: f.stripe.client(),
+      webhookSecret: SECRET,
+      services: f.services,
+      gatewayKeys: f.gatewayKeys,
+      claims: claimsOf(f),
+      logger: silent,
+    });
   });
   afterEach(async () => f.stop());
 
@@ -45,7 +52,12 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
 
   it('answers a bad signature with a JSON 400 and changes nothing', async () => {
     const customer = await f.addCustomer('free');
-    const response = await handle(signed({ id: 'evt_1', type: 'customer.subscription.updated', created: 100, object: await subscriptionObject(customer.subscriptionId!, 'pro') }, 'whsec_attacker'));
+    const response = await handle(
+      signed(
+        { id: 'evt_1', type: 'customer.subscription.updated', created: 100, object: await subscriptionObject(customer.subscriptionId!, 'pro') },
+        'whsec_attacker',
+      ),
+    );
     expect(response.statusCode).toBe(400);
     expect(JSON.parse(response.body)).toEqual({ error: 'invalid_signature', message: expect.any(String) });
     expect((await f.services.customers.getCustomer(customer.customerId))?.tier).toBe('free');
@@ -55,7 +67,12 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
 
   it('moves the tier and usage plan on a subscription update, once per event id', async () => {
     const customer = await f.addCustomer('free');
-    const event = signed({ id: 'evt_up', type: 'customer.subscription.updated', created: 100, object: await subscriptionObject(customer.subscriptionId!, 'pro') });
+    const event = signed({
+      id: 'evt_up',
+      type: 'customer.subscription.updated',
+      created: 100,
+      object: await subscriptionObject(customer.subscriptionId!, 'pro'),
+    });
     expect(JSON.parse((await handle(event)).body)).toEqual({ received: true, outcome: 'tier-changed' });
     expect(JSON.parse((await handle(event)).body)).toEqual({ received: true, outcome: 'duplicate' });
     const after = (await f.services.customers.getCustomer(customer.customerId))!;
@@ -65,44 +82,75 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
 
   it('ignores an older subscription event that arrives after a newer one', async () => {
     const customer = await f.addCustomer('free');
-    await handle(signed({ id: 'evt_new', type: 'customer.subscription.updated', created: 200, object: await subscriptionObject(customer.subscriptionId!, 'enterprise') }));
-    const late = await handle(signed({ id: 'evt_old', type: 'customer.subscription.updated', created: 100, object: await subscriptionObject(customer.subscriptionId!, 'pro') }));
+    await handle(
+      signed({ id: 'evt_new', type: 'customer.subscription.updated', created: 200, object: await subscriptionObject(customer.subscriptionId!, 'enterprise') }),
+    );
+    const late = await handle(
+      signed({ id: 'evt_old', type: 'customer.subscription.updated', created: 100, object: await subscriptionObject(customer.subscriptionId!, 'pro') }),
+    );
     expect(JSON.parse(late.body).outcome).toBe('ignored');
     expect((await f.services.customers.getCustomer(customer.customerId))?.tier).toBe('enterprise');
   });
 
   it('moves a cancelled customer to Free', async () => {
     const customer = await f.addCustomer('pro');
-    await handle(signed({ id: 'evt_del', type: 'customer.subscription.deleted', created: 300, object: await subscriptionObject(customer.subscriptionId!, 'pro', 'canceled') }));
+    await handle(
+      signed({
+        id: 'evt_del',
+        type: 'customer.subscription.deleted',
+        created: 300,
+        object: await subscriptionObject(customer.subscriptionId!, 'pro', 'canceled'),
+      }),
+    );
     const after = await f.services.customers.getCustomer(customer.customerId);
     expect(after).toMatchObject({ tier: 'free' });
     expect(after?.subscriptionId).toBeUndefined();
     expect(f.gatewayKeys.findByValue(after!.gatewayKeyValue)?.tier).toBe('free');
   });
 
-  it('flushes the period\'s unsettled last hours when Stripe drafts the invoice, before it finalizes', async () => {
+  it("flushes the period's unsettled last hours when Stripe drafts the invoice, before it finalizes", async () => {
     const customer = await f.addCustomer('pro');
     // The last hour of November, too fresh for the scheduled sync's settle window.
     await addHourCounts(f.doc, f.tables.counters, customer.customerId, [{ hour: '2026-11-30T23', billable: 12_345 }]);
-    const invoice = { id: 'in_1', customer: customer.stripeCustomerId, status: 'draft', period_start: Date.UTC(2026, 10, 1) / 1000, period_end: Date.UTC(2026, 11, 1) / 1000, amount_due: 0, amount_paid: 0 };
+    const invoice = {
+      id: 'in_1',
+      customer: customer.stripeCustomerId,
+      status: 'draft',
+      period_start: Date.UTC(2026, 10, 1) / 1000,
+      period_end: Date.UTC(2026, 11, 1) / 1000,
+      amount_due: 0,
+      amount_paid: 0,
+    };
     f.clock.now = Date.UTC(2026, 11, 1, 0, 5);
     f.stripe.setNow(f.clock.now);
     const response = await handle(signed({ id: 'evt_inv', type: 'invoice.created', created: 400, object: invoice }));
     expect(JSON.parse(response.body).outcome).toBe('flushed');
     const { catalogIds } = await f.services.ready();
-    expect(await f.services.provider.meteredTotal(catalogIds.meterId, customer.stripeCustomerId!, Date.UTC(2026, 10, 1) / 1000, Date.UTC(2026, 11, 1) / 1000)).toBe(12_345);
+    expect(
+      await f.services.provider.meteredTotal(catalogIds.meterId, customer.stripeCustomerId!, Date.UTC(2026, 10, 1) / 1000, Date.UTC(2026, 11, 1) / 1000),
+    ).toBe(12_345);
   });
 
   it('holds the invoice flush while billing is paused, as it holds the scheduled sync', async () => {
     const customer = await f.addCustomer('pro');
     await addHourCounts(f.doc, f.tables.counters, customer.customerId, [{ hour: '2026-11-30T23', billable: 777 }]);
     await f.services.state.setPause({ paused: true, by: 'ops', reason: 'investigating a billing error', at: new Date(f.clock.now).toISOString() });
-    const invoice = { id: 'in_paused', customer: customer.stripeCustomerId, status: 'draft', period_start: Date.UTC(2026, 10, 1) / 1000, period_end: Date.UTC(2026, 11, 1) / 1000, amount_due: 0, amount_paid: 0 };
+    const invoice = {
+      id: 'in_paused',
+      customer: customer.stripeCustomerId,
+      status: 'draft',
+      period_start: Date.UTC(2026, 10, 1) / 1000,
+      period_end: Date.UTC(2026, 11, 1) / 1000,
+      amount_due: 0,
+      amount_paid: 0,
+    };
     f.clock.now = Date.UTC(2026, 11, 1, 0, 5);
     f.stripe.setNow(f.clock.now);
     expect((await handle(signed({ id: 'evt_inv_paused', type: 'invoice.created', created: 400, object: invoice }))).statusCode).toBe(200);
     const { catalogIds } = await f.services.ready();
-    expect(await f.services.provider.meteredTotal(catalogIds.meterId, customer.stripeCustomerId!, Date.UTC(2026, 10, 1) / 1000, Date.UTC(2026, 11, 1) / 1000)).toBe(0);
+    expect(
+      await f.services.provider.meteredTotal(catalogIds.meterId, customer.stripeCustomerId!, Date.UTC(2026, 10, 1) / 1000, Date.UTC(2026, 11, 1) / 1000),
+    ).toBe(0);
   });
 
   it('credits the draft invoice for calls voided after they were pushed, so the final invoice equals the estimate', async () => {
@@ -140,18 +188,48 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
     };
     const tierOf = async (customerId: string) => (await f.services.customers.getCustomer(customerId))?.tier;
     /** The usage plan of the customer's current gateway key (a tier change switches it to a new key). */
-    const planOf = async (customer: { customerId: string }) => f.gatewayKeys.findByValue((await f.services.customers.getCustomer(customer.customerId))!.gatewayKeyValue)?.tier;
+    const planOf = async (customer: { customerId: string }) =>
+      f.gatewayKeys.findByValue((await f.services.customers.getCustomer(customer.customerId))!.gatewayKeyValue)?.tier;
     const runGrace = async () =>
-      enforcePaymentGrace(await f.services.customers.listCustomers(), { registry: f.services.customers, gatewayKeys: f.gatewayKeys, retirements: f.services.retirements, config: billingConfig, now: () => f.clock.now });
-    const runKeyCleanup = () => deleteDueGatewayKeys({ gatewayKeys: f.gatewayKeys, retirements: f.services.retirements, registry: f.services.customers, now: () => f.clock.now });
+      enforcePaymentGrace(await f.services.customers.listCustomers(), {
+        registry: f.services.customers,
+        gatewayKeys: f.gatewayKeys,
+        retirements: f.services.retirements,
+        config: billingConfig,
+        now: () => f.clock.now,
+      });
+    const runKeyCleanup = () =>
+      deleteDueGatewayKeys({ gatewayKeys: f.gatewayKeys, retirements: f.services.retirements, registry: f.services.customers, now: () => f.clock.now });
 
     it('grants the tier of an active or trialing subscription', async () => {
       const customer = await f.addCustomer('free');
-      expect(await outcomeOf(handle(signed({ id: 'evt_trial', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(customer.subscriptionId!, 'pro', 'trialing') })))).toBe('tier-changed');
+      expect(
+        await outcomeOf(
+          handle(
+            signed({
+              id: 'evt_trial',
+              type: 'customer.subscription.updated',
+              created: at(),
+              object: await subscriptionObject(customer.subscriptionId!, 'pro', 'trialing'),
+            }),
+          ),
+        ),
+      ).toBe('tier-changed');
       expect(await tierOf(customer.customerId)).toBe('pro');
       expect(await planOf(customer)).toBe('pro');
       setTime(f, f.clock.now + 1000);
-      expect(await outcomeOf(handle(signed({ id: 'evt_active', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(customer.subscriptionId!, 'enterprise', 'active') })))).toBe('tier-changed');
+      expect(
+        await outcomeOf(
+          handle(
+            signed({
+              id: 'evt_active',
+              type: 'customer.subscription.updated',
+              created: at(),
+              object: await subscriptionObject(customer.subscriptionId!, 'enterprise', 'active'),
+            }),
+          ),
+        ),
+      ).toBe('tier-changed');
       expect(await tierOf(customer.customerId)).toBe('enterprise');
     });
 
@@ -159,12 +237,34 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
       expect(billingConfig.pastDueGraceDays).toBe(7);
       const customer = await f.addCustomer('pro');
       const start = f.clock.now;
-      expect(await outcomeOf(handle(signed({ id: 'evt_pd1', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(customer.subscriptionId!, 'pro', 'past_due') })))).toBe('tier-unchanged');
-      expect(await f.services.customers.getCustomer(customer.customerId)).toMatchObject({ tier: 'pro', paymentIssueSince: start, subscriptionId: customer.subscriptionId });
+      expect(
+        await outcomeOf(
+          handle(
+            signed({
+              id: 'evt_pd1',
+              type: 'customer.subscription.updated',
+              created: at(),
+              object: await subscriptionObject(customer.subscriptionId!, 'pro', 'past_due'),
+            }),
+          ),
+        ),
+      ).toBe('tier-unchanged');
+      expect(await f.services.customers.getCustomer(customer.customerId)).toMatchObject({
+        tier: 'pro',
+        paymentIssueSince: start,
+        subscriptionId: customer.subscriptionId,
+      });
 
       // A later past_due event (Stripe's next retry failed) does not restart the grace.
       setTime(f, start + 3 * DAY);
-      await handle(signed({ id: 'evt_pd2', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(customer.subscriptionId!, 'pro', 'past_due') }));
+      await handle(
+        signed({
+          id: 'evt_pd2',
+          type: 'customer.subscription.updated',
+          created: at(),
+          object: await subscriptionObject(customer.subscriptionId!, 'pro', 'past_due'),
+        }),
+      );
       expect(await f.services.customers.getCustomer(customer.customerId)).toMatchObject({ tier: 'pro', paymentIssueSince: start });
 
       setTime(f, start + 7 * DAY - 1);
@@ -183,13 +283,26 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
       expect(f.gatewayKeys.findByValue(customer.gatewayKeyValue)?.tier).toBe('pro');
       expect((await runKeyCleanup()).deleted).toEqual([]);
       setTime(f, start + 7 * DAY + billingConfig.keyCacheTtlSeconds * 1000 + RETIRE_MARGIN_MS);
-      expect((await runKeyCleanup()).deleted).toEqual([expect.objectContaining({ customerId: customer.customerId, key: { gatewayKeyId: customer.gatewayKeyId }, tier: 'pro', reason: 'replaced' })]);
+      expect((await runKeyCleanup()).deleted).toEqual([
+        expect.objectContaining({ customerId: customer.customerId, key: { gatewayKeyId: customer.gatewayKeyId }, tier: 'pro', reason: 'replaced' }),
+      ]);
       expect(f.gatewayKeys.findByValue(customer.gatewayKeyValue)).toBeUndefined();
       expect(await planOf(customer)).toBe('free');
 
       // The customer pays the overdue invoice: Stripe makes the same subscription active again.
       setTime(f, start + 9 * DAY);
-      expect(await outcomeOf(handle(signed({ id: 'evt_paid', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(customer.subscriptionId!, 'pro', 'active') })))).toBe('tier-changed');
+      expect(
+        await outcomeOf(
+          handle(
+            signed({
+              id: 'evt_paid',
+              type: 'customer.subscription.updated',
+              created: at(),
+              object: await subscriptionObject(customer.subscriptionId!, 'pro', 'active'),
+            }),
+          ),
+        ),
+      ).toBe('tier-changed');
       const after = await f.services.customers.getCustomer(customer.customerId);
       expect(after).toMatchObject({ tier: 'pro', subscriptionId: customer.subscriptionId });
       expect(after?.paymentIssueSince).toBeUndefined();
@@ -200,7 +313,14 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
       const [a, b] = [await f.addCustomer('pro'), await f.addCustomer('enterprise')];
       const start = f.clock.now;
       for (const c of [a, b]) {
-        await handle(signed({ id: `evt_pd_${c.customerId}`, type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(c.subscriptionId!, c.tier as 'pro' | 'enterprise', 'past_due') }));
+        await handle(
+          signed({
+            id: `evt_pd_${c.customerId}`,
+            type: 'customer.subscription.updated',
+            created: at(),
+            object: await subscriptionObject(c.subscriptionId!, c.tier as 'pro' | 'enterprise', 'past_due'),
+          }),
+        );
       }
       setTime(f, start + 8 * DAY);
       let failFor: string | undefined = a.customerId;
@@ -214,15 +334,19 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
       const deps = { registry: f.services.customers, gatewayKeys, retirements: f.services.retirements, config: billingConfig, now: () => f.clock.now };
       const first = await enforcePaymentGrace(await f.services.customers.listCustomers(), deps);
       expect(first).toHaveLength(2);
-      expect(first).toEqual(expect.arrayContaining([
-        { customerId: a.customerId, since: start, change: 'failed', error: 'API Gateway is unavailable' },
-        { customerId: b.customerId, since: start, change: 'moved-to-free' },
-      ]));
+      expect(first).toEqual(
+        expect.arrayContaining([
+          { customerId: a.customerId, since: start, change: 'failed', error: 'API Gateway is unavailable' },
+          { customerId: b.customerId, since: start, change: 'moved-to-free' },
+        ]),
+      );
       expect(await f.services.customers.getCustomer(a.customerId)).toMatchObject({ tier: 'pro', gatewayKeyId: a.gatewayKeyId });
       expect(await tierOf(b.customerId)).toBe('free');
 
       failFor = undefined;
-      expect(await enforcePaymentGrace(await f.services.customers.listCustomers(), deps)).toEqual([{ customerId: a.customerId, since: start, change: 'moved-to-free' }]);
+      expect(await enforcePaymentGrace(await f.services.customers.listCustomers(), deps)).toEqual([
+        { customerId: a.customerId, since: start, change: 'moved-to-free' },
+      ]);
       expect(await tierOf(a.customerId)).toBe('free');
       expect(await planOf(a)).toBe('free');
     });
@@ -230,27 +354,86 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
     it('the scheduled run does not move a customer who paid up after the run read the customer list', async () => {
       const customer = await f.addCustomer('pro');
       const start = f.clock.now;
-      await handle(signed({ id: 'evt_pd', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(customer.subscriptionId!, 'pro', 'past_due') }));
+      await handle(
+        signed({
+          id: 'evt_pd',
+          type: 'customer.subscription.updated',
+          created: at(),
+          object: await subscriptionObject(customer.subscriptionId!, 'pro', 'past_due'),
+        }),
+      );
       setTime(f, start + 8 * DAY);
       const listed = await f.services.customers.listCustomers();
-      expect(await outcomeOf(handle(signed({ id: 'evt_paid', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(customer.subscriptionId!, 'pro', 'active') })))).toBe('tier-unchanged');
-      expect(await enforcePaymentGrace(listed, { registry: f.services.customers, gatewayKeys: f.gatewayKeys, retirements: f.services.retirements, config: billingConfig, now: () => f.clock.now })).toEqual([]);
+      expect(
+        await outcomeOf(
+          handle(
+            signed({
+              id: 'evt_paid',
+              type: 'customer.subscription.updated',
+              created: at(),
+              object: await subscriptionObject(customer.subscriptionId!, 'pro', 'active'),
+            }),
+          ),
+        ),
+      ).toBe('tier-unchanged');
+      expect(
+        await enforcePaymentGrace(listed, {
+          registry: f.services.customers,
+          gatewayKeys: f.gatewayKeys,
+          retirements: f.services.retirements,
+          config: billingConfig,
+          now: () => f.clock.now,
+        }),
+      ).toEqual([]);
       expect(await f.services.customers.getCustomer(customer.customerId)).toMatchObject({ tier: 'pro', gatewayKeyId: customer.gatewayKeyId });
     });
 
     it('unpaid counts the grace from the first past_due event: once it has passed, the webhook itself moves the customer to Free', async () => {
       const customer = await f.addCustomer('enterprise');
       const start = f.clock.now;
-      await handle(signed({ id: 'evt_pd', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(customer.subscriptionId!, 'enterprise', 'past_due') }));
+      await handle(
+        signed({
+          id: 'evt_pd',
+          type: 'customer.subscription.updated',
+          created: at(),
+          object: await subscriptionObject(customer.subscriptionId!, 'enterprise', 'past_due'),
+        }),
+      );
       setTime(f, start + 8 * DAY);
-      expect(await outcomeOf(handle(signed({ id: 'evt_unpaid', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(customer.subscriptionId!, 'enterprise', 'unpaid') })))).toBe('tier-changed');
-      expect(await f.services.customers.getCustomer(customer.customerId)).toMatchObject({ tier: 'free', paymentIssueSince: start, subscriptionId: customer.subscriptionId });
+      expect(
+        await outcomeOf(
+          handle(
+            signed({
+              id: 'evt_unpaid',
+              type: 'customer.subscription.updated',
+              created: at(),
+              object: await subscriptionObject(customer.subscriptionId!, 'enterprise', 'unpaid'),
+            }),
+          ),
+        ),
+      ).toBe('tier-changed');
+      expect(await f.services.customers.getCustomer(customer.customerId)).toMatchObject({
+        tier: 'free',
+        paymentIssueSince: start,
+        subscriptionId: customer.subscriptionId,
+      });
       expect(await planOf(customer)).toBe('free');
     });
 
     it('unpaid as the first bad status starts the grace too, and never raises the tier to what its prices name', async () => {
       const customer = await f.addCustomer('pro');
-      expect(await outcomeOf(handle(signed({ id: 'evt_unpaid', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(customer.subscriptionId!, 'enterprise', 'unpaid') })))).toBe('tier-unchanged');
+      expect(
+        await outcomeOf(
+          handle(
+            signed({
+              id: 'evt_unpaid',
+              type: 'customer.subscription.updated',
+              created: at(),
+              object: await subscriptionObject(customer.subscriptionId!, 'enterprise', 'unpaid'),
+            }),
+          ),
+        ),
+      ).toBe('tier-unchanged');
       expect(await f.services.customers.getCustomer(customer.customerId)).toMatchObject({ tier: 'pro', paymentIssueSince: f.clock.now });
     });
 
@@ -259,25 +442,59 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
       const { catalogIds, stripe } = await f.services.ready();
       const proPrices = stripe.catalog.prices.filter((p) => p.tier === 'pro').map((p) => ({ price: catalogIds.priceIds[p.lookupKey]! }));
       const fresh = await f.stripe.client().subscriptions.create({ customer: customer.stripeCustomerId!, items: proPrices });
-      expect(await outcomeOf(handle(signed({ id: 'evt_inc', type: 'customer.subscription.created', created: at(), object: await subscriptionObject(fresh.id, 'pro', 'incomplete') })))).toBe('ignored');
+      expect(
+        await outcomeOf(
+          handle(
+            signed({ id: 'evt_inc', type: 'customer.subscription.created', created: at(), object: await subscriptionObject(fresh.id, 'pro', 'incomplete') }),
+          ),
+        ),
+      ).toBe('ignored');
       expect(await f.services.customers.getCustomer(customer.customerId)).toMatchObject({ tier: 'free', subscriptionId: customer.subscriptionId });
       expect((await f.stripe.client().subscriptions.retrieve(customer.subscriptionId!)).status).toBe('active');
 
       setTime(f, f.clock.now + 60_000);
-      expect(await outcomeOf(handle(signed({ id: 'evt_inc_ok', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(fresh.id, 'pro', 'active') })))).toBe('tier-changed');
+      expect(
+        await outcomeOf(
+          handle(
+            signed({ id: 'evt_inc_ok', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(fresh.id, 'pro', 'active') }),
+          ),
+        ),
+      ).toBe('tier-changed');
       expect(await f.services.customers.getCustomer(customer.customerId)).toMatchObject({ tier: 'pro', subscriptionId: fresh.id });
       expect((await f.stripe.client().subscriptions.retrieve(customer.subscriptionId!)).status).toBe('canceled');
     });
 
     it('an incomplete current subscription does not keep a paid tier', async () => {
       const customer = await f.addCustomer('pro');
-      expect(await outcomeOf(handle(signed({ id: 'evt_inc', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(customer.subscriptionId!, 'pro', 'incomplete') })))).toBe('tier-changed');
+      expect(
+        await outcomeOf(
+          handle(
+            signed({
+              id: 'evt_inc',
+              type: 'customer.subscription.updated',
+              created: at(),
+              object: await subscriptionObject(customer.subscriptionId!, 'pro', 'incomplete'),
+            }),
+          ),
+        ),
+      ).toBe('tier-changed');
       expect(await f.services.customers.getCustomer(customer.customerId)).toMatchObject({ tier: 'free', subscriptionId: customer.subscriptionId });
     });
 
     it('incomplete_expired moves the customer to Free and forgets the subscription', async () => {
       const customer = await f.addCustomer('pro');
-      expect(await outcomeOf(handle(signed({ id: 'evt_exp', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(customer.subscriptionId!, 'pro', 'incomplete_expired') })))).toBe('tier-changed');
+      expect(
+        await outcomeOf(
+          handle(
+            signed({
+              id: 'evt_exp',
+              type: 'customer.subscription.updated',
+              created: at(),
+              object: await subscriptionObject(customer.subscriptionId!, 'pro', 'incomplete_expired'),
+            }),
+          ),
+        ),
+      ).toBe('tier-changed');
       const after = await f.services.customers.getCustomer(customer.customerId);
       expect(after?.tier).toBe('free');
       expect(after?.subscriptionId).toBeUndefined();
@@ -286,16 +503,49 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
 
     it('paused moves the customer to Free at once and keeps the subscription, so resuming restores the tier', async () => {
       const customer = await f.addCustomer('pro');
-      expect(await outcomeOf(handle(signed({ id: 'evt_pause', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(customer.subscriptionId!, 'pro', 'paused') })))).toBe('tier-changed');
+      expect(
+        await outcomeOf(
+          handle(
+            signed({
+              id: 'evt_pause',
+              type: 'customer.subscription.updated',
+              created: at(),
+              object: await subscriptionObject(customer.subscriptionId!, 'pro', 'paused'),
+            }),
+          ),
+        ),
+      ).toBe('tier-changed');
       expect(await f.services.customers.getCustomer(customer.customerId)).toMatchObject({ tier: 'free', subscriptionId: customer.subscriptionId });
       setTime(f, f.clock.now + 1000);
-      expect(await outcomeOf(handle(signed({ id: 'evt_resume', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(customer.subscriptionId!, 'pro', 'active') })))).toBe('tier-changed');
+      expect(
+        await outcomeOf(
+          handle(
+            signed({
+              id: 'evt_resume',
+              type: 'customer.subscription.updated',
+              created: at(),
+              object: await subscriptionObject(customer.subscriptionId!, 'pro', 'active'),
+            }),
+          ),
+        ),
+      ).toBe('tier-changed');
       expect(await tierOf(customer.customerId)).toBe('pro');
     });
 
     it('a status Stripe may add later is ignored, with a 200', async () => {
       const customer = await f.addCustomer('pro');
-      expect(await outcomeOf(handle(signed({ id: 'evt_new_status', type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(customer.subscriptionId!, 'enterprise', 'on_hold') })))).toBe('ignored');
+      expect(
+        await outcomeOf(
+          handle(
+            signed({
+              id: 'evt_new_status',
+              type: 'customer.subscription.updated',
+              created: at(),
+              object: await subscriptionObject(customer.subscriptionId!, 'enterprise', 'on_hold'),
+            }),
+          ),
+        ),
+      ).toBe('ignored');
       expect(await tierOf(customer.customerId)).toBe('pro');
     });
   });
@@ -327,8 +577,22 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
       const customer = await f.addCustomer('free');
       const { keys, creates } = slowCountedKeys();
       // Two Lambda instances, as Stripe's concurrent deliveries would reach.
-      const [a, b] = [0, 1].map(() => createWebhookHandler({ stripe: f.stripe.client(), webhookSecret: SECRET, services: f.services, gatewayKeys: keys, claims: claimsOf(f), logger: silent }));
-      const event = signed({ id: 'evt_race', type: 'customer.subscription.updated', created: 100, object: await subscriptionObject(customer.subscriptionId!, 'pro') });
+      const [a, b] = [0, 1].map(() =>
+        createWebhookHandler({
+          stripe: f.stripe.client(),
+          webhookSecret: SECRET,
+          services: f.services,
+          gatewayKeys: keys,
+          claims: claimsOf(f),
+          logger: silent,
+        }),
+      );
+      const event = signed({
+        id: 'evt_race',
+        type: 'customer.subscription.updated',
+        created: 100,
+        object: await subscriptionObject(customer.subscriptionId!, 'pro'),
+      });
       const responses = await Promise.all([a!(event), b!(event)]);
       expect(responses.map((r) => r.statusCode).sort()).toEqual([200, 409]);
       expect(JSON.parse(responses.find((r) => r.statusCode === 200)!.body)).toEqual({ received: true, outcome: 'tier-changed' });
@@ -344,12 +608,24 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
       expect(await claimCount(f)).toBe(1);
     });
 
-    it('a failure mid-processing releases the claim, so Stripe\'s retry acts', async () => {
+    it("a failure mid-processing releases the claim, so Stripe's retry acts", async () => {
       const customer = await f.addCustomer('free');
       const { keys, creates } = slowCountedKeys({ failFirst: true });
       const errors: unknown[] = [];
-      const h = createWebhookHandler({ stripe: f.stripe.client(), webhookSecret: SECRET, services: f.services, gatewayKeys: keys, claims: claimsOf(f), logger: { ...silent, error: (...args: unknown[]) => void errors.push(args) } });
-      const event = signed({ id: 'evt_fail', type: 'customer.subscription.updated', created: 100, object: await subscriptionObject(customer.subscriptionId!, 'pro') });
+      const h = createWebhookHandler({
+        stripe: f.stripe.client(),
+        webhookSecret: SECRET,
+        services: f.services,
+        gatewayKeys: keys,
+        claims: claimsOf(f),
+        logger: { ...silent, error: (...args: unknown[]) => void errors.push(args) },
+      });
+      const event = signed({
+        id: 'evt_fail',
+        type: 'customer.subscription.updated',
+        created: 100,
+        object: await subscriptionObject(customer.subscriptionId!, 'pro'),
+      });
       const failed = await h(event);
       expect(failed.statusCode).toBe(500);
       expect(errors).toHaveLength(1);
@@ -372,21 +648,42 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
   describe('verified events we cannot use: 200 and a log line with ids only', () => {
     function recordingLogger() {
       const lines: Array<{ level: string; message: string; attributes: unknown }> = [];
-      const at = (level: string) => (message: unknown, ...attributes: unknown[]) => void lines.push({ level, message: String(message), attributes: attributes[0] });
+      const at =
+        (level: string) =>
+        (message: unknown, ...attributes: unknown[]) =>
+          void lines.push({ level, message: String(message), attributes: attributes[0] });
       return { lines, logger: { info: at('info'), warn: at('warn'), error: at('error') } };
     }
 
     it('a known type whose object lacks fields we read', async () => {
       const customer = await f.addCustomer('free');
       const { lines, logger } = recordingLogger();
-      const h = createWebhookHandler({ stripe: f.stripe.client(), webhookSecret: SECRET, services: f.services, gatewayKeys: f.gatewayKeys, claims: claimsOf(f), logger });
+      const h = createWebhookHandler({
+        stripe: f.stripe.client(),
+        webhookSecret: SECRET,
+        services: f.services,
+        gatewayKeys: f.gatewayKeys,
+        claims: claimsOf(f),
+        logger,
+      });
       const { items: _items, ...withoutItems } = await subscriptionObject(customer.subscriptionId!, 'pro');
       const secretish = { ...withoutItems, metadata: { note: 'Jane Doe, jane@example.com' } };
       const response = await h(signed({ id: 'evt_shape', type: 'customer.subscription.updated', created: 100, object: secretish }));
       expect(response.statusCode).toBe(200);
       expect(JSON.parse(response.body)).toEqual({ received: true, outcome: 'ignored' });
       expect(await f.services.customers.getCustomer(customer.customerId)).toMatchObject({ tier: 'free' });
-      expect(lines).toEqual([{ level: 'info', message: 'webhook processed', attributes: { eventId: 'evt_shape', type: 'customer.subscription.updated', outcome: 'ignored', reason: 'unexpected customer.subscription.updated object: items' } }]);
+      expect(lines).toEqual([
+        {
+          level: 'info',
+          message: 'webhook processed',
+          attributes: {
+            eventId: 'evt_shape',
+            type: 'customer.subscription.updated',
+            outcome: 'ignored',
+            reason: 'unexpected customer.subscription.updated object: items',
+          },
+        },
+      ]);
       expect(JSON.stringify(lines)).not.toContain('jane@example.com');
 
       const invoice = await h(signed({ id: 'evt_inv_shape', type: 'invoice.paid', created: 100, object: { id: 'in_1', customer: customer.stripeCustomerId } }));
@@ -396,11 +693,31 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
 
     it('a type we do not handle', async () => {
       const { lines, logger } = recordingLogger();
-      const h = createWebhookHandler({ stripe: f.stripe.client(), webhookSecret: SECRET, services: f.services, gatewayKeys: f.gatewayKeys, claims: claimsOf(f), logger });
-      const response = await h(signed({ id: 'evt_other', type: 'charge.dispute.created', created: 100, object: { id: 'dp_1', evidence: { customer_email_address: 'jane@example.com' } } }));
+      const h = createWebhookHandler({
+        stripe: f.stripe.client(),
+        webhookSecret: SECRET,
+        services: f.services,
+        gatewayKeys: f.gatewayKeys,
+        claims: claimsOf(f),
+        logger,
+      });
+      const response = await h(
+        signed({
+          id: 'evt_other',
+          type: 'charge.dispute.created',
+          created: 100,
+          object: { id: 'dp_1', evidence: { customer_email_address: 'jane@example.com' } },
+        }),
+      );
       expect(response.statusCode).toBe(200);
       expect(JSON.parse(response.body)).toEqual({ received: true, outcome: 'ignored' });
-      expect(lines).toEqual([{ level: 'info', message: 'webhook processed', attributes: { eventId: 'evt_other', type: 'charge.dispute.created', outcome: 'ignored', reason: 'event type charge.dispute.created is not used' } }]);
+      expect(lines).toEqual([
+        {
+          level: 'info',
+          message: 'webhook processed',
+          attributes: { eventId: 'evt_other', type: 'charge.dispute.created', outcome: 'ignored', reason: 'event type charge.dispute.created is not used' },
+        },
+      ]);
     });
   });
 
@@ -415,14 +732,23 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
         let body = '';
         req.on('data', (c) => (body += c));
         req.on('end', () => {
-          void createWebhookHandler({ stripe: f.stripe.client(), webhookSecret: secret, services: f.services, gatewayKeys: f.gatewayKeys, claims: claimsOf(f), logger: silent })({ body, headers: req.headers as Record<string, string>, isBase64Encoded: false }).then((r) => {
+          void createWebhookHandler({
+            stripe: f.stripe.client(),
+            webhookSecret: secret,
+            services: f.services,
+            gatewayKeys: f.gatewayKeys,
+            claims: claimsOf(f),
+            logger: silent,
+          })({ body, headers: req.headers as Record<string, string>, isBase64Encoded: false }).then((r) => {
             res.writeHead(r.statusCode);
             res.end(r.body);
           });
         });
       });
       await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-      const endpoint = await f.stripe.client().webhookEndpoints.create({ url: `http://127.0.0.1:${(receiver.address() as { port: number }).port}/webhooks/stripe`, enabled_events: ['*'] });
+      const endpoint = await f.stripe
+        .client()
+        .webhookEndpoints.create({ url: `http://127.0.0.1:${(receiver.address() as { port: number }).port}/webhooks/stripe`, enabled_events: ['*'] });
       secret = endpoint.secret!;
 
       const customer = await f.addCustomer('free');

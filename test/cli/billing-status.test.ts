@@ -25,9 +25,25 @@ describe('billing status (CLI child process, local stack with the local Stripe)'
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cli-status-'));
     cli = cliOnClock(dir, now, { API_BILLING_OPERATOR: 'ops-test' });
-    stack = await startLocalStack({ dir, dynamoDbEndpoint: process.env.TEST_DYNAMODB_ENDPOINT, tablePrefix: `bs${randomUUID().slice(0, 8)}-`, stripe: 'local', syncIntervalMs: 3_600_000, now });
+    stack = await startLocalStack({
+      dir,
+      dynamoDbEndpoint: process.env.TEST_DYNAMODB_ENDPOINT,
+      tablePrefix: `bs${randomUUID().slice(0, 8)}-`,
+      stripe: 'local',
+      syncIntervalMs: 3_600_000,
+      now,
+    });
     writeLocalState(
-      { pid: process.pid, dynamoDbEndpoint: stack.dynamoDbEndpoint, gatewayUrl: stack.gateway.url, gatewayKeysFile: stack.gatewayKeysFile, accessLogFile: stack.accessLogFile, deadLetterFile: stack.deadLetterFile, tables: stack.tables, stripeApiBase: stack.billing!.stripeApiBase },
+      {
+        pid: process.pid,
+        dynamoDbEndpoint: stack.dynamoDbEndpoint,
+        gatewayUrl: stack.gateway.url,
+        gatewayKeysFile: stack.gatewayKeysFile,
+        accessLogFile: stack.accessLogFile,
+        deadLetterFile: stack.deadLetterFile,
+        tables: stack.tables,
+        stripeApiBase: stack.billing!.stripeApiBase,
+      },
       dir,
     );
   });
@@ -41,8 +57,14 @@ describe('billing status (CLI child process, local stack with the local Stripe)'
     const month = utcMonth(now());
 
     // 12,345 calls, pushed (flushed, as at the period's end), then 655 more not pushed yet.
-    await addHourCounts(stack.doc, stack.tables.counters, pro.customerId, [{ hour: `${month}-14T20`, billable: 345 }, { hour: `${month}-15T02`, billable: 12_000 }]);
-    expect(await syncCustomerMonth((await stack.store.getCustomer(pro.customerId))!, month, sync, { flush: true })).toMatchObject({ kind: 'pushed', value: 12_345 });
+    await addHourCounts(stack.doc, stack.tables.counters, pro.customerId, [
+      { hour: `${month}-14T20`, billable: 345 },
+      { hour: `${month}-15T02`, billable: 12_000 },
+    ]);
+    expect(await syncCustomerMonth((await stack.store.getCustomer(pro.customerId))!, month, sync, { flush: true })).toMatchObject({
+      kind: 'pushed',
+      value: 12_345,
+    });
     expect(stack.billing!.localStripe!.state.meterEvents.filter((e) => e.customer === pro.stripeCustomerId).reduce((s, e) => s + e.value, 0)).toBe(12_345);
     await addHourCounts(stack.doc, stack.tables.counters, pro.customerId, [{ hour: `${month}-15T09`, billable: 655 }]);
 

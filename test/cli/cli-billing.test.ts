@@ -14,9 +14,24 @@ describe('operator CLI billing levers (child process against the local stack wit
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'cli-billing-'));
     cli = cliAt(dir, { API_BILLING_OPERATOR: 'ops-test' });
-    stack = await startLocalStack({ dir, dynamoDbEndpoint: process.env.TEST_DYNAMODB_ENDPOINT, tablePrefix: `cb${randomUUID().slice(0, 8)}-`, stripe: 'local', syncIntervalMs: 3_600_000 });
+    stack = await startLocalStack({
+      dir,
+      dynamoDbEndpoint: process.env.TEST_DYNAMODB_ENDPOINT,
+      tablePrefix: `cb${randomUUID().slice(0, 8)}-`,
+      stripe: 'local',
+      syncIntervalMs: 3_600_000,
+    });
     writeLocalState(
-      { pid: process.pid, dynamoDbEndpoint: stack.dynamoDbEndpoint, gatewayUrl: stack.gateway.url, gatewayKeysFile: stack.gatewayKeysFile, accessLogFile: stack.accessLogFile, deadLetterFile: stack.deadLetterFile, tables: stack.tables, stripeApiBase: stack.billing!.stripeApiBase },
+      {
+        pid: process.pid,
+        dynamoDbEndpoint: stack.dynamoDbEndpoint,
+        gatewayUrl: stack.gateway.url,
+        gatewayKeysFile: stack.gatewayKeysFile,
+        accessLogFile: stack.accessLogFile,
+        deadLetterFile: stack.deadLetterFile,
+        tables: stack.tables,
+        stripeApiBase: stack.billing!.stripeApiBase,
+      },
       dir,
     );
   });
@@ -24,7 +39,9 @@ describe('operator CLI billing levers (child process against the local stack wit
 
   it('walks the levers: setup, tier changes, pause and resume, flush, cap behaviour, grandfather, refund, each in the audit log', async () => {
     expect((await cli('stripe', 'setup')).stdout).toMatch(/^meter: mtr_/m);
-    const { customerId, apiKey, stripeCustomerId } = JSON.parse((await cli('customers', 'create', '--name', 'Lever Co', '--tier', 'free', '--json')).stdout) as Record<string, string>;
+    const { customerId, apiKey, stripeCustomerId } = JSON.parse(
+      (await cli('customers', 'create', '--name', 'Lever Co', '--tier', 'free', '--json')).stdout,
+    ) as Record<string, string>;
     expect(stripeCustomerId).toMatch(/^cus_/);
 
     expect((await cli('tier', 'set', '--customer', customerId!, '--tier', 'pro', '--reason', 'asked to upgrade')).code).toBe(0);

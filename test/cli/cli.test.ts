@@ -10,7 +10,6 @@ import { cliAt } from '../harness/cli.ts';
 import { midMonthClock } from '../harness/clock.ts';
 import { cliOnClock } from '../harness/cli-clock.ts';
 
-
 describe('operator CLI (child process against the local stack)', () => {
   let stack: LocalStack;
   let dir: string;
@@ -23,13 +22,19 @@ describe('operator CLI (child process against the local stack)', () => {
     cli = cliOnClock(dir, now);
     stack = await startLocalStack({ dir, dynamoDbEndpoint: process.env.TEST_DYNAMODB_ENDPOINT, tablePrefix: `cli${randomUUID().slice(0, 8)}-`, now });
     writeLocalState(
-      { pid: process.pid, dynamoDbEndpoint: stack.dynamoDbEndpoint, gatewayUrl: stack.gateway.url, gatewayKeysFile: stack.gatewayKeysFile, accessLogFile: stack.accessLogFile, deadLetterFile: stack.deadLetterFile, tables: stack.tables },
+      {
+        pid: process.pid,
+        dynamoDbEndpoint: stack.dynamoDbEndpoint,
+        gatewayUrl: stack.gateway.url,
+        gatewayKeysFile: stack.gatewayKeysFile,
+        accessLogFile: stack.accessLogFile,
+        deadLetterFile: stack.deadLetterFile,
+        tables: stack.tables,
+      },
       dir,
     );
   });
   afterAll(async () => stack.stop());
-
-
 
   it('creates a customer whose printed key makes a metered call, and lists it', async () => {
     const created = await cli('customers', 'create', '--name', 'Acme Inc', '--tier', 'pro', '--json');
@@ -66,7 +71,14 @@ describe('operator CLI (child process against the local stack)', () => {
     expect(clean.code).toBe(0);
     expect(JSON.parse(clean.stdout)).toMatchObject({ counted: { billable: 3, voided: 0 }, recounted: { billable: 3, voided: 0 }, differences: [] });
 
-    await stack.doc.send(new UpdateCommand({ TableName: stack.tables.counters, Key: { pk: `CUSTOMER#${customerId}`, sk: `MONTH#${utcMonth(now())}` }, UpdateExpression: 'ADD billable :one', ExpressionAttributeValues: { ':one': 1 } }));
+    await stack.doc.send(
+      new UpdateCommand({
+        TableName: stack.tables.counters,
+        Key: { pk: `CUSTOMER#${customerId}`, sk: `MONTH#${utcMonth(now())}` },
+        UpdateExpression: 'ADD billable :one',
+        ExpressionAttributeValues: { ':one': 1 },
+      }),
+    );
     const tampered = await cli('recount', '--customer', customerId!);
     expect(tampered.code).toBe(1);
     expect(tampered.stdout).toMatch(/differences:\s+1/);
@@ -74,7 +86,11 @@ describe('operator CLI (child process against the local stack)', () => {
 
   it('lists, acknowledges and resolves billing tickets, and refuses to acknowledge one twice', async () => {
     const { apiKey } = JSON.parse((await cli('customers', 'create', '--name', 'Unhappy', '--json')).stdout) as Record<string, string>;
-    const filed = await fetch(`${stack.gateway.url}/support/tickets`, { method: 'POST', headers: { 'x-api-key': apiKey! }, body: JSON.stringify({ message: 'double charge' }) });
+    const filed = await fetch(`${stack.gateway.url}/support/tickets`, {
+      method: 'POST',
+      headers: { 'x-api-key': apiKey! },
+      body: JSON.stringify({ message: 'double charge' }),
+    });
     expect(filed.status).toBe(201);
     const { ticketId } = (await filed.json()) as { ticketId: string };
     expect((await cli('tickets', 'list')).stdout).toMatch(new RegExp(`${ticketId}\\s+open`));
@@ -89,12 +105,15 @@ describe('operator CLI (child process against the local stack)', () => {
   });
 
   it('suspends and reinstates a customer, approves a cap raise, and keeps each in the audit log', async () => {
-    const { customerId, apiKey } = JSON.parse((await cli('customers', 'create', '--name', 'Levers', '--tier', 'pro', '--json')).stdout) as Record<string, string>;
+    const { customerId, apiKey } = JSON.parse((await cli('customers', 'create', '--name', 'Levers', '--tier', 'pro', '--json')).stdout) as Record<
+      string,
+      string
+    >;
     expect((await cli('customers', 'suspend', '--customer', customerId!, '--reason', 'chargeback')).code).toBe(0);
     expect((await fetch(`${stack.gateway.url}/api/x`, { headers: { 'x-api-key': apiKey! } })).status).toBe(403);
     expect((await cli('customers', 'reinstate', '--customer', customerId!, '--reason', 'resolved')).code).toBe(0);
     expect((await cli('cap', 'approve', '--customer', customerId!, '--cap', '2500', '--reason', 'enterprise trial')).code).toBe(0);
-    expect((await stack.store.getCustomer(customerId!))).toMatchObject({ status: 'active', capCents: 250_000 });
+    expect(await stack.store.getCustomer(customerId!)).toMatchObject({ status: 'active', capCents: 250_000 });
     const audit = JSON.parse((await cli('audit', '--customer', customerId!, '--json')).stdout) as Array<{ action: string; reason: string; by: string }>;
     expect(audit.map((a) => [a.action, a.reason])).toEqual([
       ['suspend', 'chargeback'],

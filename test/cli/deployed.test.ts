@@ -16,7 +16,13 @@ describe('CLI against a deployed stack', () => {
   it('maps the outputs to tables, usage plans and the Stripe secret', () => {
     const outputs = Object.fromEntries(required.map((key) => [key, `value-of-${key}`]));
     expect(deployedStackFromOutputs('ApiBilling', outputs)).toEqual({
-      tables: { customers: 'value-of-CustomersTable', apiKeys: 'value-of-ApiKeysTable', usageEvents: 'value-of-UsageEventsTable', counters: 'value-of-CountersTable', billing: 'value-of-BillingTable' },
+      tables: {
+        customers: 'value-of-CustomersTable',
+        apiKeys: 'value-of-ApiKeysTable',
+        usageEvents: 'value-of-UsageEventsTable',
+        counters: 'value-of-CountersTable',
+        billing: 'value-of-BillingTable',
+      },
       usagePlanIds: { free: 'value-of-UsagePlanIdFree', pro: 'value-of-UsagePlanIdPro', enterprise: 'value-of-UsagePlanIdEnterprise' },
       stripeSecretArn: 'value-of-StripeSecretArn',
     });

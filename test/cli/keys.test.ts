@@ -22,9 +22,22 @@ describe('key rotation and suspension through the CLI (local stack, stepped cloc
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cli-keys-'));
     cli = cliAt(dir);
-    stack = await startLocalStack({ dir, dynamoDbEndpoint: process.env.TEST_DYNAMODB_ENDPOINT, tablePrefix: `ck${randomUUID().slice(0, 8)}-`, now: () => clock.now });
+    stack = await startLocalStack({
+      dir,
+      dynamoDbEndpoint: process.env.TEST_DYNAMODB_ENDPOINT,
+      tablePrefix: `ck${randomUUID().slice(0, 8)}-`,
+      now: () => clock.now,
+    });
     writeLocalState(
-      { pid: process.pid, dynamoDbEndpoint: stack.dynamoDbEndpoint, gatewayUrl: stack.gateway.url, gatewayKeysFile: stack.gatewayKeysFile, accessLogFile: stack.accessLogFile, deadLetterFile: stack.deadLetterFile, tables: stack.tables },
+      {
+        pid: process.pid,
+        dynamoDbEndpoint: stack.dynamoDbEndpoint,
+        gatewayUrl: stack.gateway.url,
+        gatewayKeysFile: stack.gatewayKeysFile,
+        accessLogFile: stack.accessLogFile,
+        deadLetterFile: stack.deadLetterFile,
+        tables: stack.tables,
+      },
       dir,
     );
   });
@@ -54,8 +67,17 @@ describe('key rotation and suspension through the CLI (local stack, stepped cloc
 
     expect((await call(newKey!)).status).toBe(200); // at once: no wait for any cache
     expect((await call(oldKey)).status).toBe(200);
-    const listed = JSON.parse((await cli('keys', 'list', '--customer', customerId, '--json')).stdout) as Array<{ keyId: string; status: string; prefix: string }>;
-    expect(listed.map((k) => [k.keyId, k.status]).sort()).toEqual([[newKeyId, 'active'], [oldKeyId, 'active']].sort());
+    const listed = JSON.parse((await cli('keys', 'list', '--customer', customerId, '--json')).stdout) as Array<{
+      keyId: string;
+      status: string;
+      prefix: string;
+    }>;
+    expect(listed.map((k) => [k.keyId, k.status]).sort()).toEqual(
+      [
+        [newKeyId, 'active'],
+        [oldKeyId, 'active'],
+      ].sort(),
+    );
     expect(JSON.stringify(listed)).not.toContain(newKey!.slice(12));
 
     // Past the TTL the old key is read again, and is still good: only a revocation ends it.
@@ -70,7 +92,10 @@ describe('key rotation and suspension through the CLI (local stack, stepped cloc
     expect((await call(oldKey)).status).toBe(200);
     // ...and once the TTL has passed it is refused, with the reason.
     clock.now += 1;
-    expect(await call(oldKey)).toEqual({ status: 403, body: expect.objectContaining({ error: 'forbidden', reason: 'KEY_REVOKED', message: 'This API key has been revoked.' }) });
+    expect(await call(oldKey)).toEqual({
+      status: 403,
+      body: expect.objectContaining({ error: 'forbidden', reason: 'KEY_REVOKED', message: 'This API key has been revoked.' }),
+    });
     expect((await call(newKey!)).status).toBe(200);
 
     await stack.settle();
@@ -86,7 +111,10 @@ describe('key rotation and suspension through the CLI (local stack, stepped cloc
 
     expect((await call(apiKey)).status).toBe(200); // the cached customer record, within the TTL
     clock.now += TTL_MS;
-    expect(await call(apiKey)).toEqual({ status: 403, body: expect.objectContaining({ error: 'forbidden', reason: 'CUSTOMER_SUSPENDED', message: 'This account is suspended; contact support.' }) });
+    expect(await call(apiKey)).toEqual({
+      status: 403,
+      body: expect.objectContaining({ error: 'forbidden', reason: 'CUSTOMER_SUSPENDED', message: 'This account is suspended; contact support.' }),
+    });
     expect(await call(apiKey, '/api')).toMatchObject({ status: 403, body: { reason: 'CUSTOMER_SUSPENDED' } });
     expect((await call(apiKey, '/usage')).status).toBe(200); // how it learns why, never metered
 

@@ -19,20 +19,35 @@ describe('the Stripe catalog the configuration implies', () => {
     expect(catalog.prices).toEqual([
       { lookupKey: 'api_billing_free_fee_5feceb66', tier: 'free', role: 'fee', unitAmountCents: 0 },
       { lookupKey: 'api_billing_pro_fee_0ec89b31', tier: 'pro', role: 'fee', unitAmountCents: 4_900 },
-      { lookupKey: 'api_billing_pro_usage_6e8172b1', tier: 'pro', role: 'usage', tiersMode: 'graduated', tiers: [{ upTo: 10_000, unitMillicents: 0 }, { upTo: null, unitMillicents: 200 }] },
+      {
+        lookupKey: 'api_billing_pro_usage_6e8172b1',
+        tier: 'pro',
+        role: 'usage',
+        tiersMode: 'graduated',
+        tiers: [
+          { upTo: 10_000, unitMillicents: 0 },
+          { upTo: null, unitMillicents: 200 },
+        ],
+      },
       { lookupKey: 'api_billing_enterprise_fee_3cfb982e', tier: 'enterprise', role: 'fee', unitAmountCents: 49_900 },
       {
         lookupKey: 'api_billing_enterprise_usage_67c83bbf',
         tier: 'enterprise',
         role: 'usage',
         tiersMode: 'volume',
-        tiers: [{ upTo: 100_000, unitMillicents: 150 }, { upTo: 1_000_000, unitMillicents: 100 }, { upTo: null, unitMillicents: 50 }],
+        tiers: [
+          { upTo: 100_000, unitMillicents: 150 },
+          { upTo: 1_000_000, unitMillicents: 100 },
+          { upTo: null, unitMillicents: 50 },
+        ],
       },
     ]);
   });
 
   it('gives a changed figure a new price (Stripe prices are immutable) and leaves the others alone', () => {
-    const changed = stripeCatalog({ tiers: { ...billingConfig.tiers, pro: { ...billingConfig.tiers.pro, overageUnitMillicents: 250 } } as typeof billingConfig.tiers });
+    const changed = stripeCatalog({
+      tiers: { ...billingConfig.tiers, pro: { ...billingConfig.tiers.pro, overageUnitMillicents: 250 } } as typeof billingConfig.tiers,
+    });
     const keys = (c: typeof catalog) => c.prices.map((p) => p.lookupKey);
     expect(keys(changed).filter((k) => !keys(catalog).includes(k))).toEqual([expect.stringMatching(/^api_billing_pro_usage_[0-9a-f]{8}$/)]);
   });

@@ -33,7 +33,16 @@ function world(counts: Record<string, number>) {
 }
 
 const customer = (fields: Partial<Customer> = {}): Customer => ({
-  customerId: 'c1', name: 'Acme', tier: 'pro', status: 'active', capBehaviour: 'block', gatewayKeyId: 'g', gatewayKeyValue: 'g', createdAt: '2026-10-01T00:00:00Z', capCents: 10_000, ...fields,
+  customerId: 'c1',
+  name: 'Acme',
+  tier: 'pro',
+  status: 'active',
+  capBehaviour: 'block',
+  gatewayKeyId: 'g',
+  gatewayKeyValue: 'g',
+  createdAt: '2026-10-01T00:00:00Z',
+  capCents: 10_000,
+  ...fields,
 });
 
 describe('guardrails: the billing cap (in-memory ports)', () => {
@@ -46,7 +55,9 @@ describe('guardrails: the billing cap (in-memory ports)', () => {
   ])('with %i calls (%i cents of a 10,000-cent cap) alerts at %j', async (calls, cents, percents) => {
     const w = world({ '2026-10': calls, '2026-11': calls });
     const events = await checkGuardrails(customer(), w.deps());
-    expect(events.filter((e) => e.kind === 'cap-alert')).toEqual(percents.map((percent) => ({ kind: 'cap-alert', percent, billCents: cents, capCents: 10_000 })));
+    expect(events.filter((e) => e.kind === 'cap-alert')).toEqual(
+      percents.map((percent) => ({ kind: 'cap-alert', percent, billCents: cents, capCents: 10_000 })),
+    );
     expect(w.alerts.map((a) => a.subject)).toEqual(percents.map((p) => `Acme reached ${p}% of its billing cap`));
   });
 
@@ -79,7 +90,10 @@ describe('guardrails: the billing cap (in-memory ports)', () => {
     expect(await checkGuardrails(customer({ cappedMonth: '2026-11' }), w.deps())).toEqual([]);
     expect(w.capped).toHaveLength(1);
     // Blocked last month only: blocked again this month.
-    expect(await checkGuardrails(customer({ cappedMonth: '2026-10' }), world({ '2026-10': 35_500, '2026-11': 35_500 }).deps())).toContainEqual({ kind: 'blocked', month: '2026-11' });
+    expect(await checkGuardrails(customer({ cappedMonth: '2026-10' }), world({ '2026-10': 35_500, '2026-11': 35_500 }).deps())).toContainEqual({
+      kind: 'blocked',
+      month: '2026-11',
+    });
 
     const absorbing = world({ '2026-10': 40_000, '2026-11': 40_000 });
     expect((await checkGuardrails(customer({ capBehaviour: 'absorb' }), absorbing.deps())).map((e) => e.kind)).toEqual(['cap-alert', 'cap-alert']);
@@ -142,13 +156,17 @@ describe('guardrails: the anomaly alert (in-memory ports)', () => {
     // 10,000 calls in 2 days project 150,000 in the month ($329 against 2 x $69).
     const counts = { '2026-10': 20_000, '2026-11': 10_000 };
     expect(await checkGuardrails(customer(rich), world(counts).deps(NOV_START + 2 * DAY - 1))).toEqual([]);
-    expect(await checkGuardrails(customer(rich), world(counts).deps(NOV_START + 2 * DAY))).toEqual([{ kind: 'anomaly', billCents: 32_900, baselineCents: 6_900, projected: true }]);
+    expect(await checkGuardrails(customer(rich), world(counts).deps(NOV_START + 2 * DAY))).toEqual([
+      { kind: 'anomaly', billCents: 32_900, baselineCents: 6_900, projected: true },
+    ]);
   });
 
   it('does not alert on a projection of exactly twice last month', async () => {
     // Half-way through November, 27,250 calls project to 54,500: $138.00, exactly 2 x $69.00.
     expect(await checkGuardrails(customer(rich), world({ '2026-10': 20_000, '2026-11': 27_250 }).deps(Date.UTC(2026, 10, 16)))).toEqual([]);
-    expect(await checkGuardrails(customer(rich), world({ '2026-10': 20_000, '2026-11': 27_255 }).deps(Date.UTC(2026, 10, 16)))).toEqual([{ kind: 'anomaly', billCents: 13_802, baselineCents: 6_900, projected: true }]);
+    expect(await checkGuardrails(customer(rich), world({ '2026-10': 20_000, '2026-11': 27_255 }).deps(Date.UTC(2026, 10, 16)))).toEqual([
+      { kind: 'anomaly', billCents: 13_802, baselineCents: 6_900, projected: true },
+    ]);
   });
 
   it('alerts an anomaly once a month, and again in the next month', async () => {
@@ -168,7 +186,9 @@ describe('guardrails: the anomaly alert (in-memory ports)', () => {
 
   it('judges a customer new this month against its tier fee', async () => {
     const w = world({ '2026-10': 1_000_000, '2026-11': 35_000 }); // $99 > 2 x $49; October is not its month
-    expect(await checkGuardrails(customer({ ...rich, createdAt: '2026-11-01T00:00:00.000Z' }), w.deps())).toEqual([{ kind: 'anomaly', billCents: 9_900, baselineCents: 4_900, projected: false }]);
+    expect(await checkGuardrails(customer({ ...rich, createdAt: '2026-11-01T00:00:00.000Z' }), w.deps())).toEqual([
+      { kind: 'anomaly', billCents: 9_900, baselineCents: 4_900, projected: false },
+    ]);
     expect(w.read).toEqual(['2026-11']);
     expect(w.alerts[0]!.subject).toBe("Acme: this month's bill is over 2x its tier fee");
     expect(w.alerts[0]!.body).toBe('Acme (pro) has $99.00 billed this month, against $49.00 as its tier fee (no previous month).');
@@ -180,7 +200,9 @@ describe('guardrails: the anomaly alert (in-memory ports)', () => {
 
   it('compares January with December of the year before', async () => {
     const w = world({ '2026-12': 20_000, '2027-01': 60_000 });
-    expect(await checkGuardrails(customer(rich), w.deps(Date.UTC(2027, 0, 20)))).toEqual([{ kind: 'anomaly', billCents: 14_900, baselineCents: 6_900, projected: false }]);
+    expect(await checkGuardrails(customer(rich), w.deps(Date.UTC(2027, 0, 20)))).toEqual([
+      { kind: 'anomaly', billCents: 14_900, baselineCents: 6_900, projected: false },
+    ]);
     expect(w.read).toEqual(['2027-01', '2026-12']);
   });
 

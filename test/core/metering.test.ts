@@ -1,6 +1,13 @@
 import { billingConfig } from '../../lambdas/core/config.ts';
 import { generateApiKey } from '../../lambdas/core/keys.ts';
-import { authorizeCall, cachedKeyDirectory, cachedMonthlyCallCounter, type CallRequest, type MeteringDeps, type MonthlyCallCounter } from '../../lambdas/core/metering.ts';
+import {
+  authorizeCall,
+  cachedKeyDirectory,
+  cachedMonthlyCallCounter,
+  type CallRequest,
+  type MeteringDeps,
+  type MonthlyCallCounter,
+} from '../../lambdas/core/metering.ts';
 import type { ApiKeyRecord, Customer, UsageEvent } from '../../lambdas/core/model.ts';
 import type { KeyDirectory, KeyLookup, UsageEventLog } from '../../lambdas/core/ports.ts';
 import { TtlCache } from '../../lambdas/core/ttl-cache.ts';
@@ -10,8 +17,26 @@ const NOW = Date.UTC(2026, 10, 24, 13, 30, 15, 500);
 /** In-memory ports of the hot path: a key directory and an event log that writes each requestId once. */
 function world(customerFields: Partial<Customer> = {}, keyFields: Partial<ApiKeyRecord> = {}) {
   const issued = generateApiKey();
-  const customer: Customer = { customerId: 'c1', name: 'Acme', tier: 'pro', status: 'active', capBehaviour: 'block', gatewayKeyId: 'g', gatewayKeyValue: 'gv', createdAt: '2026-10-01T00:00:00Z', ...customerFields };
-  const key: ApiKeyRecord = { keyHash: issued.keyHash, keyId: 'k1', customerId: 'c1', keyPrefix: issued.keyPrefix, status: 'active', createdAt: '2026-10-01T00:00:00Z', ...keyFields };
+  const customer: Customer = {
+    customerId: 'c1',
+    name: 'Acme',
+    tier: 'pro',
+    status: 'active',
+    capBehaviour: 'block',
+    gatewayKeyId: 'g',
+    gatewayKeyValue: 'gv',
+    createdAt: '2026-10-01T00:00:00Z',
+    ...customerFields,
+  };
+  const key: ApiKeyRecord = {
+    keyHash: issued.keyHash,
+    keyId: 'k1',
+    customerId: 'c1',
+    keyPrefix: issued.keyPrefix,
+    status: 'active',
+    createdAt: '2026-10-01T00:00:00Z',
+    ...keyFields,
+  };
   const lookups: string[] = [];
   const directory: KeyDirectory = {
     async lookup(hash) {
@@ -28,7 +53,14 @@ function world(customerFields: Partial<Customer> = {}, keyFields: Partial<ApiKey
     },
   };
   const deps = (extra: Partial<MeteringDeps> = {}): MeteringDeps => ({ directory, events: log, config: billingConfig, ...extra });
-  const call = (fields: Partial<CallRequest> = {}): CallRequest => ({ headers: { 'x-api-key': issued.key }, requestId: 'req-1', method: 'GET', route: '/api/{proxy+}', now: NOW, ...fields });
+  const call = (fields: Partial<CallRequest> = {}): CallRequest => ({
+    headers: { 'x-api-key': issued.key },
+    requestId: 'req-1',
+    method: 'GET',
+    route: '/api/{proxy+}',
+    now: NOW,
+    ...fields,
+  });
   return { issued, customer, key, lookups, events, deps, call };
 }
 
@@ -37,7 +69,17 @@ describe('metering decisions (in-memory ports)', () => {
     const w = world();
     expect(await authorizeCall(w.call(), w.deps())).toEqual({ ok: true, customer: w.customer, key: w.key, metering: 'recorded' });
     expect([...w.events.values()]).toEqual([
-      { requestId: 'req-1', customerId: 'c1', keyId: 'k1', method: 'GET', route: '/api/{proxy+}', at: NOW, hour: '2026-11-24T13', month: '2026-11', expiresAt: Math.floor(NOW / 1000) + 40 * 86_400 },
+      {
+        requestId: 'req-1',
+        customerId: 'c1',
+        keyId: 'k1',
+        method: 'GET',
+        route: '/api/{proxy+}',
+        at: NOW,
+        hour: '2026-11-24T13',
+        month: '2026-11',
+        expiresAt: Math.floor(NOW / 1000) + 40 * 86_400,
+      },
     ]);
     // A retried authorizer invocation of the same call: allowed, not metered twice.
     expect(await authorizeCall(w.call(), w.deps())).toMatchObject({ ok: true, metering: 'duplicate' });
@@ -64,7 +106,12 @@ describe('metering decisions (in-memory ports)', () => {
 
   it('refuses a suspended customer on metered routes and lets it read its usage, unmetered', async () => {
     const w = world({ status: 'suspended' });
-    expect(await authorizeCall(w.call(), w.deps())).toEqual({ ok: false, code: 'CUSTOMER_SUSPENDED', status: 403, message: 'This account is suspended; contact support.' });
+    expect(await authorizeCall(w.call(), w.deps())).toEqual({
+      ok: false,
+      code: 'CUSTOMER_SUSPENDED',
+      status: 403,
+      message: 'This account is suspended; contact support.',
+    });
     expect(await authorizeCall(w.call({ route: '/usage' }), w.deps())).toEqual({ ok: true, customer: w.customer, key: w.key, metering: 'free-route' });
     expect(w.events.size).toBe(0);
   });
@@ -107,7 +154,13 @@ describe('metering decisions (in-memory ports)', () => {
     ])('with %i counted calls, %i remain', async (counted, remaining) => {
       const w = world({ tier: 'free' });
       const c = counter(counted);
-      expect(await authorizeCall(w.call(), w.deps({ counter: c }))).toEqual({ ok: true, customer: w.customer, key: w.key, metering: 'recorded', quota: { limit: 1_000, remaining, resetAt } });
+      expect(await authorizeCall(w.call(), w.deps({ counter: c }))).toEqual({
+        ok: true,
+        customer: w.customer,
+        key: w.key,
+        metering: 'recorded',
+        quota: { limit: 1_000, remaining, resetAt },
+      });
       expect(c.asked).toEqual(['c1|2026-11']);
     });
 
@@ -147,7 +200,10 @@ describe('the hot path caches (in-memory ports, controlled clock)', () => {
   it('resolves a key once within the TTL, unknown keys included', async () => {
     const resolved: string[] = [];
     const found = { kind: 'found' } as unknown as KeyLookup;
-    const directory = cachedKeyDirectory({ lookup: async (hash) => (resolved.push(hash) && hash === 'known' ? found : { kind: 'unknown' }) }, new TtlCache<KeyLookup>(10, 30_000, () => 0));
+    const directory = cachedKeyDirectory(
+      { lookup: async (hash) => (resolved.push(hash) && hash === 'known' ? found : { kind: 'unknown' }) },
+      new TtlCache<KeyLookup>(10, 30_000, () => 0),
+    );
     expect(await directory.lookup('known')).toBe(found);
     expect(await directory.lookup('known')).toBe(found);
     expect(await directory.lookup('nope')).toEqual({ kind: 'unknown' });

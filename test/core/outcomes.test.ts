@@ -103,7 +103,10 @@ describe('the outcome path over a batch of log lines', () => {
       line('anonymous', 500, { customerId: undefined, requestId: 'gone-before' }),
     ];
     expect(await handleAccessLog('batch-1', lines, store)).toEqual({ voided: 2, counted: 'added' });
-    expect([...voids]).toEqual([['throttled', 'THROTTLED'], ['failed', 'SERVER_ERROR']]);
+    expect([...voids]).toEqual([
+      ['throttled', 'THROTTLED'],
+      ['failed', 'SERVER_ERROR'],
+    ]);
     expect(batches.get('batch-1')).toEqual(countOutcomes(lines));
     // Redelivered: nothing voided twice, nothing counted twice.
     expect(await handleAccessLog('batch-1', lines, store)).toEqual({ voided: 0, counted: 'duplicate' });

@@ -59,7 +59,12 @@ describe('pricing', () => {
 
 describe('pricing: the bill a customer sees, line by line', () => {
   it('shows a Free month as its calls against the quota, at no charge', () => {
-    expect(estimateBill('free', 835)).toEqual({ tier: 'free', billableCalls: 835, totalCents: 0, lines: [{ description: 'Free tier: 835 of 1000 calls', quantity: 835, amountCents: 0 }] });
+    expect(estimateBill('free', 835)).toEqual({
+      tier: 'free',
+      billableCalls: 835,
+      totalCents: 0,
+      lines: [{ description: 'Free tier: 835 of 1000 calls', quantity: 835, amountCents: 0 }],
+    });
   });
 
   it('shows Pro as the fee, the included calls used and the overage', () => {
@@ -122,7 +127,15 @@ describe('pricing: the most calls billable under a cap', () => {
   const small = {
     tiers: {
       ...billingConfig.tiers,
-      enterprise: { pricing: 'volume' as const, monthlyFeeCents: 3, bands: [{ upTo: 10, unitMillicents: 1_500 }, { upTo: 40, unitMillicents: 1_000 }, { upTo: null, unitMillicents: 500 }] },
+      enterprise: {
+        pricing: 'volume' as const,
+        monthlyFeeCents: 3,
+        bands: [
+          { upTo: 10, unitMillicents: 1_500 },
+          { upTo: 40, unitMillicents: 1_000 },
+          { upTo: null, unitMillicents: 500 },
+        ],
+      },
       pro: { pricing: 'included-plus-overage' as const, monthlyFeeCents: 5, includedCalls: 7, overageUnitMillicents: 700 },
     },
   };

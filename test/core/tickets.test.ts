@@ -22,7 +22,13 @@ describe('billing support tickets (store in DynamoDB Local, controlled clock)', 
 
   it('alerts the operator at once, with the message and the command that acknowledges it', async () => {
     const ticket = await file('I was charged twice');
-    expect(alerts).toEqual([expect.objectContaining({ customerId: 'cust_1', action: `npm run cli -- tickets ack ${ticket.ticketId}`, body: expect.stringContaining('I was charged twice') })]);
+    expect(alerts).toEqual([
+      expect.objectContaining({
+        customerId: 'cust_1',
+        action: `npm run cli -- tickets ack ${ticket.ticketId}`,
+        body: expect.stringContaining('I was charged twice'),
+      }),
+    ]);
   });
 
   it('rejects an empty report and changes nothing', async () => {

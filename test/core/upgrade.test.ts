@@ -24,8 +24,16 @@ describe('upgrade prompts', () => {
 
 describe('upgrade prompts: the words and the edges', () => {
   it('tells a Free customer how much of the quota is gone, and when it is all gone', () => {
-    expect(upgradePrompt('free', 835, billingConfig)).toEqual({ level: 'approaching-quota', targetTier: 'pro', message: "You have used 83% of this month's 1000 free calls. Upgrade to Pro before you run out." });
-    expect(upgradePrompt('free', 1_200, billingConfig)).toEqual({ level: 'quota-reached', targetTier: 'pro', message: 'You have used all 1000 free calls this month. Upgrade to Pro to keep calling.' });
+    expect(upgradePrompt('free', 835, billingConfig)).toEqual({
+      level: 'approaching-quota',
+      targetTier: 'pro',
+      message: "You have used 83% of this month's 1000 free calls. Upgrade to Pro before you run out.",
+    });
+    expect(upgradePrompt('free', 1_200, billingConfig)).toEqual({
+      level: 'quota-reached',
+      targetTier: 'pro',
+      message: 'You have used all 1000 free calls this month. Upgrade to Pro to keep calling.',
+    });
   });
 
   it('does not offer Enterprise at the volume where both bills are equal, and does with the two amounts once it is cheaper', () => {
@@ -33,6 +41,10 @@ describe('upgrade prompts: the words and the edges', () => {
     expect(estimateBill('pro', 470_000).totalCents).toBe(96_900);
     expect(estimateBill('enterprise', 470_000).totalCents).toBe(96_900);
     expect(upgradePrompt('pro', 470_000, billingConfig)).toBeNull();
-    expect(upgradePrompt('pro', 470_010, billingConfig)).toEqual({ level: 'enterprise-cheaper', targetTier: 'enterprise', message: "At this month's volume Enterprise would cost $969.01 instead of $969.02." });
+    expect(upgradePrompt('pro', 470_010, billingConfig)).toEqual({
+      level: 'enterprise-cheaper',
+      targetTier: 'enterprise',
+      message: "At this month's volume Enterprise would cost $969.01 instead of $969.02.",
+    });
   });
 });

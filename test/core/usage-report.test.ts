@@ -8,7 +8,16 @@ const NOW = Date.UTC(2026, 10, 24, 13, 30); // 24 November 2026, 13:30 UTC
 const HOUR = 3_600_000;
 
 const customer = (fields: Partial<Customer> = {}): Customer => ({
-  customerId: 'c1', name: 'Acme', tier: 'pro', status: 'active', capBehaviour: 'block', gatewayKeyId: 'g', gatewayKeyValue: 'g', createdAt: '2026-08-01T00:00:00Z', capCents: 10_000, ...fields,
+  customerId: 'c1',
+  name: 'Acme',
+  tier: 'pro',
+  status: 'active',
+  capBehaviour: 'block',
+  gatewayKeyId: 'g',
+  gatewayKeyValue: 'g',
+  createdAt: '2026-08-01T00:00:00Z',
+  capCents: 10_000,
+  ...fields,
 });
 
 /** An in-memory usage history: hour counts (as the counters hold them) and what Stripe invoiced. */
@@ -76,7 +85,8 @@ describe('the usage report (in-memory history)', () => {
   });
 
   it('gives a quota with what remains, never below zero, and when it resets, for Free', async () => {
-    const at = async (calls: number) => (await usageReport(customer({ tier: 'free' }), history([{ hour: '2026-11-02T00', billable: calls }]).port, billingConfig, NOW));
+    const at = async (calls: number) =>
+      await usageReport(customer({ tier: 'free' }), history([{ hour: '2026-11-02T00', billable: calls }]).port, billingConfig, NOW);
     expect((await at(835)).quota).toEqual({ limit: 1_000, remaining: 165, resetsAt: '2026-12-01T00:00:00.000Z' });
     expect((await at(1_000)).quota?.remaining).toBe(0);
     expect((await at(1_020)).quota?.remaining).toBe(0);
@@ -100,7 +110,12 @@ describe('the usage report (in-memory history)', () => {
 
   it('shows the default $1,000 cap and the lowest alert share as the warning', async () => {
     const config = { ...billingConfig, capAlertPercents: [100, 50] };
-    const report = await usageReport(customer({ capCents: undefined, capBehaviour: 'absorb' }), history([{ hour: '2026-11-02T00', billable: 260_000 }]).port, config, NOW);
+    const report = await usageReport(
+      customer({ capCents: undefined, capBehaviour: 'absorb' }),
+      history([{ hour: '2026-11-02T00', billable: 260_000 }]).port,
+      config,
+      NOW,
+    );
     expect(report.cap).toEqual({ capCents: 100_000, usedPercent: 54, state: 'warning', behaviour: 'absorb' }); // $549 of $1,000
   });
 
@@ -120,7 +135,11 @@ describe('the usage report (in-memory history)', () => {
     expect(feeCredit).toBe(3_367);
     expect(report.calls).toBe(27_000);
     expect(report.estimate.billableCalls).toBe(20_000);
-    expect(report.estimate.lines.at(-1)).toEqual({ description: 'Grandfathered until 2026-12-10: 7000 calls and the fee for those days free', quantity: 7_000, amountCents: -feeCredit });
+    expect(report.estimate.lines.at(-1)).toEqual({
+      description: 'Grandfathered until 2026-12-10: 7000 calls and the fee for those days free',
+      quantity: 7_000,
+      amountCents: -feeCredit,
+    });
     expect(report.estimate.totalCents).toBe(6_900 - feeCredit);
     expect(report.estimate.lines.reduce((s, l) => s + l.amountCents, 0)).toBe(report.estimate.totalCents);
   });
@@ -128,24 +147,35 @@ describe('the usage report (in-memory history)', () => {
   it('charges the hour the window ends in as free, and the hour after it', async () => {
     const from = Date.UTC(2026, 9, 20);
     const until = Date.UTC(2026, 10, 19, 10, 30);
-    const report = await usageReport(customer({ grandfatheredFrom: from, grandfatheredUntil: until }), history([
-      { hour: '2026-11-19T10', billable: 11_000 }, // the window's last (partial) hour: free
-      { hour: '2026-11-19T11', billable: 15_000 }, // after it: charged
-    ]).port, billingConfig, NOW);
+    const report = await usageReport(
+      customer({ grandfatheredFrom: from, grandfatheredUntil: until }),
+      history([
+        { hour: '2026-11-19T10', billable: 11_000 }, // the window's last (partial) hour: free
+        { hour: '2026-11-19T11', billable: 15_000 }, // after it: charged
+      ]).port,
+      billingConfig,
+      NOW,
+    );
     expect(report.estimate.billableCalls).toBe(15_000);
     expect(report.estimate.lines.at(-1)?.quantity).toBe(11_000);
   });
 
   it('shows the estimate as the bill of the month when nothing is grandfathered, for any hours', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.record({ day: fc.integer({ min: 1, max: 24 }), hour: fc.integer({ min: 0, max: 12 }), billable: fc.nat({ max: 100_000 }) }), { maxLength: 20 }), fc.constantFrom<'free' | 'pro' | 'enterprise'>('free', 'pro', 'enterprise'), async (rows, tier) => {
-        const h = rows.map((r) => ({ hour: `2026-11-${String(r.day).padStart(2, '0')}T${String(r.hour).padStart(2, '0')}`, billable: r.billable }));
-        const report = await usageReport(customer({ tier }), history(h).port, billingConfig, NOW);
-        const total = rows.reduce((s, r) => s + r.billable, 0);
-        expect(report.calls).toBe(total);
-        expect(report.daily.reduce((s, d) => s + d.calls, 0)).toBe(total);
-        expect(report.estimate).toEqual(estimateBill(tier, total));
-      }),
+      fc.asyncProperty(
+        fc.array(fc.record({ day: fc.integer({ min: 1, max: 24 }), hour: fc.integer({ min: 0, max: 12 }), billable: fc.nat({ max: 100_000 }) }), {
+          maxLength: 20,
+        }),
+        fc.constantFrom<'free' | 'pro' | 'enterprise'>('free', 'pro', 'enterprise'),
+        async (rows, tier) => {
+          const h = rows.map((r) => ({ hour: `2026-11-${String(r.day).padStart(2, '0')}T${String(r.hour).padStart(2, '0')}`, billable: r.billable }));
+          const report = await usageReport(customer({ tier }), history(h).port, billingConfig, NOW);
+          const total = rows.reduce((s, r) => s + r.billable, 0);
+          expect(report.calls).toBe(total);
+          expect(report.daily.reduce((s, d) => s + d.calls, 0)).toBe(total);
+          expect(report.estimate).toEqual(estimateBill(tier, total));
+        },
+      ),
       { numRuns: 50 },
     );
   });
@@ -166,7 +196,8 @@ describe('account standing', () => {
   it('explains a block at the cap this month, with the cap and the day calls resume', () => {
     expect(accountStanding(customer({ cappedMonth: '2026-11' }), 25_050, NOW)).toEqual({
       state: 'capped',
-      message: 'Your account reached its $250.50 monthly billing cap, so API calls are refused until 2026-12-01. To keep calling now, ask billing support for a higher cap (report below) or upgrade.',
+      message:
+        'Your account reached its $250.50 monthly billing cap, so API calls are refused until 2026-12-01. To keep calling now, ask billing support for a higher cap (report below) or upgrade.',
     });
   });
 

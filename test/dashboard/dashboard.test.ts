@@ -26,7 +26,14 @@ describe('dashboard in headless Chromium against the local stack', () => {
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
     [stack, browser] = await Promise.all([
-      startLocalStack({ dir: mkdtempSync(join(tmpdir(), 'dash-')), dynamoDbEndpoint: process.env.TEST_DYNAMODB_ENDPOINT, tablePrefix: `d${randomUUID().slice(0, 8)}-`, stripe: 'local', syncIntervalMs: 3_600_000, now }),
+      startLocalStack({
+        dir: mkdtempSync(join(tmpdir(), 'dash-')),
+        dynamoDbEndpoint: process.env.TEST_DYNAMODB_ENDPOINT,
+        tablePrefix: `d${randomUUID().slice(0, 8)}-`,
+        stripe: 'local',
+        syncIntervalMs: 3_600_000,
+        now,
+      }),
       launchChromium(),
     ]);
   });
@@ -87,10 +94,14 @@ describe('dashboard in headless Chromium against the local stack', () => {
     expect(await text(page, 'quota-used')).toBe(report.calls.toLocaleString('en-US'));
     expect(await text(page, 'quota-remaining')).toBe(report.quota!.remaining.toLocaleString('en-US'));
     expect(await page.locator('#quota-bar').evaluate((el: HTMLProgressElement) => [el.value, el.max])).toEqual([report.calls, 1_000]);
-    expect(await text(page, 'estimate-total')).toBe(new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' }).format(report.estimate.totalCents / 100));
+    expect(await text(page, 'estimate-total')).toBe(
+      new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' }).format(report.estimate.totalCents / 100),
+    );
     expect(await page.locator('#estimate-lines tbody tr').count()).toBe(report.estimate.lines.length);
     expect(await text(page, 'cap-used')).toBe(String(report.cap.usedPercent));
-    const bars = await page.locator('#daily-chart rect').evaluateAll((rects) => rects.map((r) => ({ day: (r as SVGElement).dataset.day, calls: Number((r as SVGElement).dataset.calls) })));
+    const bars = await page
+      .locator('#daily-chart rect')
+      .evaluateAll((rects) => rects.map((r) => ({ day: (r as SVGElement).dataset.day, calls: Number((r as SVGElement).dataset.calls) })));
     expect(bars).toEqual(report.daily);
     expect(await page.locator('#previous-months tbody tr').count()).toBe(report.previousMonths.length);
 

@@ -112,7 +112,14 @@ function lambdaContext(name: string, remainingMs = 10_000): Context {
 }
 
 /** A proxy event as API Gateway sends it after the key authorizer allowed the call. */
-function proxyEvent(options: { method: string; path: string; resource: string; body?: string; authorizer?: Record<string, unknown>; pathParameters?: Record<string, string> }): APIGatewayProxyEvent {
+function proxyEvent(options: {
+  method: string;
+  path: string;
+  resource: string;
+  body?: string;
+  authorizer?: Record<string, unknown>;
+  pathParameters?: Record<string, string>;
+}): APIGatewayProxyEvent {
   return {
     resource: options.resource,
     path: options.path,
@@ -146,18 +153,34 @@ function proxyEvent(options: { method: string; path: string; resource: string; b
 
 type Handler<E, R> = (event: E, context: Context) => Promise<R>;
 type Mocks = { sns: ReturnType<typeof mockClient>; apiGateway: ReturnType<typeof mockClient>; secrets: ReturnType<typeof mockClient> };
-type Sdk = { sns: typeof import('@aws-sdk/client-sns'); apiGateway: typeof import('@aws-sdk/client-api-gateway'); secrets: typeof import('@aws-sdk/client-secrets-manager') };
+type Sdk = {
+  sns: typeof import('@aws-sdk/client-sns');
+  apiGateway: typeof import('@aws-sdk/client-api-gateway');
+  secrets: typeof import('@aws-sdk/client-secrets-manager');
+};
 
 /**
  * Loads `lambdas/<name>/handler.ts` in a fresh module registry, with `process.env` set to `env`,
  * after mocking the non-DynamoDB AWS clients of that registry (the classes the handler will use).
  */
-function loadHandler<E, R>(name: HandlerName, env: Record<string, string>, setup: (sdk: Sdk, mocks: Mocks) => void = () => undefined): { handler: Handler<E, R>; mocks: Mocks; sdk: Sdk } {
+function loadHandler<E, R>(
+  name: HandlerName,
+  env: Record<string, string>,
+  setup: (sdk: Sdk, mocks: Mocks) => void = () => undefined,
+): { handler: Handler<E, R>; mocks: Mocks; sdk: Sdk } {
   process.env = { ...env };
   let loaded: { handler: Handler<E, R>; mocks: Mocks; sdk: Sdk } | undefined;
   jest.isolateModules(() => {
-    const sdk: Sdk = { sns: require('@aws-sdk/client-sns'), apiGateway: require('@aws-sdk/client-api-gateway'), secrets: require('@aws-sdk/client-secrets-manager') };
-    const mocks: Mocks = { sns: mockClient(sdk.sns.SNSClient), apiGateway: mockClient(sdk.apiGateway.APIGatewayClient), secrets: mockClient(sdk.secrets.SecretsManagerClient) };
+    const sdk: Sdk = {
+      sns: require('@aws-sdk/client-sns'),
+      apiGateway: require('@aws-sdk/client-api-gateway'),
+      secrets: require('@aws-sdk/client-secrets-manager'),
+    };
+    const mocks: Mocks = {
+      sns: mockClient(sdk.sns.SNSClient),
+      apiGateway: mockClient(sdk.apiGateway.APIGatewayClient),
+      secrets: mockClient(sdk.secrets.SecretsManagerClient),
+    };
     setup(sdk, mocks);
     const module = require(join(ROOT, 'lambdas', name, 'handler.ts')) as { handler: Handler<E, R> };
     loaded = { handler: module.handler, mocks, sdk };
@@ -166,7 +189,8 @@ function loadHandler<E, R>(name: HandlerName, env: Record<string, string>, setup
 }
 
 /** Every request a mocked client got, as [command name, input]. */
-const requestsOf = (mock: ReturnType<typeof mockClient>) => mock.calls().map((call) => [(call.args[0] as object).constructor.name, (call.args[0] as { input: unknown }).input]);
+const requestsOf = (mock: ReturnType<typeof mockClient>) =>
+  mock.calls().map((call) => [(call.args[0] as object).constructor.name, (call.args[0] as { input: unknown }).input]);
 
 describe('deployed handler modules, each with its environment, against DynamoDB Local and the local Stripe', () => {
   const originalEnv = process.env;
@@ -179,7 +203,18 @@ describe('deployed handler modules, each with its environment, against DynamoDB 
     jest.useFakeTimers({
       now: midMonthClock()(),
       advanceTimers: true,
-      doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'],
+      doNotFake: [
+        'hrtime',
+        'nextTick',
+        'performance',
+        'queueMicrotask',
+        'setImmediate',
+        'clearImmediate',
+        'setInterval',
+        'clearInterval',
+        'setTimeout',
+        'clearTimeout',
+      ],
     });
   });
   afterAll(() => {
@@ -208,9 +243,13 @@ describe('deployed handler modules, each with its environment, against DynamoDB 
   });
 
   /** The Stripe secret as the operator stores it, served by the mocked Secrets Manager for the stack's ARN only. */
-  const stripeSecret = (webhookSecret = 'whsec_handlers_test') => (sdk: Sdk, mocks: Mocks) => {
-    mocks.secrets.on(sdk.secrets.GetSecretValueCommand, { SecretId: SECRET_ARN }).resolves({ SecretString: JSON.stringify({ secretKey: 'sk_test_local', webhookSecret }) });
-  };
+  const stripeSecret =
+    (webhookSecret = 'whsec_handlers_test') =>
+    (sdk: Sdk, mocks: Mocks) => {
+      mocks.secrets
+        .on(sdk.secrets.GetSecretValueCommand, { SecretId: SECRET_ARN })
+        .resolves({ SecretString: JSON.stringify({ secretKey: 'sk_test_local', webhookSecret }) });
+    };
 
   async function customer(tier: TierName) {
     const { stripe } = await f.services.ready();
@@ -218,7 +257,8 @@ describe('deployed handler modules, each with its environment, against DynamoDB 
   }
 
   const hourOf = (epochMs: number) => new Date(epochMs).toISOString().slice(0, 13);
-  const counter = async (pk: string, sk: string) => (await f.doc.send(new GetCommand({ TableName: f.tables.counters, Key: { pk, sk }, ConsistentRead: true }))).Item;
+  const counter = async (pk: string, sk: string) =>
+    (await f.doc.send(new GetCommand({ TableName: f.tables.counters, Key: { pk, sk }, ConsistentRead: true }))).Item;
 
   it('covers every lambdas/*/handler.ts the stack deploys, and every function the stack builds from one', () => {
     const dirs = readdirSync(join(ROOT, 'lambdas')).filter((d) => existsSync(join(ROOT, 'lambdas', d, 'handler.ts')));
@@ -234,19 +274,27 @@ describe('deployed handler modules, each with its environment, against DynamoDB 
     expect(() => loadHandler('authorizer', env)).toThrow(/Bad Lambda configuration: COUNTERS_TABLE/);
   });
 
-  it('authorizer: a REQUEST authorizer event with a valid key is allowed under the customer\'s gateway key and writes one usage event', async () => {
+  it("authorizer: a REQUEST authorizer event with a valid key is allowed under the customer's gateway key and writes one usage event", async () => {
     const { customer: c, apiKey } = await customer('free');
-    const { handler } = loadHandler<ReturnType<typeof authorizerEvent>, { principalId: string; usageIdentifierKey?: string; policyDocument: { Statement: Array<{ Effect: string }> }; context: Record<string, unknown> }>(
-      'authorizer',
-      environmentOf('authorizer'),
-    );
+    const { handler } = loadHandler<
+      ReturnType<typeof authorizerEvent>,
+      { principalId: string; usageIdentifierKey?: string; policyDocument: { Statement: Array<{ Effect: string }> }; context: Record<string, unknown> }
+    >('authorizer', environmentOf('authorizer'));
     const event = authorizerEvent({ requestId: 'rq-authorizer-1', headers: { 'x-api-key': apiKey.key } });
     const result = await handler(event, lambdaContext('authorizer'));
-    expect(result).toMatchObject({ principalId: c.customerId, usageIdentifierKey: c.gatewayKeyValue, policyDocument: { Statement: [{ Effect: 'Allow' }] }, context: { customerId: c.customerId } });
+    expect(result).toMatchObject({
+      principalId: c.customerId,
+      usageIdentifierKey: c.gatewayKeyValue,
+      policyDocument: { Statement: [{ Effect: 'Allow' }] },
+      context: { customerId: c.customerId },
+    });
     const written = (await f.doc.send(new ScanCommand({ TableName: f.tables.usageEvents, ConsistentRead: true }))).Items;
     expect(written).toEqual([expect.objectContaining({ requestId: 'rq-authorizer-1', customerId: c.customerId, hour: hourOf(Date.now()) })]);
 
-    const denied = await handler(authorizerEvent({ requestId: 'rq-authorizer-2', headers: { 'x-api-key': `ab_live_${'x'.repeat(43)}` } }), lambdaContext('authorizer')).catch((e: Error) => e);
+    const denied = await handler(
+      authorizerEvent({ requestId: 'rq-authorizer-2', headers: { 'x-api-key': `ab_live_${'x'.repeat(43)}` } }),
+      lambdaContext('authorizer'),
+    ).catch((e: Error) => e);
     expect(String(denied)).toMatch(/Unauthorized/);
   });
 
@@ -275,7 +323,16 @@ describe('deployed handler modules, each with its environment, against DynamoDB 
     const hour = hourOf(now);
     for (const id of ['rq-ok', 'rq-throttled']) await f.doc.send(new PutCommand({ TableName: f.tables.usageEvents, Item: usageEvent(id, 'cust_out', hour) }));
     const line = (requestId: string, status: number, responseType: string) =>
-      JSON.stringify({ requestId, requestTimeEpoch: String(now), httpMethod: 'GET', resourcePath: '/api/{proxy+}', status: String(status), responseType, customerId: 'cust_out', latencyMs: '4' });
+      JSON.stringify({
+        requestId,
+        requestTimeEpoch: String(now),
+        httpMethod: 'GET',
+        resourcePath: '/api/{proxy+}',
+        status: String(status),
+        responseType,
+        customerId: 'cust_out',
+        latencyMs: '4',
+      });
     const data = {
       messageType: 'DATA_MESSAGE',
       owner: '123456789012',
@@ -290,34 +347,59 @@ describe('deployed handler modules, each with its environment, against DynamoDB 
     const event: CloudWatchLogsEvent = { awslogs: { data: gzipSync(JSON.stringify(data)).toString('base64') } };
     const { handler } = loadHandler<CloudWatchLogsEvent, unknown>('outcome', environmentOf('outcome'));
     expect(await handler(event, lambdaContext('outcome'))).toEqual({ voided: 1, counted: 'added' });
-    const eventOf = async (requestId: string) => (await f.doc.send(new GetCommand({ TableName: f.tables.usageEvents, Key: { requestId }, ConsistentRead: true }))).Item;
+    const eventOf = async (requestId: string) =>
+      (await f.doc.send(new GetCommand({ TableName: f.tables.usageEvents, Key: { requestId }, ConsistentRead: true }))).Item;
     expect(await eventOf('rq-throttled')).toMatchObject({ voided: true, voidReason: 'THROTTLED' });
     expect(await eventOf('rq-ok')).not.toHaveProperty('voided');
     expect(await counter('CUSTOMER#cust_out', `OUTCOME#${hour}`)).toMatchObject({ s2xx: 1, s4xx: 1 });
   });
 
-  it('usage-api: GET /usage answers the customer\'s month from the counters', async () => {
+  it("usage-api: GET /usage answers the customer's month from the counters", async () => {
     const { customer: c } = await customer('free');
     await addHourCounts(f.doc, f.tables.counters, c.customerId, [{ hour: hourOf(now - 3_600_000), billable: 42 }]);
     const { handler } = loadHandler<APIGatewayProxyEvent, APIGatewayProxyResult>('usage-api', environmentOf('usage-api'));
-    const response = await handler(proxyEvent({ method: 'GET', path: '/usage', resource: '/usage', authorizer: { customerId: c.customerId, principalId: c.customerId } }), lambdaContext('usage-api'));
+    const response = await handler(
+      proxyEvent({ method: 'GET', path: '/usage', resource: '/usage', authorizer: { customerId: c.customerId, principalId: c.customerId } }),
+      lambdaContext('usage-api'),
+    );
     expect(response.statusCode).toBe(200);
-    expect(JSON.parse(response.body)).toMatchObject({ customerId: c.customerId, tier: 'free', month: hourOf(now).slice(0, 7), calls: 42, quota: { limit: 1000, remaining: 958 } });
+    expect(JSON.parse(response.body)).toMatchObject({
+      customerId: c.customerId,
+      tier: 'free',
+      month: hourOf(now).slice(0, 7),
+      calls: 42,
+      quota: { limit: 1000, remaining: 958 },
+    });
   });
 
-  it('support-api: POST /support/tickets stores the ticket and publishes the alert to the stack\'s topic', async () => {
+  it("support-api: POST /support/tickets stores the ticket and publishes the alert to the stack's topic", async () => {
     const { handler, mocks, sdk } = loadHandler<APIGatewayProxyEvent, APIGatewayProxyResult>('support-api', environmentOf('support-api'), (s, m) => {
       m.sns.on(s.sns.PublishCommand).resolves({ MessageId: 'msg-1' });
     });
     const response = await handler(
-      proxyEvent({ method: 'POST', path: '/support/tickets', resource: '/support/tickets', body: JSON.stringify({ message: 'My invoice counts calls twice' }), authorizer: { customerId: 'cust_support' } }),
+      proxyEvent({
+        method: 'POST',
+        path: '/support/tickets',
+        resource: '/support/tickets',
+        body: JSON.stringify({ message: 'My invoice counts calls twice' }),
+        authorizer: { customerId: 'cust_support' },
+      }),
       lambdaContext('support-api'),
     );
     expect(response.statusCode).toBe(201);
     const { ticketId } = JSON.parse(response.body) as { ticketId: string };
     const stored = (await f.doc.send(new ScanCommand({ TableName: f.tables.billing, ConsistentRead: true }))).Items ?? [];
     expect(stored).toContainEqual(expect.objectContaining({ ticketId, customerId: 'cust_support', message: 'My invoice counts calls twice' }));
-    expect(requestsOf(mocks.sns)).toEqual([['PublishCommand', { TopicArn: TOPIC_ARN, Subject: `[api-billing] Billing ticket ${ticketId} from cust_support`, Message: expect.stringContaining('My invoice counts calls twice') }]]);
+    expect(requestsOf(mocks.sns)).toEqual([
+      [
+        'PublishCommand',
+        {
+          TopicArn: TOPIC_ARN,
+          Subject: `[api-billing] Billing ticket ${ticketId} from cust_support`,
+          Message: expect.stringContaining('My invoice counts calls twice'),
+        },
+      ],
+    ]);
     expect(mocks.sns.commandCalls(sdk.sns.PublishCommand)).toHaveLength(1);
   });
 
@@ -325,7 +407,13 @@ describe('deployed handler modules, each with its environment, against DynamoDB 
     const { customer: c } = await customer('free');
     const { handler, mocks } = loadHandler<APIGatewayProxyEvent, APIGatewayProxyResult>('billing-api', environmentOf('billing-api'), stripeSecret());
     const response = await handler(
-      proxyEvent({ method: 'POST', path: '/billing/upgrade', resource: '/billing/upgrade', body: JSON.stringify({ tier: 'pro' }), authorizer: { customerId: c.customerId } }),
+      proxyEvent({
+        method: 'POST',
+        path: '/billing/upgrade',
+        resource: '/billing/upgrade',
+        body: JSON.stringify({ tier: 'pro' }),
+        authorizer: { customerId: c.customerId },
+      }),
       lambdaContext('billing-api'),
     );
     expect(response.statusCode).toBe(200);
@@ -333,17 +421,24 @@ describe('deployed handler modules, each with its environment, against DynamoDB 
     expect(url.startsWith(`${f.stripe.url}/_local/checkout/`)).toBe(true);
     expect(requestsOf(mocks.secrets)).toEqual([['GetSecretValueCommand', expect.objectContaining({ SecretId: SECRET_ARN })]]);
     const session = await f.stripe.client().checkout.sessions.retrieve(url.slice(url.lastIndexOf('/') + 1));
-    expect(session).toMatchObject({ customer: c.stripeCustomerId, success_url: 'https://abc123.execute-api.us-east-1.amazonaws.com/prod/dashboard?upgraded=pro' });
+    expect(session).toMatchObject({
+      customer: c.stripeCustomerId,
+      success_url: 'https://abc123.execute-api.us-east-1.amazonaws.com/prod/dashboard?upgraded=pro',
+    });
   });
 
-  it('stripe-sync: a scheduled event pushes the settled usage to the local Stripe as a meter event and alerts at 80% of the cap (and the anomaly) on the stack\'s topic', async () => {
+  it("stripe-sync: a scheduled event pushes the settled usage to the local Stripe as a meter event and alerts at 80% of the cap (and the anomaly) on the stack's topic", async () => {
     const { customer: c } = await customer('pro');
     // $49 + 390,000 calls past the 10,000 included at $2 per 1,000 = $829: past 80% of the $1,000 cap.
     await addHourCounts(f.doc, f.tables.counters, c.customerId, [{ hour: hourOf(now - 2 * 3_600_000), billable: 400_000 }]);
-    const { handler, mocks, sdk } = loadHandler<ScheduledEvent, { counts: Record<string, number>; problems: number }>('stripe-sync', environmentOf('stripe-sync'), (s, m) => {
-      stripeSecret()(s, m);
-      m.sns.on(s.sns.PublishCommand).resolves({ MessageId: 'msg-1' });
-    });
+    const { handler, mocks, sdk } = loadHandler<ScheduledEvent, { counts: Record<string, number>; problems: number }>(
+      'stripe-sync',
+      environmentOf('stripe-sync'),
+      (s, m) => {
+        stripeSecret()(s, m);
+        m.sns.on(s.sns.PublishCommand).resolves({ MessageId: 'msg-1' });
+      },
+    );
     const event: ScheduledEvent = {
       version: '0',
       id: 'c0ffee00-0000-0000-0000-000000000001',
@@ -360,7 +455,11 @@ describe('deployed handler modules, each with its environment, against DynamoDB 
     const published = mocks.sns.commandCalls(sdk.sns.PublishCommand).map((call) => call.args[0].input);
     // $829 for a new customer is also over twice its tier fee: the anomaly alert goes to the same topic.
     expect(published).toEqual([
-      expect.objectContaining({ TopicArn: TOPIC_ARN, Subject: `[api-billing] ${c.name} reached 80% of its billing cap`, Message: expect.stringContaining(c.customerId) }),
+      expect.objectContaining({
+        TopicArn: TOPIC_ARN,
+        Subject: `[api-billing] ${c.name} reached 80% of its billing cap`,
+        Message: expect.stringContaining(c.customerId),
+      }),
       expect.objectContaining({ TopicArn: TOPIC_ARN, Subject: `[api-billing] ${c.name}: this month's bill is over 2x its tier fee` }),
     ]);
     // No retired gateway key is due: the control plane is not called.
@@ -388,14 +487,20 @@ describe('deployed handler modules, each with its environment, against DynamoDB 
         req.on('data', (chunk: Buffer) => chunks.push(chunk));
         req.on('end', async () => {
           const event = proxyEvent({ method: 'POST', path: '/webhooks/stripe', resource: '/webhooks/stripe', body: Buffer.concat(chunks).toString('utf8') });
-          const result = await handler!({ ...event, headers: { ...event.headers, 'Stripe-Signature': String(req.headers['stripe-signature']) } }, lambdaContext('stripe-webhook', 28_000));
+          const result = await handler!(
+            { ...event, headers: { ...event.headers, 'Stripe-Signature': String(req.headers['stripe-signature']) } },
+            lambdaContext('stripe-webhook', 28_000),
+          );
           responses.push(result.statusCode);
           res.writeHead(result.statusCode, result.headers as Record<string, string>).end(result.body);
         });
       });
       await new Promise<void>((done) => server!.listen(0, '127.0.0.1', done));
       const stripe = f.stripe.client();
-      const endpoint = await stripe.webhookEndpoints.create({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/prod/webhooks/stripe`, enabled_events: ['customer.subscription.updated'] });
+      const endpoint = await stripe.webhookEndpoints.create({
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/prod/webhooks/stripe`,
+        enabled_events: ['customer.subscription.updated'],
+      });
 
       const loaded = loadHandler<APIGatewayProxyEvent, APIGatewayProxyResult>('stripe-webhook', env, (s, m) => {
         stripeSecret(endpoint.secret!)(s, m);
@@ -407,7 +512,9 @@ describe('deployed handler modules, each with its environment, against DynamoDB 
       // The customer's subscription changes to the Pro prices in Stripe; Stripe sends the signed event.
       const subscription = await stripe.subscriptions.retrieve(c.subscriptionId!);
       const proPrices = priceIdsOfTier((await f.services.ready()).stripe, 'pro');
-      await stripe.subscriptions.update(c.subscriptionId!, { items: [...subscription.items.data.map((item) => ({ id: item.id, deleted: true })), ...proPrices.map((price) => ({ price }))] });
+      await stripe.subscriptions.update(c.subscriptionId!, {
+        items: [...subscription.items.data.map((item) => ({ id: item.id, deleted: true })), ...proPrices.map((price) => ({ price }))],
+      });
       await f.stripe.webhooksDelivered();
 
       expect(responses).toEqual([200]);
@@ -424,30 +531,57 @@ describe('deployed handler modules, each with its environment, against DynamoDB 
     it('a delivery with a bad signature is a 400 that changes nothing', async () => {
       const { customer: c } = await customer('free');
       const { handler, mocks } = loadHandler<APIGatewayProxyEvent, APIGatewayProxyResult>('stripe-webhook', environmentOf('stripe-webhook'), stripeSecret());
-      const body = JSON.stringify({ id: 'evt_forged', object: 'event', type: 'customer.subscription.deleted', created: Math.floor(now / 1000), data: { object: { id: c.subscriptionId, customer: c.stripeCustomerId, status: 'canceled' } } });
+      const body = JSON.stringify({
+        id: 'evt_forged',
+        object: 'event',
+        type: 'customer.subscription.deleted',
+        created: Math.floor(now / 1000),
+        data: { object: { id: c.subscriptionId, customer: c.stripeCustomerId, status: 'canceled' } },
+      });
       const event = proxyEvent({ method: 'POST', path: '/webhooks/stripe', resource: '/webhooks/stripe', body });
-      const response = await handler({ ...event, headers: { ...event.headers, 'Stripe-Signature': `t=${Math.floor(now / 1000)},v1=${'0'.repeat(64)}` } }, lambdaContext('stripe-webhook'));
+      const response = await handler(
+        { ...event, headers: { ...event.headers, 'Stripe-Signature': `t=${Math.floor(now / 1000)},v1=${'0'.repeat(64)}` } },
+        lambdaContext('stripe-webhook'),
+      );
       expect(response.statusCode).toBe(400);
       expect(await f.services.customers.getCustomer(c.customerId)).toMatchObject({ tier: 'free' });
       expect(requestsOf(mocks.apiGateway)).toEqual([]);
     });
   });
 
-  it('dashboard: GET /dashboard serves the page on the stage\'s base path, and its assets', async () => {
+  it("dashboard: GET /dashboard serves the page on the stage's base path, and its assets", async () => {
     const { handler } = loadHandler<APIGatewayProxyEvent, APIGatewayProxyResult>('dashboard', environmentOf('dashboard'));
     const page = await handler(proxyEvent({ method: 'GET', path: '/dashboard', resource: '/dashboard' }), lambdaContext('dashboard'));
     expect(page).toMatchObject({ statusCode: 200, headers: expect.objectContaining({ 'content-type': expect.stringContaining('text/html') }) });
     expect(page.body).toContain('/prod');
     expect(page.body).not.toContain('{{base}}');
-    const script = await handler(proxyEvent({ method: 'GET', path: '/dashboard/app.js', resource: '/dashboard/{asset}', pathParameters: { asset: 'app.js' } }), lambdaContext('dashboard'));
+    const script = await handler(
+      proxyEvent({ method: 'GET', path: '/dashboard/app.js', resource: '/dashboard/{asset}', pathParameters: { asset: 'app.js' } }),
+      lambdaContext('dashboard'),
+    );
     expect(script).toMatchObject({ statusCode: 200, headers: expect.objectContaining({ 'content-type': expect.stringContaining('javascript') }) });
   });
 
-  it('sample-backend: a metered call is answered with the authorizer\'s customer and its rate-limit headers', async () => {
+  it("sample-backend: a metered call is answered with the authorizer's customer and its rate-limit headers", async () => {
     const { handler } = loadHandler<APIGatewayProxyEvent, APIGatewayProxyResult>('sample-backend', environmentOf('sample-backend'));
-    const event = proxyEvent({ method: 'GET', path: '/api/hello', resource: '/api/{proxy+}', pathParameters: { proxy: 'hello' }, authorizer: { customerId: 'cust_b', rateLimitLimit: 1000, rateLimitRemaining: 958, rateLimitReset: 1_800_000_000 } });
+    const event = proxyEvent({
+      method: 'GET',
+      path: '/api/hello',
+      resource: '/api/{proxy+}',
+      pathParameters: { proxy: 'hello' },
+      authorizer: { customerId: 'cust_b', rateLimitLimit: 1000, rateLimitRemaining: 958, rateLimitReset: 1_800_000_000 },
+    });
     const response = await handler(event, lambdaContext('sample-backend'));
-    expect(response).toMatchObject({ statusCode: 200, headers: { 'X-RateLimit-Limit': '1000', 'X-RateLimit-Remaining': '958', 'X-RateLimit-Reset': '1800000000' } });
-    expect(JSON.parse(response.body)).toMatchObject({ ok: true, method: 'GET', path: '/api/hello', requestId: event.requestContext.requestId, customerId: 'cust_b' });
+    expect(response).toMatchObject({
+      statusCode: 200,
+      headers: { 'X-RateLimit-Limit': '1000', 'X-RateLimit-Remaining': '958', 'X-RateLimit-Reset': '1800000000' },
+    });
+    expect(JSON.parse(response.body)).toMatchObject({
+      ok: true,
+      method: 'GET',
+      path: '/api/hello',
+      requestId: event.requestContext.requestId,
+      customerId: 'cust_b',
+    });
   });
 });

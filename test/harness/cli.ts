@@ -13,7 +13,15 @@ const BUNDLE_DIR = join(ROOT, 'test-output/cli-bundle');
 
 /** Bundles cli/main.ts beside the project's node_modules (packages stay external). */
 export function bundleCli(): void {
-  buildSync({ entryPoints: [join(ROOT, 'cli/main.ts')], bundle: true, platform: 'node', format: 'cjs', packages: 'external', outfile: join(BUNDLE_DIR, 'main.cjs'), logLevel: 'warning' });
+  buildSync({
+    entryPoints: [join(ROOT, 'cli/main.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    packages: 'external',
+    outfile: join(BUNDLE_DIR, 'main.cjs'),
+    logLevel: 'warning',
+  });
   // As cli/bin.js does: run main() with the process's own argv.
   writeFileSync(join(BUNDLE_DIR, 'run.cjs'), "require('./main.cjs').main();\n");
 }

@@ -85,7 +85,12 @@ export async function meteringFixture(): Promise<MeteringFixture> {
 }
 
 /** The event API Gateway sends a REQUEST authorizer for `ANY /api/{proxy+}`. */
-export function authorizerEvent(options: { requestId: string; headers?: Record<string, string>; resource?: string; method?: string }): APIGatewayRequestAuthorizerEvent {
+export function authorizerEvent(options: {
+  requestId: string;
+  headers?: Record<string, string>;
+  resource?: string;
+  method?: string;
+}): APIGatewayRequestAuthorizerEvent {
   const resource = options.resource ?? '/api/{proxy+}';
   const method = options.method ?? 'GET';
   return {
@@ -100,6 +105,11 @@ export function authorizerEvent(options: { requestId: string; headers?: Record<s
     queryStringParameters: null,
     multiValueQueryStringParameters: null,
     stageVariables: null,
-    requestContext: { requestId: options.requestId, resourcePath: resource, httpMethod: method, stage: 'prod' } as APIGatewayRequestAuthorizerEvent['requestContext'],
+    requestContext: {
+      requestId: options.requestId,
+      resourcePath: resource,
+      httpMethod: method,
+      stage: 'prod',
+    } as APIGatewayRequestAuthorizerEvent['requestContext'],
   };
 }

@@ -9,7 +9,8 @@ function positiveInteger(name: string): number | undefined {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return undefined;
   const value = Number(raw);
-  if (!Number.isSafeInteger(value) || (name === 'PROPERTY_RUNS' && value < 1)) throw new Error(`${name} must be ${name === 'PROPERTY_RUNS' ? 'a positive' : 'an'} integer, not "${raw}"`);
+  if (!Number.isSafeInteger(value) || (name === 'PROPERTY_RUNS' && value < 1))
+    throw new Error(`${name} must be ${name === 'PROPERTY_RUNS' ? 'a positive' : 'an'} integer, not "${raw}"`);
   return value;
 }
 

@@ -4,13 +4,28 @@ import type { DynamoDBRecord } from 'aws-lambda';
 import type { UsageEvent } from '../../lambdas/core/model.ts';
 
 export function usageEvent(requestId: string, customerId: string, hour = '2026-11-25T06'): UsageEvent {
-  return { requestId, customerId, keyId: 'key_1', method: 'GET', route: '/api/{proxy+}', at: Date.parse(`${hour}:00:00Z`), hour, month: hour.slice(0, 7), expiresAt: 0 };
+  return {
+    requestId,
+    customerId,
+    keyId: 'key_1',
+    method: 'GET',
+    route: '/api/{proxy+}',
+    at: Date.parse(`${hour}:00:00Z`),
+    hour,
+    month: hour.slice(0, 7),
+    expiresAt: 0,
+  };
 }
 
 const image = (event: UsageEvent) => marshall(event, { removeUndefinedValues: true }) as NonNullable<DynamoDBRecord['dynamodb']>['NewImage'];
 
 export function insertRecord(sequenceNumber: number, event: UsageEvent): DynamoDBRecord {
-  return { eventID: `e${sequenceNumber}`, eventName: 'INSERT', eventSourceARN: 'arn:aws:dynamodb:local:0:table/events/stream/x', dynamodb: { SequenceNumber: String(sequenceNumber), NewImage: image(event) } };
+  return {
+    eventID: `e${sequenceNumber}`,
+    eventName: 'INSERT',
+    eventSourceARN: 'arn:aws:dynamodb:local:0:table/events/stream/x',
+    dynamodb: { SequenceNumber: String(sequenceNumber), NewImage: image(event) },
+  };
 }
 
 export function voidRecord(sequenceNumber: number, event: UsageEvent, reason: UsageEvent['voidReason'] = 'THROTTLED'): DynamoDBRecord {
@@ -23,5 +38,10 @@ export function voidRecord(sequenceNumber: number, event: UsageEvent, reason: Us
 }
 
 export function removeRecord(sequenceNumber: number, event: UsageEvent): DynamoDBRecord {
-  return { eventID: `e${sequenceNumber}`, eventName: 'REMOVE', eventSourceARN: 'arn:aws:dynamodb:local:0:table/events/stream/x', dynamodb: { SequenceNumber: String(sequenceNumber), OldImage: image(event) } };
+  return {
+    eventID: `e${sequenceNumber}`,
+    eventName: 'REMOVE',
+    eventSourceARN: 'arn:aws:dynamodb:local:0:table/events/stream/x',
+    dynamodb: { SequenceNumber: String(sequenceNumber), OldImage: image(event) },
+  };
 }

@@ -61,7 +61,9 @@ describe('aggregation', () => {
         Environment: { Variables: Match.objectLike({ COUNTERS_TABLE: { Ref: ids.counters } }) },
         Description: Match.stringLikeRegexp('counters'),
       });
-      expect(actionsOn(statements, ids.counters)).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem']));
+      expect(actionsOn(statements, ids.counters)).toEqual(
+        expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem']),
+      );
       expect(actionsOn(statements, ids.usageEvents)).toEqual(expect.arrayContaining(['dynamodb:GetRecords', 'dynamodb:GetShardIterator']));
     });
   });
@@ -75,9 +77,7 @@ describe('aggregation', () => {
       template.hasResourceProperties('AWS::SQS::QueuePolicy', {
         Queues: [{ Ref: ids.queue }],
         PolicyDocument: {
-          Statement: Match.arrayWith([
-            Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-          ]),
+          Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Action: 'sqs:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
         },
       });
     });

@@ -13,10 +13,16 @@ describe('alerts', () => {
     const template = synth({ alertEmails: 'ops@example.com, billing@example.com' });
     const topic = logicalIdAt(template, 'ApiBilling/Alerts/Topic/Resource');
     template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [logicalIdAt(template, 'ApiBilling/Alerts/Key/Resource'), 'Arn'] } });
-    for (const email of ['ops@example.com', 'billing@example.com']) template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: email, TopicArn: { Ref: topic } });
+    for (const email of ['ops@example.com', 'billing@example.com'])
+      template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: email, TopicArn: { Ref: topic } });
   });
 
-  it.each(['ApiBilling/Aggregation/DeadLetterAlarm/Resource', 'ApiBilling/Aggregation/IteratorAgeAlarm/Resource', 'ApiBilling/StripeBilling/SyncErrorsAlarm/Resource', 'ApiBilling/StripeBilling/SyncProblemsAlarm/Resource'])('routes %s to the topic', (path) => {
+  it.each([
+    'ApiBilling/Aggregation/DeadLetterAlarm/Resource',
+    'ApiBilling/Aggregation/IteratorAgeAlarm/Resource',
+    'ApiBilling/StripeBilling/SyncErrorsAlarm/Resource',
+    'ApiBilling/StripeBilling/SyncProblemsAlarm/Resource',
+  ])('routes %s to the topic', (path) => {
     const template = synth();
     const alarm = template.toJSON().Resources[logicalIdAt(template, path)];
     expect(alarm.Properties.AlarmActions).toEqual([{ Ref: logicalIdAt(template, 'ApiBilling/Alerts/Topic/Resource') }]);
@@ -28,7 +34,7 @@ describe('alerts', () => {
 });
 
 describe('monitoring', () => {
-  it('has an operators\' dashboard and alarms on 5xx answers and authorizer latency, routed to the alert topic', () => {
+  it("has an operators' dashboard and alarms on 5xx answers and authorizer latency, routed to the alert topic", () => {
     const template = synth();
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     const topic = { Ref: logicalIdAt(template, 'ApiBilling/Alerts/Topic/Resource') };

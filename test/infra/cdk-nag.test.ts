@@ -49,11 +49,15 @@ function nagFindings(app: App, outdir: string): Finding[] {
 
 /** Every acknowledgment recorded in the tree: where, which rule, and the reason given. */
 function acknowledgments(root: IConstruct): Array<{ path: string; rule: string; reason: unknown; construct: IConstruct }> {
-  return root.node.findAll().flatMap((construct) =>
-    construct.node.metadata
-      .filter((entry) => entry.type === 'aws:cdk:acknowledged-rules')
-      .flatMap((entry) => Object.entries(entry.data as Record<string, unknown>).map(([rule, reason]) => ({ path: construct.node.path, rule, reason, construct }))),
-  );
+  return root.node
+    .findAll()
+    .flatMap((construct) =>
+      construct.node.metadata
+        .filter((entry) => entry.type === 'aws:cdk:acknowledged-rules')
+        .flatMap((entry) =>
+          Object.entries(entry.data as Record<string, unknown>).map(([rule, reason]) => ({ path: construct.node.path, rule, reason, construct })),
+        ),
+    );
 }
 
 const format = (findings: Finding[]) => findings.map((f) => `${f.severity} ${f.rule} at ${f.path}: ${f.description}`).join('\n');
@@ -102,23 +106,20 @@ describe('cdk-nag AwsSolutions', () => {
     expect(scratchFindings.map((f) => f.rule)).toEqual(expect.arrayContaining(['AwsSolutions-SQS3', 'AwsSolutions-SQS4']));
   });
 
-  it.each(['AuthorizerFunction', 'SampleBackend', 'AggregatorFunction', 'OutcomeFunction'])(
-    'bundles %s into one small CJS file with a source map',
-    (name) => {
-      const template = JSON.parse(readFileSync(join(outdir, `${stack.artifactId}.template.json`), 'utf8')) as {
-        Resources: Record<string, { Type: string; Properties: { Code: { S3Key: string } } }>;
-      };
-      const [, fn] = Object.entries(template.Resources).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.includes(name))!;
-      const bundle = join(outdir, `asset.${fn.Properties.Code.S3Key.replace(/\.zip$/, '')}`, 'index.js');
+  it.each(['AuthorizerFunction', 'SampleBackend', 'AggregatorFunction', 'OutcomeFunction'])('bundles %s into one small CJS file with a source map', (name) => {
+    const template = JSON.parse(readFileSync(join(outdir, `${stack.artifactId}.template.json`), 'utf8')) as {
+      Resources: Record<string, { Type: string; Properties: { Code: { S3Key: string } } }>;
+    };
+    const [, fn] = Object.entries(template.Resources).find(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.includes(name))!;
+    const bundle = join(outdir, `asset.${fn.Properties.Code.S3Key.replace(/\.zip$/, '')}`, 'index.js');
 
-      const code = readFileSync(bundle, 'utf8');
+    const code = readFileSync(bundle, 'utf8');
 
-      expect(statSync(bundle).size).toBeLessThan(512 * 1024);
-      expect(code).toMatch(/exports|module\.exports/);
-      expect(code).not.toMatch(/^import /m);
-      expect(existsSync(`${bundle}.map`)).toBe(true);
-    },
-  );
+    expect(statSync(bundle).size).toBeLessThan(512 * 1024);
+    expect(code).toMatch(/exports|module\.exports/);
+    expect(code).not.toMatch(/^import /m);
+    expect(existsSync(`${bundle}.map`)).toBe(true);
+  });
 
   it('leaves @aws-sdk out of the authorizer bundle', () => {
     const template = JSON.parse(readFileSync(join(outdir, `${stack.artifactId}.template.json`), 'utf8')) as {

@@ -73,13 +73,17 @@ describe('construct props', () => {
     it.each([Duration.seconds(30), Duration.seconds(90), Duration.hours(2)])('rejects a sync interval of %s, saying what is allowed', (syncInterval) => {
       const { stack, tables } = scratchStack();
 
-      expect(() => new StripeBilling(stack, 'Stripe', { ...stripeBillingIn(stack, tables), syncInterval })).toThrow(/syncInterval must be a whole number of minutes from 1 to 60/);
+      expect(() => new StripeBilling(stack, 'Stripe', { ...stripeBillingIn(stack, tables), syncInterval })).toThrow(
+        /syncInterval must be a whole number of minutes from 1 to 60/,
+      );
     });
   });
 
   it('ProductFunction names the missing entry file', () => {
     const { stack } = scratchStack();
 
-    expect(() => new ProductFunction(stack, 'Fn', { handlerName: 'no-such-handler', description: 'x' })).toThrow(/create lambdas\/no-such-handler\/handler\.ts/);
+    expect(() => new ProductFunction(stack, 'Fn', { handlerName: 'no-such-handler', description: 'x' })).toThrow(
+      /create lambdas\/no-such-handler\/handler\.ts/,
+    );
   });
 });

@@ -39,7 +39,9 @@ describe('one route table for the stack, the authorizer and the local gateway', 
   });
 
   it('deploys no method that is not in the table', () => {
-    const table = Object.values(ROUTES).map((r) => `${r.method} ${r.resource}`).sort();
+    const table = Object.values(ROUTES)
+      .map((r) => `${r.method} ${r.resource}`)
+      .sort();
     expect(methods.map((m) => `${m.method} ${m.resource}`).sort()).toEqual(table);
   });
 });

@@ -37,7 +37,18 @@ describe('the stack', () => {
       template.resourceCountIs('AWS::Lambda::Function', 10);
     });
 
-    it.each(['AuthorizerFunction', 'SampleBackend', 'AggregatorFunction', 'OutcomeFunction', 'UsageFunction', 'DashboardFunction', 'SupportFunction', 'SyncFunction', 'WebhookFunction', 'UpgradeFunction'])('%s: Node.js 22 on arm64, traced, Powertools environment', (name) => {
+    it.each([
+      'AuthorizerFunction',
+      'SampleBackend',
+      'AggregatorFunction',
+      'OutcomeFunction',
+      'UsageFunction',
+      'DashboardFunction',
+      'SupportFunction',
+      'SyncFunction',
+      'WebhookFunction',
+      'UpgradeFunction',
+    ])('%s: Node.js 22 on arm64, traced, Powertools environment', (name) => {
       const [, fn] = functions().find(([id]) => id.includes(name))!;
 
       expect(fn.Properties).toMatchObject({

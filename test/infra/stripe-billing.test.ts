@@ -31,7 +31,10 @@ describe('Stripe billing infrastructure', () => {
   });
 
   it('serves the webhook on its own API, unauthorized at the gateway (Stripe signs it), and the upgrade on the customer API behind the key authorizer', () => {
-    expect(resource('ApiBilling/StripeBilling/WebhookApi/Default/webhooks/stripe/POST/Resource').Properties).toMatchObject({ HttpMethod: 'POST', AuthorizationType: 'NONE' });
+    expect(resource('ApiBilling/StripeBilling/WebhookApi/Default/webhooks/stripe/POST/Resource').Properties).toMatchObject({
+      HttpMethod: 'POST',
+      AuthorizationType: 'NONE',
+    });
     expect(resource('ApiBilling/MeteredApi/Api/Default/billing/upgrade/POST/Resource').Properties).toMatchObject({
       HttpMethod: 'POST',
       AuthorizationType: 'CUSTOM',
@@ -39,7 +42,7 @@ describe('Stripe billing infrastructure', () => {
     });
   });
 
-  it('lets the webhook and the sync (the end of a payment grace is a tier change) create gateway keys in the tiers\' usage plans, and only the sync delete them', () => {
+  it("lets the webhook and the sync (the end of a payment grace is a tier change) create gateway keys in the tiers' usage plans, and only the sync delete them", () => {
     const apigatewayActions = (name: string) =>
       statementsOfFunction(template, logicalIdAt(template, `ApiBilling/StripeBilling/${name}/Resource`))
         .filter((s) => [s.Action].flat().some((a) => a.startsWith('apigateway:')))
@@ -51,7 +54,10 @@ describe('Stripe billing infrastructure', () => {
   });
 
   it('alarms when the sync fails', () => {
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: { Ref: logicalIdAt(template, 'ApiBilling/StripeBilling/SyncFunction/Resource') } }] });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: logicalIdAt(template, 'ApiBilling/StripeBilling/SyncFunction/Resource') } }],
+    });
   });
 
   it('outputs the secret to fill and the webhook URL to register', () => {
@@ -78,7 +84,7 @@ describe('Stripe billing infrastructure, in detail', () => {
     });
   });
 
-  it('gives the sync the alert topic, both each tier\'s usage plan (the webhook for tier changes, the sync for the end of a payment grace and retired keys), and only the webhook the idempotency table', () => {
+  it("gives the sync the alert topic, both each tier's usage plan (the webhook for tier changes, the sync for the end of a payment grace and retired keys), and only the webhook the idempotency table", () => {
     const sync = resource('ApiBilling/StripeBilling/SyncFunction/Resource').Properties;
     const webhook = resource('ApiBilling/StripeBilling/WebhookFunction/Resource').Properties;
     const plans = {
@@ -101,7 +107,12 @@ describe('Stripe billing infrastructure, in detail', () => {
   it('integrates POST /webhooks/stripe with the webhook Lambda as a proxy, with no authorizer and no API key', () => {
     const method = resource('ApiBilling/StripeBilling/WebhookApi/Default/webhooks/stripe/POST/Resource').Properties;
 
-    expect(method).toMatchObject({ HttpMethod: 'POST', AuthorizationType: 'NONE', ApiKeyRequired: false, Integration: { Type: 'AWS_PROXY', IntegrationHttpMethod: 'POST' } });
+    expect(method).toMatchObject({
+      HttpMethod: 'POST',
+      AuthorizationType: 'NONE',
+      ApiKeyRequired: false,
+      Integration: { Type: 'AWS_PROXY', IntegrationHttpMethod: 'POST' },
+    });
     expect(JSON.stringify(method.Integration.Uri)).toContain(JSON.stringify(arnOf('ApiBilling/StripeBilling/WebhookFunction/Resource')));
   });
 
@@ -109,15 +120,34 @@ describe('Stripe billing infrastructure, in detail', () => {
     // Scan lists the customers, UpdateItem blocks one at its cap; counters and the outbox are read and written.
     // Billing: the outbox, and a tier change's key retirement entries (PutItem, DeleteItem in its switch transaction;
     // the sync's cleanup also queries and deletes them).
-    ['SyncFunction', { Customers: ['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'], ApiKeys: [], Counters: ['dynamodb:GetItem', 'dynamodb:Query'], Billing: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], Idempotency: [] }],
+    [
+      'SyncFunction',
+      {
+        Customers: ['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'],
+        ApiKeys: [],
+        Counters: ['dynamodb:GetItem', 'dynamodb:Query'],
+        Billing: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+        Idempotency: [],
+      },
+    ],
     // The byStripeCustomer Query is granted on the index ARN, checked below. Event claims: PutItem claims,
     // GetItem reads an existing claim, UpdateItem stores the outcome, DeleteItem releases a failed one.
-    ['WebhookFunction', { Customers: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], ApiKeys: [], Counters: ['dynamodb:Query'], Billing: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], Idempotency: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'] }],
+    [
+      'WebhookFunction',
+      {
+        Customers: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+        ApiKeys: [],
+        Counters: ['dynamodb:Query'],
+        Billing: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+        Idempotency: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      },
+    ],
     ['UpgradeFunction', { Idempotency: [] }],
   ])('%s is granted exactly the table actions it uses', (name, expected) => {
     const statements = statementsOfFunction(template, fnId(name));
 
-    for (const [table, actions] of Object.entries(expected)) expect([table, actionsOn(statements, logicalIdAt(template, `ApiBilling/Tables/${table}/Resource`))]).toEqual([table, actions]);
+    for (const [table, actions] of Object.entries(expected))
+      expect([table, actionsOn(statements, logicalIdAt(template, `ApiBilling/Tables/${table}/Resource`))]).toEqual([table, actions]);
   });
 
   it('grants an index only to the webhook, and only the Query on byStripeCustomer', () => {
@@ -130,12 +160,25 @@ describe('Stripe billing infrastructure, in detail', () => {
     ]);
   });
 
-  it('scopes API Gateway to the three usage plans\' keys and the account\'s API keys, by their ARNs: the webhook and the sync (the end of a payment grace) create keys, the sync deletes retired ones', () => {
+  it("scopes API Gateway to the three usage plans' keys and the account's API keys, by their ARNs: the webhook and the sync (the end of a payment grace) create keys, the sync deletes retired ones", () => {
     const apigateway = (name: string) => statementsOfFunction(template, fnId(name)).filter((s) => [s.Action].flat().some((a) => a.startsWith('apigateway:')));
     const planArn = (tier: string, suffix: string) => ({
-      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':apigateway:', { Ref: 'AWS::Region' }, '::/usageplans/', ref(`ApiBilling/MeteredApi/Api/UsagePlan-${tier}/Resource`), suffix]],
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          ':apigateway:',
+          { Ref: 'AWS::Region' },
+          '::/usageplans/',
+          ref(`ApiBilling/MeteredApi/Api/UsagePlan-${tier}/Resource`),
+          suffix,
+        ],
+      ],
     });
-    const apiKeysArn = (suffix: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':apigateway:', { Ref: 'AWS::Region' }, `::/apikeys${suffix}`]] });
+    const apiKeysArn = (suffix: string) => ({
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':apigateway:', { Ref: 'AWS::Region' }, `::/apikeys${suffix}`]],
+    });
     const tiers = ['free', 'pro', 'enterprise'];
 
     // A tier change: CreateApiKey, CreateUsagePlanKey, GetUsagePlanKey (a retry's conflict).
@@ -157,7 +200,11 @@ describe('Stripe billing infrastructure, in detail', () => {
 
     expect(statements.flatMap((s) => [s.Action].flat()).filter((a) => a.includes('*') && a !== 'kms:GenerateDataKey*')).toEqual([]);
     expect(statements.filter((s) => [s.Action].flat().some((a) => a.startsWith('secretsmanager:')))).toEqual([
-      { Effect: 'Allow', Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], Resource: ref('ApiBilling/StripeBilling/StripeSecret/Resource') },
+      {
+        Effect: 'Allow',
+        Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+        Resource: ref('ApiBilling/StripeBilling/StripeSecret/Resource'),
+      },
     ]);
   });
 
@@ -170,10 +217,19 @@ describe('Stripe billing infrastructure, in detail', () => {
     expect(secret.Description).toContain('{"secretKey":"sk_...","webhookSecret":"whsec_..."}');
   });
 
-  it('outputs the secret\'s ARN and the webhook URL on the webhook API\'s stage', () => {
+  it("outputs the secret's ARN and the webhook URL on the webhook API's stage", () => {
     template.hasOutput('StripeSecretArn', { Value: ref('ApiBilling/StripeBilling/StripeSecret/Resource') });
     template.hasOutput('StripeWebhookUrl', {
-      Value: { 'Fn::Join': ['', Match.arrayWith([ref('ApiBilling/StripeBilling/WebhookApi/Resource'), ref('ApiBilling/StripeBilling/WebhookApi/DeploymentStage.prod/Resource'), '/webhooks/stripe'])] },
+      Value: {
+        'Fn::Join': [
+          '',
+          Match.arrayWith([
+            ref('ApiBilling/StripeBilling/WebhookApi/Resource'),
+            ref('ApiBilling/StripeBilling/WebhookApi/DeploymentStage.prod/Resource'),
+            '/webhooks/stripe',
+          ]),
+        ],
+      },
     });
   });
 

@@ -14,8 +14,20 @@ describe('billing tables', () => {
     ['Customers', [{ AttributeName: 'customerId', KeyType: 'HASH' }]],
     ['ApiKeys', [{ AttributeName: 'keyHash', KeyType: 'HASH' }]],
     ['UsageEvents', [{ AttributeName: 'requestId', KeyType: 'HASH' }]],
-    ['Counters', [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }]],
-    ['Billing', [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }]],
+    [
+      'Counters',
+      [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+    ],
+    [
+      'Billing',
+      [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+    ],
   ])('%s: key schema, on-demand, encrypted, point-in-time recoverable, retained', (name, keySchema) => {
     const resource = table(name);
 
@@ -59,10 +71,14 @@ describe('billing tables', () => {
 
   it('has exactly the six tables, all found by the local stack under Tables/', () => {
     template.resourceCountIs('AWS::DynamoDB::Table', 6);
-    expect(synthesizeTableDefinitions().map((d) => d.role).sort()).toEqual(['apiKeys', 'billing', 'counters', 'customers', 'idempotency', 'usageEvents']);
+    expect(
+      synthesizeTableDefinitions()
+        .map((d) => d.role)
+        .sort(),
+    ).toEqual(['apiKeys', 'billing', 'counters', 'customers', 'idempotency', 'usageEvents']);
   });
 
-  it('keeps webhook event claims in the layout of Powertools\' idempotency utility: partition key id, TTL expiration', () => {
+  it("keeps webhook event claims in the layout of Powertools' idempotency utility: partition key id, TTL expiration", () => {
     expect(table('Idempotency').Properties).toMatchObject({
       KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
       AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],

@@ -29,9 +29,19 @@ describe('the local billing timer', () => {
     const midMonth = midMonthClock();
     let ahead = 0;
     const now = () => midMonth() + ahead;
-    stack = await startLocalStack({ dir: mkdtempSync(join(tmpdir(), 'timer-')), dynamoDbEndpoint: process.env.TEST_DYNAMODB_ENDPOINT, tablePrefix: `tm${randomUUID().slice(0, 8)}-`, stripe: 'local', syncIntervalMs: 100, now });
+    stack = await startLocalStack({
+      dir: mkdtempSync(join(tmpdir(), 'timer-')),
+      dynamoDbEndpoint: process.env.TEST_DYNAMODB_ENDPOINT,
+      tablePrefix: `tm${randomUUID().slice(0, 8)}-`,
+      stripe: 'local',
+      syncIntervalMs: 100,
+      now,
+    });
     const services = stack.billing!.services;
-    const { customer, apiKey } = await createCustomer({ name: 'Timed Co', tier: 'pro' }, { registry: stack.store, gatewayKeys: stack.gatewayKeys, now, stripe: (await services.ready()).stripe });
+    const { customer, apiKey } = await createCustomer(
+      { name: 'Timed Co', tier: 'pro' },
+      { registry: stack.store, gatewayKeys: stack.gatewayKeys, now, stripe: (await services.ready()).stripe },
+    );
     const stripeEvents = () => stack.billing!.localStripe!.state.meterEvents.filter((e) => e.customer === customer.stripeCustomerId);
 
     const statuses = [];
@@ -53,6 +63,9 @@ describe('the local billing timer', () => {
     );
     expect(stripeEvents()).toEqual([expect.objectContaining({ value: 7 })]);
     expect(await sync.state.get(customer.customerId, month)).toMatchObject({ pushedCalls: 7 });
-    await eventually(async () => (await sync.state.get(customer.customerId, month))?.pending === undefined, () => 'the push is still pending');
+    await eventually(
+      async () => (await sync.state.get(customer.customerId, month))?.pending === undefined,
+      () => 'the push is still pending',
+    );
   });
 });

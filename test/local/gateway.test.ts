@@ -31,7 +31,10 @@ async function events(stack: LocalStack): Promise<UsageEvent[]> {
 }
 
 function accessLog(stack: LocalStack): Array<Record<string, string>> {
-  return readFileSync(stack.accessLogFile, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as Record<string, string>);
+  return readFileSync(stack.accessLogFile, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, string>);
 }
 
 const call = (stack: LocalStack, headers: Record<string, string>, path = '/api/hello') => fetch(`${stack.gateway.url}${path}`, { headers });
@@ -93,7 +96,10 @@ describe('local gateway (same authorizer, usage plans and gateway responses)', (
   it("answers the Free tier's 1,001st call of the month with a JSON 429 and the upgrade link", async () => {
     // The real quota; a rate limit high enough that only the quota can refuse.
     stack = await localStack({ ...billingConfig, rateLimit: { requestsPerMinute: 6_000_000, burst: 100_000 } });
-    const { apiKey, customer: { customerId } } = await customer('free');
+    const {
+      apiKey,
+      customer: { customerId },
+    } = await customer('free');
     const statuses: number[] = [];
     for (let batch = 0; batch < 10; batch++) {
       const responses = await Promise.all(Array.from({ length: 100 }, () => call(stack, { 'x-api-key': apiKey.key })));
@@ -110,7 +116,9 @@ describe('local gateway (same authorizer, usage plans and gateway responses)', (
 
     // The outcome path voids it and the aggregator takes it back out: 1,000 billable, 1 voided.
     await stack.settle();
-    const month = await stack.doc.send(new GetCommand({ TableName: stack.tables.counters, Key: { pk: `CUSTOMER#${customerId}`, sk: `MONTH#${utcMonth(now())}` }, ConsistentRead: true }));
+    const month = await stack.doc.send(
+      new GetCommand({ TableName: stack.tables.counters, Key: { pk: `CUSTOMER#${customerId}`, sk: `MONTH#${utcMonth(now())}` }, ConsistentRead: true }),
+    );
     expect(month.Item).toMatchObject({ billable: 1_000, voided: 1 });
     expect((await events(stack)).filter((e) => e.voided)).toEqual([expect.objectContaining({ voidReason: 'QUOTA_EXCEEDED' })]);
   }, 180_000); // 1,001 calls through the authorizer to DynamoDB Local: minutes on a loaded 2-core machine
@@ -140,7 +148,13 @@ describe('local gateway (same authorizer, usage plans and gateway responses)', (
     const { customer: c, apiKey } = await customer('free');
     const response = await call(stack, { 'x-api-key': apiKey.key }, '/usage');
     expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ customerId: c.customerId, tier: 'free', calls: 0, quota: { limit: 1_000, remaining: 1_000 }, estimate: { totalCents: 0 } });
+    expect(await response.json()).toMatchObject({
+      customerId: c.customerId,
+      tier: 'free',
+      calls: 0,
+      quota: { limit: 1_000, remaining: 1_000 },
+      estimate: { totalCents: 0 },
+    });
     expect((await call(stack, {}, '/usage')).status).toBe(401);
     expect(await events(stack)).toEqual([]);
   });
@@ -180,7 +194,10 @@ describe('which routes write usage events, through the local gateway', () => {
 
   it.each(Object.entries(ROUTES) as Array<[RouteName, RouteSpec]>)('%s writes a usage event only when the table says it is metered', async (name, route) => {
     const { stripe } = await stack.billing!.services.ready();
-    const { customer, apiKey } = await createCustomer({ name: `Route ${name}`, tier: 'pro' }, { registry: stack.store, gatewayKeys: stack.gatewayKeys, now: Date.now, stripe });
+    const { customer, apiKey } = await createCustomer(
+      { name: `Route ${name}`, tier: 'pro' },
+      { registry: stack.store, gatewayKeys: stack.gatewayKeys, now: Date.now, stripe },
+    );
     const { path, init, status } = CALLS[name];
     const response = await fetch(`${stack.gateway.url}${path}`, { ...init, headers: { 'x-api-key': apiKey.key, 'content-type': 'application/json' } });
     expect(response.status).toBe(status);

@@ -108,7 +108,10 @@ describe('npm start (local/start.ts as a child process)', () => {
     expect(await usage.json()).toMatchObject({ customerId, tier: 'free' });
     expect((await fetch(`${state.gatewayUrl}/api/hello`, { headers: { 'x-api-key': 'nope' } })).status).toBe(401);
     // The metered call is in the access log the stack writes into its folder.
-    const logged = readFileSync(state.accessLogFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
+    const logged = readFileSync(state.accessLogFile, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, string>);
     expect(logged.filter((l) => l.customerId === customerId).map((l) => [l.resourcePath, l.status])).toEqual([
       ['/api/{proxy+}', '200'],
       ['/usage', '200'],

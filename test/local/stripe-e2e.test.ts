@@ -35,7 +35,9 @@ describe('local stack with the local Stripe, end to end', () => {
     await stack.settle();
 
     const { sync } = await stack.billing!.services.ready();
-    expect(await syncCustomerMonth((await stack.store.getCustomer(customer.customerId))!, utcMonth(now()), sync, { flush: true })).toMatchObject({ kind: 'pushed' });
+    expect(await syncCustomerMonth((await stack.store.getCustomer(customer.customerId))!, utcMonth(now()), sync, { flush: true })).toMatchObject({
+      kind: 'pushed',
+    });
     const report = (await (await fetch(`${stack.gateway.url}/usage`, { headers: { 'x-api-key': apiKey.key } })).json()) as UsageReport;
     expect(report.calls).toBe(statuses.filter((s) => s === 200).length);
 

@@ -14,11 +14,19 @@ import { startLocalStripe, type LocalStripe } from '../../local/stripe/server.ts
 const testModeKey = process.env.STRIPE_SECRET_KEY?.startsWith('sk_test_') ? process.env.STRIPE_SECRET_KEY : undefined;
 
 const targets: Array<[string, boolean, () => Promise<{ stripe: Stripe; stop: () => Promise<void> }>]> = [
-  ['the local Stripe', true, async () => {
-    const local: LocalStripe = await startLocalStripe();
-    return { stripe: local.client(), stop: () => local.stop() };
-  }],
-  [`Stripe test mode${testModeKey ? '' : ' (skipped: set STRIPE_SECRET_KEY=sk_test_… to run it)'}`, Boolean(testModeKey), async () => ({ stripe: stripeClient({ secretKey: testModeKey!, timeoutMs: 30_000 }), stop: async () => undefined })],
+  [
+    'the local Stripe',
+    true,
+    async () => {
+      const local: LocalStripe = await startLocalStripe();
+      return { stripe: local.client(), stop: () => local.stop() };
+    },
+  ],
+  [
+    `Stripe test mode${testModeKey ? '' : ' (skipped: set STRIPE_SECRET_KEY=sk_test_… to run it)'}`,
+    Boolean(testModeKey),
+    async () => ({ stripe: stripeClient({ secretKey: testModeKey!, timeoutMs: 30_000 }), stop: async () => undefined }),
+  ],
 ];
 
 describe.each(targets)('Stripe adapter contract against %s', (_name, enabled, connect) => {

@@ -14,9 +14,21 @@ describe('local Stripe through the official SDK', () => {
   async function meteredSetup(tiers: Stripe.PriceCreateParams.Tier[], mode: 'graduated' | 'volume') {
     const meter = await client.billing.meters.create({ display_name: 'Calls', event_name: 'calls', default_aggregation: { formula: 'sum' } });
     await client.products.create({ id: 'prod_api', name: 'API' });
-    const price = await client.prices.create({ currency: 'usd', product: 'prod_api', billing_scheme: 'tiered', tiers_mode: mode, tiers, recurring: { interval: 'month', usage_type: 'metered', meter: meter.id } });
+    const price = await client.prices.create({
+      currency: 'usd',
+      product: 'prod_api',
+      billing_scheme: 'tiered',
+      tiers_mode: mode,
+      tiers,
+      recurring: { interval: 'month', usage_type: 'metered', meter: meter.id },
+    });
     const customer = await client.customers.create({ name: 'Acme' });
-    const subscription = await client.subscriptions.create({ customer: customer.id, items: [{ price: price.id }], backdate_start_date: Date.UTC(2026, 10, 1) / 1000, billing_cycle_anchor: Date.UTC(2026, 11, 1) / 1000 });
+    const subscription = await client.subscriptions.create({
+      customer: customer.id,
+      items: [{ price: price.id }],
+      backdate_start_date: Date.UTC(2026, 10, 1) / 1000,
+      billing_cycle_anchor: Date.UTC(2026, 11, 1) / 1000,
+    });
     return { meter, price, customer, subscription };
   }
 
@@ -26,14 +38,34 @@ describe('local Stripe through the official SDK', () => {
   ] as const)('prices %s tiers from meter sums in the invoice preview (%i calls)', async (mode, calls, cents) => {
     const tiers: Stripe.PriceCreateParams.Tier[] =
       mode === 'graduated'
-        ? [{ up_to: 1_000, unit_amount: 0 }, { up_to: 'inf', unit_amount_decimal: Stripe.Decimal.from('0.2') }]
-        : [{ up_to: 2_000, unit_amount_decimal: Stripe.Decimal.from('0.2') }, { up_to: 'inf', unit_amount_decimal: Stripe.Decimal.from('0.15') }];
+        ? [
+            { up_to: 1_000, unit_amount: 0 },
+            { up_to: 'inf', unit_amount_decimal: Stripe.Decimal.from('0.2') },
+          ]
+        : [
+            { up_to: 2_000, unit_amount_decimal: Stripe.Decimal.from('0.2') },
+            { up_to: 'inf', unit_amount_decimal: Stripe.Decimal.from('0.15') },
+          ];
     const { meter, customer, subscription } = await meteredSetup(tiers, mode);
-    await client.billing.meterEvents.create({ event_name: 'calls', payload: { stripe_customer_id: customer.id, value: String(calls - 500) }, identifier: 'a', timestamp: NOW / 1000 - 3600 });
-    await client.billing.meterEvents.create({ event_name: 'calls', payload: { stripe_customer_id: customer.id, value: '500' }, identifier: 'b', timestamp: NOW / 1000 - 60 });
+    await client.billing.meterEvents.create({
+      event_name: 'calls',
+      payload: { stripe_customer_id: customer.id, value: String(calls - 500) },
+      identifier: 'a',
+      timestamp: NOW / 1000 - 3600,
+    });
+    await client.billing.meterEvents.create({
+      event_name: 'calls',
+      payload: { stripe_customer_id: customer.id, value: '500' },
+      identifier: 'b',
+      timestamp: NOW / 1000 - 60,
+    });
     const preview = await client.invoices.createPreview({ subscription: subscription.id });
     expect(preview.total).toBe(cents);
-    const summary = await client.billing.meters.listEventSummaries(meter.id, { customer: customer.id, start_time: Date.UTC(2026, 10, 1) / 1000, end_time: Date.UTC(2026, 11, 1) / 1000 });
+    const summary = await client.billing.meters.listEventSummaries(meter.id, {
+      customer: customer.id,
+      start_time: Date.UTC(2026, 10, 1) / 1000,
+      end_time: Date.UTC(2026, 11, 1) / 1000,
+    });
     expect(summary.data[0]?.aggregated_value).toBe(calls);
   });
 
@@ -61,9 +93,15 @@ describe('local Stripe through the official SDK', () => {
 
   it('rejects a price with a bad enum, a missing parameter and an unknown meter', async () => {
     await client.products.create({ id: 'prod_x', name: 'X' });
-    await expect(client.prices.create({ currency: 'usd', product: 'prod_x', unit_amount: 1, recurring: { interval: 'fortnight' as 'month' } })).rejects.toMatchObject({ param: 'recurring[interval]' });
-    await expect(client.prices.create({ product: 'prod_x', unit_amount: 1, recurring: { interval: 'month' } } as Stripe.PriceCreateParams)).rejects.toMatchObject({ code: 'parameter_missing', param: 'currency' });
-    await expect(client.prices.create({ currency: 'usd', product: 'prod_x', unit_amount: 1, recurring: { interval: 'month', usage_type: 'metered', meter: 'mtr_nope' } })).rejects.toMatchObject({ code: 'resource_missing' });
+    await expect(
+      client.prices.create({ currency: 'usd', product: 'prod_x', unit_amount: 1, recurring: { interval: 'fortnight' as 'month' } }),
+    ).rejects.toMatchObject({ param: 'recurring[interval]' });
+    await expect(
+      client.prices.create({ product: 'prod_x', unit_amount: 1, recurring: { interval: 'month' } } as Stripe.PriceCreateParams),
+    ).rejects.toMatchObject({ code: 'parameter_missing', param: 'currency' });
+    await expect(
+      client.prices.create({ currency: 'usd', product: 'prod_x', unit_amount: 1, recurring: { interval: 'month', usage_type: 'metered', meter: 'mtr_nope' } }),
+    ).rejects.toMatchObject({ code: 'resource_missing' });
   });
 
   it('replays an idempotent request and refuses the key with other parameters', async () => {
@@ -73,7 +111,7 @@ describe('local Stripe through the official SDK', () => {
     await expect(client.customers.create({ name: 'B' }, { idempotencyKey: 'k1' })).rejects.toMatchObject({ type: 'StripeIdempotencyError' });
   });
 
-  it('answers a 500 in Stripe\'s error shape, and accepts then drops the connection so the client sees a connection error', async () => {
+  it("answers a 500 in Stripe's error shape, and accepts then drops the connection so the client sees a connection error", async () => {
     stripe.failNext(/^\/v1\/customers$/, { status: 500 });
     await expect(client.customers.create({ name: 'A' })).rejects.toMatchObject({ statusCode: 500, type: 'StripeAPIError' });
     stripe.failNext(/^\/v1\/customers$/, { acceptThenDrop: true, count: 2 });
@@ -121,7 +159,11 @@ describe('local Stripe through the official SDK', () => {
     const [draft] = (await client.invoices.list({ customer: customer.id })).data;
     expect(draft).toMatchObject({ status: 'draft', total: 20, period_start: Date.UTC(2026, 10, 1) / 1000, period_end: Date.UTC(2026, 11, 1) / 1000 });
     // Usage that reaches Stripe before finalization lands on the draft's period.
-    await client.billing.meterEvents.create({ event_name: 'calls', payload: { stripe_customer_id: customer.id, value: '5' }, timestamp: Date.UTC(2026, 11, 1) / 1000 - 1 });
+    await client.billing.meterEvents.create({
+      event_name: 'calls',
+      payload: { stripe_customer_id: customer.id, value: '5' },
+      timestamp: Date.UTC(2026, 11, 1) / 1000 - 1,
+    });
     stripe.setNow(Date.UTC(2026, 11, 1, 1, 10));
     await stripe.advanceBillingPeriods();
     expect(await client.invoices.retrieve(draft!.id)).toMatchObject({ status: 'paid', total: 30 });
@@ -146,10 +188,18 @@ describe('local Stripe through the official SDK', () => {
     await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
     try {
       const c = retrying.client();
-      await c.webhookEndpoints.create({ url: `http://127.0.0.1:${(sink.address() as { port: number }).port}/hook`, enabled_events: ['customer.subscription.created'] });
+      await c.webhookEndpoints.create({
+        url: `http://127.0.0.1:${(sink.address() as { port: number }).port}/hook`,
+        enabled_events: ['customer.subscription.created'],
+      });
       const meter = await c.billing.meters.create({ display_name: 'Calls', event_name: 'calls', default_aggregation: { formula: 'sum' } });
       await c.products.create({ id: 'prod_retry', name: 'API' });
-      const price = await c.prices.create({ currency: 'usd', product: 'prod_retry', unit_amount: 1, recurring: { interval: 'month', usage_type: 'metered', meter: meter.id } });
+      const price = await c.prices.create({
+        currency: 'usd',
+        product: 'prod_retry',
+        unit_amount: 1,
+        recurring: { interval: 'month', usage_type: 'metered', meter: meter.id },
+      });
       const customer = await c.customers.create({ name: 'Retried' });
       await c.subscriptions.create({ customer: customer.id, items: [{ price: price.id }] });
       await retrying.webhooksDelivered();

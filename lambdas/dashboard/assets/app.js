@@ -1,7 +1,6 @@
 // @ts-check
 // The usage dashboard: the key lives in this tab's sessionStorage only, never in a URL or a log.
 
-
 const KEY_STORAGE = 'api-billing-key';
 /** The API's base path as the browser sees it (`/prod/` on the default invoke URL), filled in by the server. */
 const BASE = document.documentElement.dataset.base ?? '/';
@@ -64,7 +63,9 @@ function render(report) {
 
   setField('estimate-total', money(report.estimate.totalCents));
   const lines = $('#estimate-lines tbody');
-  lines.replaceChildren(...report.estimate.lines.map((/** @type {any} */ line) => row([line.description, line.quantity.toLocaleString('en-US'), money(line.amountCents)])));
+  lines.replaceChildren(
+    ...report.estimate.lines.map((/** @type {any} */ line) => row([line.description, line.quantity.toLocaleString('en-US'), money(line.amountCents)])),
+  );
 
   setField('cap-used', report.cap.usedPercent);
   setField('cap-amount', money(report.cap.capCents));
@@ -82,7 +83,9 @@ function render(report) {
   drawDaily(report.daily);
   const previous = $('#previous-months tbody');
   previous.replaceChildren(
-    ...report.previousMonths.map((/** @type {any} */ m) => row([m.month, m.calls.toLocaleString('en-US'), m.invoicedCents === null ? '–' : money(m.invoicedCents)])),
+    ...report.previousMonths.map((/** @type {any} */ m) =>
+      row([m.month, m.calls.toLocaleString('en-US'), m.invoicedCents === null ? '–' : money(m.invoicedCents)]),
+    ),
   );
 }
 
