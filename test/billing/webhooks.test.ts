@@ -552,15 +552,27 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
 
   describe('each event id acts once (claimed in the idempotency table)', () => {
     /**
-     * The gateway keys, with a slow, counted key creation (a tier change creates the customer's new key in
-     * the new plan): two deliveries overlap while the first one is creating it.
+     * The gateway keys, with a counted key creation (a tier change creates the customer's new key in the
+     * new plan) that, when gated, holds until the test releases it: a second delivery then arrives while
+     * the first is mid-way, on any machine, however slow.
      */
-    function slowCountedKeys(options: { failFirst?: boolean } = {}) {
+    function countedKeys(options: { failFirst?: boolean; gated?: boolean } = {}) {
       const creates: string[] = [];
       let fail = options.failFirst ?? false;
+      let signalEntered: () => void = () => undefined;
+      const entered = new Promise<void>((resolve) => {
+        signalEntered = resolve;
+      });
+      let release: () => void = () => undefined;
+      const released = options.gated
+        ? new Promise<void>((resolve) => {
+            release = resolve;
+          })
+        : Promise.resolve();
       const keys: GatewayKeyRegistry = {
         async createKey(customerId: string, tier: TierName, name?: string) {
-          await new Promise((r) => setTimeout(r, 300));
+          signalEntered();
+          await released;
           if (fail) {
             fail = false;
             throw new Error('API Gateway is unavailable');
@@ -570,12 +582,12 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
         },
         deleteKey: (key, tier) => f.gatewayKeys.deleteKey(key, tier),
       };
-      return { keys, creates };
+      return { keys, creates, entered, release };
     }
 
     it('two concurrent deliveries of one event: one acts, the other is told to retry; a redelivery after success is a 200 that does nothing', async () => {
       const customer = await f.addCustomer('free');
-      const { keys, creates } = slowCountedKeys();
+      const { keys, creates, entered, release } = countedKeys({ gated: true });
       // Two Lambda instances, as Stripe's concurrent deliveries would reach.
       const [a, b] = [0, 1].map(() =>
         createWebhookHandler({
@@ -593,9 +605,13 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
         created: 100,
         object: await subscriptionObject(customer.subscriptionId!, 'pro'),
       });
-      const responses = await Promise.all([a!(event), b!(event)]);
-      expect(responses.map((r) => r.statusCode).sort()).toEqual([200, 409]);
-      expect(JSON.parse(responses.find((r) => r.statusCode === 200)!.body)).toEqual({ received: true, outcome: 'tier-changed' });
+      const first = a!(event);
+      await entered; // the first delivery holds the claim and is creating the key
+      const second = await b!(event);
+      release();
+      const responses = [await first, second];
+      expect(responses.map((r) => r.statusCode)).toEqual([200, 409]);
+      expect(JSON.parse(responses[0]!.body)).toEqual({ received: true, outcome: 'tier-changed' });
       expect(creates).toEqual([`${customer.customerId}:pro`]);
 
       const again = await b!(event);
@@ -610,7 +626,7 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
 
     it("a failure mid-processing releases the claim, so Stripe's retry acts", async () => {
       const customer = await f.addCustomer('free');
-      const { keys, creates } = slowCountedKeys({ failFirst: true });
+      const { keys, creates } = countedKeys({ failFirst: true });
       const errors: unknown[] = [];
       const h = createWebhookHandler({
         stripe: f.stripe.client(),
