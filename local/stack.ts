@@ -35,6 +35,7 @@ import { randomUUID } from 'node:crypto';
 import { DynamoBillingStateStore } from '../lambdas/adapters/billing-state.ts';
 import { CounterUsageReader } from '../lambdas/adapters/sync-store.ts';
 import { startDynamoDbLocal, type RunningDynamoDbLocal } from './dynamodb-local.ts';
+import type { LocalStackState } from './state.ts';
 import { startLocalGateway, type LocalRoute, type RawAccessLogLine, type RunningLocalGateway } from './gateway.ts';
 import { createTables, synthesizeTableDefinitions } from './tables.ts';
 
@@ -65,6 +66,8 @@ export interface LocalStackOptions {
 }
 
 export interface LocalStack extends DynamoDbConnection {
+  /** What the CLI (another process) needs to find this stack: written by `npm start` with writeLocalState. */
+  state(): LocalStackState;
   readonly dynamoDbEndpoint: string;
   readonly tables: TableNames;
   readonly gateway: RunningLocalGateway;
@@ -196,6 +199,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
   return {
     ...connection,
+    state: () => ({
+      pid: process.pid,
+      dynamoDbEndpoint,
+      gatewayUrl: gateway.url,
+      gatewayKeysFile,
+      accessLogFile,
+      deadLetterFile,
+      tables,
+      stripeApiBase: billing?.stripeApiBase,
+    }),
     billing,
     dynamoDbEndpoint,
     tables,

@@ -27,16 +27,7 @@ async function main(): Promise<void> {
       return fail(/EADDRINUSE/.test(message) ? `port ${port} is in use: set PORT to another one (PORT=3001 npm start)` : message);
     },
   );
-  writeLocalState({
-    pid: process.pid,
-    dynamoDbEndpoint: stack.dynamoDbEndpoint,
-    gatewayUrl: stack.gateway.url,
-    gatewayKeysFile: stack.gatewayKeysFile,
-    accessLogFile: stack.accessLogFile,
-    deadLetterFile: stack.deadLetterFile,
-    tables: stack.tables,
-    stripeApiBase: stack.billing?.stripeApiBase,
-  });
+  writeLocalState(stack.state());
 
   const stripe = (await stack.billing!.services.ready()).stripe;
   const demo = await seedDemoCustomer(

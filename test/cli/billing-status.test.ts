@@ -33,19 +33,7 @@ describe('billing status (CLI child process, local stack with the local Stripe)'
       syncIntervalMs: 3_600_000,
       now,
     });
-    writeLocalState(
-      {
-        pid: process.pid,
-        dynamoDbEndpoint: stack.dynamoDbEndpoint,
-        gatewayUrl: stack.gateway.url,
-        gatewayKeysFile: stack.gatewayKeysFile,
-        accessLogFile: stack.accessLogFile,
-        deadLetterFile: stack.deadLetterFile,
-        tables: stack.tables,
-        stripeApiBase: stack.billing!.stripeApiBase,
-      },
-      dir,
-    );
+    writeLocalState(stack.state(), dir);
   });
   afterAll(async () => stack?.stop());
 

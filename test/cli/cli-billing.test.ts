@@ -21,19 +21,7 @@ describe('operator CLI billing levers (child process against the local stack wit
       stripe: 'local',
       syncIntervalMs: 3_600_000,
     });
-    writeLocalState(
-      {
-        pid: process.pid,
-        dynamoDbEndpoint: stack.dynamoDbEndpoint,
-        gatewayUrl: stack.gateway.url,
-        gatewayKeysFile: stack.gatewayKeysFile,
-        accessLogFile: stack.accessLogFile,
-        deadLetterFile: stack.deadLetterFile,
-        tables: stack.tables,
-        stripeApiBase: stack.billing!.stripeApiBase,
-      },
-      dir,
-    );
+    writeLocalState(stack.state(), dir);
   });
   afterAll(async () => stack.stop());
 

@@ -21,18 +21,7 @@ describe('operator CLI (child process against the local stack)', () => {
     dir = mkdtempSync(join(tmpdir(), 'cli-'));
     cli = cliOnClock(dir, now);
     stack = await startLocalStack({ dir, dynamoDbEndpoint: process.env.TEST_DYNAMODB_ENDPOINT, tablePrefix: `cli${randomUUID().slice(0, 8)}-`, now });
-    writeLocalState(
-      {
-        pid: process.pid,
-        dynamoDbEndpoint: stack.dynamoDbEndpoint,
-        gatewayUrl: stack.gateway.url,
-        gatewayKeysFile: stack.gatewayKeysFile,
-        accessLogFile: stack.accessLogFile,
-        deadLetterFile: stack.deadLetterFile,
-        tables: stack.tables,
-      },
-      dir,
-    );
+    writeLocalState(stack.state(), dir);
   });
   afterAll(async () => stack.stop());
 

@@ -28,18 +28,7 @@ describe('key rotation and suspension through the CLI (local stack, stepped cloc
       tablePrefix: `ck${randomUUID().slice(0, 8)}-`,
       now: () => clock.now,
     });
-    writeLocalState(
-      {
-        pid: process.pid,
-        dynamoDbEndpoint: stack.dynamoDbEndpoint,
-        gatewayUrl: stack.gateway.url,
-        gatewayKeysFile: stack.gatewayKeysFile,
-        accessLogFile: stack.accessLogFile,
-        deadLetterFile: stack.deadLetterFile,
-        tables: stack.tables,
-      },
-      dir,
-    );
+    writeLocalState(stack.state(), dir);
   });
   afterAll(async () => stack?.stop());
 
