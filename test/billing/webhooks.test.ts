@@ -186,6 +186,9 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
       expect(r.statusCode).toBe(200);
       return JSON.parse(r.body).outcome as string;
     };
+    /** A customer.subscription.updated event for the subscription, created now, and its outcome (answered 200). */
+    const subscriptionUpdated = async (id: string, ...subscription: Parameters<typeof subscriptionObject>) =>
+      outcomeOf(handle(signed({ id, type: 'customer.subscription.updated', created: at(), object: await subscriptionObject(...subscription) })));
     const tierOf = async (customerId: string) => (await f.services.customers.getCustomer(customerId))?.tier;
     /** The usage plan of the customer's current gateway key (a tier change switches it to a new key). */
     const planOf = async (customer: { customerId: string }) =>
@@ -203,33 +206,11 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
 
     it('grants the tier of an active or trialing subscription', async () => {
       const customer = await f.addCustomer('free');
-      expect(
-        await outcomeOf(
-          handle(
-            signed({
-              id: 'evt_trial',
-              type: 'customer.subscription.updated',
-              created: at(),
-              object: await subscriptionObject(customer.subscriptionId!, 'pro', 'trialing'),
-            }),
-          ),
-        ),
-      ).toBe('tier-changed');
+      expect(await subscriptionUpdated('evt_trial', customer.subscriptionId!, 'pro', 'trialing')).toBe('tier-changed');
       expect(await tierOf(customer.customerId)).toBe('pro');
       expect(await planOf(customer)).toBe('pro');
       setTime(f, f.clock.now + 1000);
-      expect(
-        await outcomeOf(
-          handle(
-            signed({
-              id: 'evt_active',
-              type: 'customer.subscription.updated',
-              created: at(),
-              object: await subscriptionObject(customer.subscriptionId!, 'enterprise', 'active'),
-            }),
-          ),
-        ),
-      ).toBe('tier-changed');
+      expect(await subscriptionUpdated('evt_active', customer.subscriptionId!, 'enterprise', 'active')).toBe('tier-changed');
       expect(await tierOf(customer.customerId)).toBe('enterprise');
     });
 
@@ -237,18 +218,7 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
       expect(billingConfig.pastDueGraceDays).toBe(7);
       const customer = await f.addCustomer('pro');
       const start = f.clock.now;
-      expect(
-        await outcomeOf(
-          handle(
-            signed({
-              id: 'evt_pd1',
-              type: 'customer.subscription.updated',
-              created: at(),
-              object: await subscriptionObject(customer.subscriptionId!, 'pro', 'past_due'),
-            }),
-          ),
-        ),
-      ).toBe('tier-unchanged');
+      expect(await subscriptionUpdated('evt_pd1', customer.subscriptionId!, 'pro', 'past_due')).toBe('tier-unchanged');
       expect(await f.services.customers.getCustomer(customer.customerId)).toMatchObject({
         tier: 'pro',
         paymentIssueSince: start,
@@ -291,18 +261,7 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
 
       // The customer pays the overdue invoice: Stripe makes the same subscription active again.
       setTime(f, start + 9 * DAY);
-      expect(
-        await outcomeOf(
-          handle(
-            signed({
-              id: 'evt_paid',
-              type: 'customer.subscription.updated',
-              created: at(),
-              object: await subscriptionObject(customer.subscriptionId!, 'pro', 'active'),
-            }),
-          ),
-        ),
-      ).toBe('tier-changed');
+      expect(await subscriptionUpdated('evt_paid', customer.subscriptionId!, 'pro', 'active')).toBe('tier-changed');
       const after = await f.services.customers.getCustomer(customer.customerId);
       expect(after).toMatchObject({ tier: 'pro', subscriptionId: customer.subscriptionId });
       expect(after?.paymentIssueSince).toBeUndefined();
@@ -364,18 +323,7 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
       );
       setTime(f, start + 8 * DAY);
       const listed = await f.services.customers.listCustomers();
-      expect(
-        await outcomeOf(
-          handle(
-            signed({
-              id: 'evt_paid',
-              type: 'customer.subscription.updated',
-              created: at(),
-              object: await subscriptionObject(customer.subscriptionId!, 'pro', 'active'),
-            }),
-          ),
-        ),
-      ).toBe('tier-unchanged');
+      expect(await subscriptionUpdated('evt_paid', customer.subscriptionId!, 'pro', 'active')).toBe('tier-unchanged');
       expect(
         await enforcePaymentGrace(listed, {
           registry: f.services.customers,
@@ -400,18 +348,7 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
         }),
       );
       setTime(f, start + 8 * DAY);
-      expect(
-        await outcomeOf(
-          handle(
-            signed({
-              id: 'evt_unpaid',
-              type: 'customer.subscription.updated',
-              created: at(),
-              object: await subscriptionObject(customer.subscriptionId!, 'enterprise', 'unpaid'),
-            }),
-          ),
-        ),
-      ).toBe('tier-changed');
+      expect(await subscriptionUpdated('evt_unpaid', customer.subscriptionId!, 'enterprise', 'unpaid')).toBe('tier-changed');
       expect(await f.services.customers.getCustomer(customer.customerId)).toMatchObject({
         tier: 'free',
         paymentIssueSince: start,
@@ -422,18 +359,7 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
 
     it('unpaid as the first bad status starts the grace too, and never raises the tier to what its prices name', async () => {
       const customer = await f.addCustomer('pro');
-      expect(
-        await outcomeOf(
-          handle(
-            signed({
-              id: 'evt_unpaid',
-              type: 'customer.subscription.updated',
-              created: at(),
-              object: await subscriptionObject(customer.subscriptionId!, 'enterprise', 'unpaid'),
-            }),
-          ),
-        ),
-      ).toBe('tier-unchanged');
+      expect(await subscriptionUpdated('evt_unpaid', customer.subscriptionId!, 'enterprise', 'unpaid')).toBe('tier-unchanged');
       expect(await f.services.customers.getCustomer(customer.customerId)).toMatchObject({ tier: 'pro', paymentIssueSince: f.clock.now });
     });
 
@@ -466,35 +392,13 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
 
     it('an incomplete current subscription does not keep a paid tier', async () => {
       const customer = await f.addCustomer('pro');
-      expect(
-        await outcomeOf(
-          handle(
-            signed({
-              id: 'evt_inc',
-              type: 'customer.subscription.updated',
-              created: at(),
-              object: await subscriptionObject(customer.subscriptionId!, 'pro', 'incomplete'),
-            }),
-          ),
-        ),
-      ).toBe('tier-changed');
+      expect(await subscriptionUpdated('evt_inc', customer.subscriptionId!, 'pro', 'incomplete')).toBe('tier-changed');
       expect(await f.services.customers.getCustomer(customer.customerId)).toMatchObject({ tier: 'free', subscriptionId: customer.subscriptionId });
     });
 
     it('incomplete_expired moves the customer to Free and forgets the subscription', async () => {
       const customer = await f.addCustomer('pro');
-      expect(
-        await outcomeOf(
-          handle(
-            signed({
-              id: 'evt_exp',
-              type: 'customer.subscription.updated',
-              created: at(),
-              object: await subscriptionObject(customer.subscriptionId!, 'pro', 'incomplete_expired'),
-            }),
-          ),
-        ),
-      ).toBe('tier-changed');
+      expect(await subscriptionUpdated('evt_exp', customer.subscriptionId!, 'pro', 'incomplete_expired')).toBe('tier-changed');
       const after = await f.services.customers.getCustomer(customer.customerId);
       expect(after?.tier).toBe('free');
       expect(after?.subscriptionId).toBeUndefined();
@@ -503,49 +407,16 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
 
     it('paused moves the customer to Free at once and keeps the subscription, so resuming restores the tier', async () => {
       const customer = await f.addCustomer('pro');
-      expect(
-        await outcomeOf(
-          handle(
-            signed({
-              id: 'evt_pause',
-              type: 'customer.subscription.updated',
-              created: at(),
-              object: await subscriptionObject(customer.subscriptionId!, 'pro', 'paused'),
-            }),
-          ),
-        ),
-      ).toBe('tier-changed');
+      expect(await subscriptionUpdated('evt_pause', customer.subscriptionId!, 'pro', 'paused')).toBe('tier-changed');
       expect(await f.services.customers.getCustomer(customer.customerId)).toMatchObject({ tier: 'free', subscriptionId: customer.subscriptionId });
       setTime(f, f.clock.now + 1000);
-      expect(
-        await outcomeOf(
-          handle(
-            signed({
-              id: 'evt_resume',
-              type: 'customer.subscription.updated',
-              created: at(),
-              object: await subscriptionObject(customer.subscriptionId!, 'pro', 'active'),
-            }),
-          ),
-        ),
-      ).toBe('tier-changed');
+      expect(await subscriptionUpdated('evt_resume', customer.subscriptionId!, 'pro', 'active')).toBe('tier-changed');
       expect(await tierOf(customer.customerId)).toBe('pro');
     });
 
     it('a status Stripe may add later is ignored, with a 200', async () => {
       const customer = await f.addCustomer('pro');
-      expect(
-        await outcomeOf(
-          handle(
-            signed({
-              id: 'evt_new_status',
-              type: 'customer.subscription.updated',
-              created: at(),
-              object: await subscriptionObject(customer.subscriptionId!, 'enterprise', 'on_hold'),
-            }),
-          ),
-        ),
-      ).toBe('ignored');
+      expect(await subscriptionUpdated('evt_new_status', customer.subscriptionId!, 'enterprise', 'on_hold')).toBe('ignored');
       expect(await tierOf(customer.customerId)).toBe('pro');
     });
   });
