@@ -7,6 +7,7 @@ import { billingConfig } from '../../lambdas/core/config.ts';
 import { checkGuardrails, type GuardrailDeps } from '../../lambdas/core/guardrails.ts';
 import type { Customer } from '../../lambdas/core/model.ts';
 import { freshTables, type TestTables } from '../harness/dynamodb.ts';
+import { testCustomer } from '../harness/customer.ts';
 
 const NOV_20 = Date.UTC(2026, 10, 20, 12);
 
@@ -21,18 +22,7 @@ describe('guardrails (state in DynamoDB Local)', () => {
   });
 
   async function customer(fields: Partial<Customer> = {}): Promise<Customer> {
-    const c: Customer = {
-      customerId: `c${Math.random().toString(36).slice(2, 8)}`,
-      name: 'Acme',
-      tier: 'pro',
-      status: 'active',
-      capBehaviour: 'block',
-      gatewayKeyId: 'g',
-      gatewayKeyValue: 'g',
-      createdAt: '2026-10-01T00:00:00Z',
-      capCents: 10_000,
-      ...fields,
-    };
+    const c = testCustomer({ customerId: `c${Math.random().toString(36).slice(2, 8)}`, ...fields });
     await t.doc.send(new PutCommand({ TableName: t.tables.customers, Item: c }));
     return c;
   }

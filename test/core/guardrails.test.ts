@@ -2,6 +2,7 @@ import type { Alert } from '../../lambdas/core/alerts.ts';
 import { billingConfig } from '../../lambdas/core/config.ts';
 import { checkGuardrails, type GuardrailDeps } from '../../lambdas/core/guardrails.ts';
 import type { Customer } from '../../lambdas/core/model.ts';
+import { testCustomer } from '../harness/customer.ts';
 
 const NOV_20 = Date.UTC(2026, 10, 20, 12);
 const NOV_START = Date.UTC(2026, 10, 1);
@@ -32,18 +33,7 @@ function world(counts: Record<string, number>) {
   return { alerts, capped, read, deps };
 }
 
-const customer = (fields: Partial<Customer> = {}): Customer => ({
-  customerId: 'c1',
-  name: 'Acme',
-  tier: 'pro',
-  status: 'active',
-  capBehaviour: 'block',
-  gatewayKeyId: 'g',
-  gatewayKeyValue: 'g',
-  createdAt: '2026-10-01T00:00:00Z',
-  capCents: 10_000,
-  ...fields,
-});
+const customer = (fields: Partial<Customer> = {}): Customer => testCustomer(fields);
 
 describe('guardrails: the billing cap (in-memory ports)', () => {
   // Pro with a $100 cap: $49 fee + 0.2 cent a call past 10,000; last month the same, so no anomaly.

@@ -11,23 +11,14 @@ import {
 import type { ApiKeyRecord, Customer, UsageEvent } from '../../lambdas/core/model.ts';
 import type { KeyDirectory, KeyLookup, UsageEventLog } from '../../lambdas/core/ports.ts';
 import { TtlCache } from '../../lambdas/core/ttl-cache.ts';
+import { testCustomer } from '../harness/customer.ts';
 
 const NOW = Date.UTC(2026, 10, 24, 13, 30, 15, 500);
 
 /** In-memory ports of the hot path: a key directory and an event log that writes each requestId once. */
 function world(customerFields: Partial<Customer> = {}, keyFields: Partial<ApiKeyRecord> = {}) {
   const issued = generateApiKey();
-  const customer: Customer = {
-    customerId: 'c1',
-    name: 'Acme',
-    tier: 'pro',
-    status: 'active',
-    capBehaviour: 'block',
-    gatewayKeyId: 'g',
-    gatewayKeyValue: 'gv',
-    createdAt: '2026-10-01T00:00:00Z',
-    ...customerFields,
-  };
+  const customer: Customer = testCustomer({ gatewayKeyValue: 'gv', capCents: undefined, ...customerFields });
   const key: ApiKeyRecord = {
     keyHash: issued.keyHash,
     keyId: 'k1',

@@ -3,22 +3,12 @@ import { billingConfig } from '../../lambdas/core/config.ts';
 import type { Customer } from '../../lambdas/core/model.ts';
 import { estimateBill } from '../../lambdas/core/pricing.ts';
 import { accountStanding, usageReport, type HourCount, type UsageHistory } from '../../lambdas/core/usage-report.ts';
+import { testCustomer } from '../harness/customer.ts';
 
 const NOW = Date.UTC(2026, 10, 24, 13, 30); // 24 November 2026, 13:30 UTC
 const HOUR = 3_600_000;
 
-const customer = (fields: Partial<Customer> = {}): Customer => ({
-  customerId: 'c1',
-  name: 'Acme',
-  tier: 'pro',
-  status: 'active',
-  capBehaviour: 'block',
-  gatewayKeyId: 'g',
-  gatewayKeyValue: 'g',
-  createdAt: '2026-08-01T00:00:00Z',
-  capCents: 10_000,
-  ...fields,
-});
+const customer = (fields: Partial<Customer> = {}): Customer => testCustomer({ createdAt: '2026-08-01T00:00:00Z', ...fields });
 
 /** An in-memory usage history: hour counts (as the counters hold them) and what Stripe invoiced. */
 function history(hours: HourCount[], invoiced: Record<string, number> = {}) {
