@@ -8,6 +8,8 @@ import type { TableNames } from '../lambdas/adapters/env.ts';
 import { LocalGatewayKeyRegistry } from '../lambdas/adapters/gateway-keys-local.ts';
 import type { CustomerDeps } from '../lambdas/core/customers.ts';
 import { readLocalState } from '../local/state.ts';
+import type { AlertSink } from '../lambdas/core/alerts.ts';
+import { FileAlertSink } from '../lambdas/adapters/alert-sinks.ts';
 
 /** An expected failure of a command: printed as one line, exit code 1, nothing changed. */
 export class CliError extends Error {}
@@ -20,6 +22,8 @@ export interface CliContext {
   readonly customerDeps: CustomerDeps;
   /** Stripe and billing state: the local Stripe of `npm start`, or Stripe test mode when STRIPE_SECRET_KEY is set. */
   readonly billing: BillingServices;
+  /** Where a command's alerts go (reconciliation's): the stack's alert topic, or the local stack's alerts file. */
+  readonly alerts: AlertSink;
   /** Who runs the command, for audit records. */
   readonly operator: string;
 }
@@ -42,6 +46,7 @@ export async function connectLocalStack(): Promise<CliContext> {
     store,
     customerDeps: { registry: store, gatewayKeys: new LocalGatewayKeyRegistry(state.gatewayKeysFile), now: Date.now },
     billing,
+    alerts: new FileAlertSink(state.alertsFile),
     operator: process.env.API_BILLING_OPERATOR ?? process.env.USER ?? 'operator',
   };
 }

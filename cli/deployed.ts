@@ -1,5 +1,7 @@
 /** The CLI against a deployed stack: table names, usage plans and the Stripe secret from the stack's outputs. */
 import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SnsAlertSink } from '../lambdas/adapters/alert-sinks.ts';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { billingServices } from '../lambdas/adapters/billing-services.ts';
 import { DynamoCustomerStore } from '../lambdas/adapters/customer-store.ts';
@@ -16,12 +18,14 @@ export const REQUIRED_OUTPUTS = {
   tables: { customers: 'CustomersTable', apiKeys: 'ApiKeysTable', usageEvents: 'UsageEventsTable', counters: 'CountersTable', billing: 'BillingTable' },
   usagePlans: { free: 'UsagePlanIdFree', pro: 'UsagePlanIdPro', enterprise: 'UsagePlanIdEnterprise' },
   stripeSecret: 'StripeSecretArn',
+  alertTopic: 'AlertTopicArn',
 } as const;
 
 export interface DeployedStack {
   readonly tables: Omit<TableNames, 'idempotency'>;
   readonly usagePlanIds: Record<TierName, string>;
   readonly stripeSecretArn: string;
+  readonly alertTopicArn: string;
 }
 
 /** Reads what the CLI needs from a stack's outputs; names the missing one. */
@@ -35,6 +39,7 @@ export function deployedStackFromOutputs(stackName: string, outputs: Readonly<Re
     tables: Object.fromEntries(Object.entries(REQUIRED_OUTPUTS.tables).map(([role, key]) => [role, need(key)])) as unknown as Omit<TableNames, 'idempotency'>,
     usagePlanIds: Object.fromEntries(TIER_NAMES.map((tier) => [tier, need(REQUIRED_OUTPUTS.usagePlans[tier])])) as Record<TierName, string>,
     stripeSecretArn: need(REQUIRED_OUTPUTS.stripeSecret),
+    alertTopicArn: need(REQUIRED_OUTPUTS.alertTopic),
   };
 }
 
@@ -56,6 +61,7 @@ export async function connectDeployedStack(stackName: string): Promise<CliContex
     store,
     customerDeps: { registry: store, gatewayKeys: new AwsGatewayKeyRegistry(new APIGatewayClient({}), stack.usagePlanIds), now: Date.now },
     billing: billingServices({ doc, tables: stack.tables, stripe: stripeClient({ secretKey: secrets.secretKey }) }),
+    alerts: new SnsAlertSink(new SNSClient({}), stack.alertTopicArn),
     operator: process.env.API_BILLING_OPERATOR ?? process.env.USER ?? 'operator',
   };
 }

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerBillingCommands } from './commands/billing.ts';
 import { registerCountingCommands, registerUsageCommand } from './commands/counting.ts';
 import { registerDlqCommand } from './commands/dlq.ts';
+import { registerReconcileCommand } from './commands/reconcile.ts';
 import { registerCustomerCommands } from './commands/customers.ts';
 import { registerTicketCommands } from './commands/tickets.ts';
 import { registerGuardrailCommands } from './commands/guardrails.ts';
@@ -21,6 +22,7 @@ export function buildProgram(connectTo?: () => Promise<CliContext>): Command {
   registerBillingCommands(program, connect);
   registerCountingCommands(program, connect);
   registerUsageCommand(program, connect);
+  registerReconcileCommand(program, connect);
   registerDlqCommand(program, connect);
   registerTicketCommands(program, connect);
   registerGuardrailCommands(program, connect);

@@ -66,6 +66,7 @@ export async function startLocalBilling(options: LocalBillingOptions): Promise<L
           webhookSecret,
           services,
           gatewayKeys: options.gatewayKeys,
+          alerts: options.alerts,
           claims: { client: options.client, tableName: options.tables.idempotency },
           logger,
         })(event),
@@ -84,6 +85,7 @@ export async function startLocalBilling(options: LocalBillingOptions): Promise<L
 
   let running = false;
   const reported = new Set<string>();
+  let reconciledDay = '';
   const tick = async () => {
     if (running) return;
     running = true;
@@ -98,6 +100,13 @@ export async function startLocalBilling(options: LocalBillingOptions): Promise<L
       for (const problem of run.sync.problems.map((p) => JSON.stringify(p)).filter((p) => !reported.has(p))) {
         reported.add(problem);
         console.error('stripe sync problem:', problem);
+      }
+      // The daily reconciliation, as its own schedule runs it in AWS: on the first run of each UTC day.
+      const day = new Date(options.now()).toISOString().slice(0, 10);
+      if (day !== reconciledDay) {
+        const reconciliation = await services.reconcile({ alerts: options.alerts, trigger: 'daily' });
+        reconciledDay = day;
+        if (reconciliation.rate.discrepancies) console.error(`reconciliation: ${reconciliation.rate.discrepancies} customer-month(s) with a discrepancy`);
       }
     } catch (error) {
       console.error('stripe sync:', error instanceof Error ? error.message : error);

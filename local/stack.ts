@@ -206,6 +206,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       gatewayKeysFile,
       accessLogFile,
       deadLetterFile,
+      alertsFile,
       tables,
       stripeApiBase: billing?.stripeApiBase,
     }),

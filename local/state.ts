@@ -14,6 +14,8 @@ export const LocalStackStateSchema = z.object({
   gatewayKeysFile: z.string(),
   accessLogFile: z.string(),
   deadLetterFile: z.string(),
+  /** Where alerts go (one JSON line each): the CLI's reconciliation alerts too. */
+  alertsFile: z.string(),
   /** The local Stripe, unless STRIPE_SECRET_KEY pointed the stack at Stripe's test mode. */
   stripeApiBase: z.string().url().optional(),
   tables: z.object({ customers: z.string(), apiKeys: z.string(), usageEvents: z.string(), counters: z.string(), billing: z.string() }),

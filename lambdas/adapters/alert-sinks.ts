@@ -11,7 +11,15 @@ export class SnsAlertSink implements AlertSink {
 
   async publish(alert: Alert) {
     // SNS e-mail subjects are limited to 100 characters.
-    await this.sns.send(new PublishCommand({ TopicArn: this.topicArn, Subject: `[api-billing] ${alert.subject}`.slice(0, 100), Message: formatAlert(alert) }));
+    await this.sns.send(
+      new PublishCommand({
+        TopicArn: this.topicArn,
+        Subject: `[api-billing] ${alert.subject}`.slice(0, 100),
+        Message: formatAlert(alert),
+        // A subscription's filter policy on `severity` routes pages to a pager and the rest to e-mail.
+        MessageAttributes: { severity: { DataType: 'String', StringValue: alert.severity ?? 'notify' } },
+      }),
+    );
   }
 }
 

@@ -15,6 +15,9 @@ import { checkGuardrails, type GuardrailEvent } from '#core/guardrails.ts';
 import type { Customer } from '#core/model.ts';
 import { stripeSetup, type StripeSetup } from '#core/subscriptions.ts';
 import type { SyncDeps } from '#core/sync.ts';
+import { monthsToReconcile, reconcileAll, type ReconcileOptions, type ReconciliationDeps, type ReconciliationRun } from '#core/reconciliation.ts';
+import { DynamoReconciliationRecords } from './reconciliation-records.ts';
+import { DynamoRecountSources } from './recount-sources.ts';
 import { DynamoBillingStateStore } from './billing-state.ts';
 import { DynamoCustomerStore } from './customer-store.ts';
 import { DynamoGatewayKeyRetirementStore } from './gateway-key-retirements.ts';
@@ -34,13 +37,22 @@ export interface BillingServices {
   guardrails(alerts: AlertSink): (customer: Customer) => Promise<GuardrailEvent[]>;
   /** The Stripe catalog ids and sync wiring; fails with a clear message until the setup command has run. */
   ready(): Promise<{ catalogIds: CatalogIds; stripe: StripeSetup; sync: SyncDeps }>;
+  readonly reconciliationRecords: DynamoReconciliationRecords;
+  /** Reconciliation's wiring (#core/reconciliation.ts), alerting through `alerts`. */
+  reconciliation(alerts: AlertSink): Promise<ReconciliationDeps>;
+  /**
+   * Reconciles every customer (or one) for the given months (default: the previous month and this
+   * one): the daily run, the CLI's `reconcile` and the benchmark's month all come through here.
+   */
+  reconcile(input: { alerts: AlertSink; customerId?: string; months?: readonly string[] } & ReconcileOptions): Promise<ReconciliationRun>;
   /** The scheduled billing run (#core/scheduled-billing.ts), as the sync Lambda and the local timer run it. */
   scheduledRun(with_: { alerts: AlertSink; tickets: TicketStore; gatewayKeys: GatewayKeyRegistry }): Promise<ScheduledBillingReport>;
 }
 
 export function billingServices(options: {
   doc: DynamoDBDocumentClient;
-  tables: Pick<TableNames, 'customers' | 'apiKeys' | 'counters' | 'billing'>;
+  /** The raw events' table only where reconciliation runs: it reads them when figures disagree. */
+  tables: Pick<TableNames, 'customers' | 'apiKeys' | 'counters' | 'billing'> & Partial<Pick<TableNames, 'usageEvents'>>;
   stripe: Stripe;
   config?: BillingConfig;
   now?: () => number;
@@ -53,6 +65,9 @@ export function billingServices(options: {
   let cached: CatalogIds | undefined;
   const counters = new CounterUsageReader(options.doc, options.tables.counters);
   const retirements = new DynamoGatewayKeyRetirementStore(options.doc, options.tables);
+  const reconciliationRecords = new DynamoReconciliationRecords(options.doc, options.tables.billing);
+  const usageEvents = options.tables.usageEvents;
+  const rawEvents = usageEvents && new DynamoRecountSources(options.doc, { usageEvents, counters: options.tables.counters });
   const services: BillingServices = {
     customers,
     retirements,
@@ -85,6 +100,30 @@ export function billingServices(options: {
           now,
         },
       };
+    },
+    reconciliationRecords,
+    async reconciliation(alerts) {
+      const { sync, stripe } = await services.ready();
+      return {
+        sync,
+        stripe: provider,
+        usagePriceIds: new Set(stripe.catalog.prices.filter((p) => p.role === 'usage').map((p) => stripe.catalogIds.priceIds[p.lookupKey] ?? '')),
+        monthItem: (customerId, month) => counters.callsThisMonth(customerId, month),
+        servedCalls: async (customerId, month, beforeHour) => {
+          if (!rawEvents) throw new Error('reconciliation needs the usage events table');
+          return (await rawEvents.events(customerId, month)).filter((e) => !e.voided && (!beforeHour || e.hour < beforeHour)).length;
+        },
+        records: reconciliationRecords,
+        audit: (entry) => state.audit(entry),
+        alerts,
+        config,
+      };
+    },
+    async reconcile({ alerts, customerId, months, ...options }) {
+      const deps = await services.reconciliation(alerts);
+      const all = customerId ? [await customers.getCustomer(customerId)].filter((c): c is Customer => c !== undefined) : await customers.listCustomers();
+      const paused = options.paused ?? (await state.getPause())?.paused ?? false;
+      return reconcileAll(all, months ?? monthsToReconcile(now()), deps, { ...options, paused });
     },
     async scheduledRun({ alerts, tickets, gatewayKeys }) {
       const { sync } = await services.ready();

@@ -1,11 +1,20 @@
 /** The Stripe sync's state in DynamoDB: the outbox per customer and month (Billing table), and settled usage (Counters table). */
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { PendingPush, SyncState, SyncStateStore, UsageReader } from '#core/sync.ts';
+import type { PendingPush, PushAttempt, SyncState, SyncStateStore, UsageReader } from '#core/sync.ts';
 import type { HourCount } from '#core/usage-report.ts';
 import type { MonthlyCallCounter } from '#core/metering.ts';
 import { queryAll, writeIfCondition } from './dynamodb.ts';
 
 const syncKey = (customerId: string, month: string) => ({ pk: `CUSTOMER#${customerId}`, sk: `SYNC#${month}` });
+
+/**
+ * The attempt a pending entry adds to the month's list. At most one meter event per run and
+ * customer-month, on settled hours: a few hundred entries a month, far below DynamoDB's item limit.
+ */
+const attemptValues = (entry: PendingPush) => ({
+  ':none': [],
+  ':attempt': [{ identifier: entry.identifier, value: entry.value, at: entry.createdAt } satisfies PushAttempt],
+});
 
 export class DynamoSyncStateStore implements SyncStateStore {
   constructor(
@@ -16,13 +25,14 @@ export class DynamoSyncStateStore implements SyncStateStore {
   async get(customerId: string, month: string): Promise<SyncState | undefined> {
     const result = await this.doc.send(new GetCommand({ TableName: this.billingTable, Key: syncKey(customerId, month), ConsistentRead: true }));
     if (!result.Item) return undefined;
-    const { pushedCalls, seq, pending } = result.Item as SyncState;
-    return { pushedCalls, seq, ...(pending && { pending }) };
+    const { pushedCalls, seq, pending, attempts } = result.Item as SyncState;
+    return { pushedCalls: pushedCalls ?? 0, seq: seq ?? 0, ...(pending && { pending }), ...(attempts && { attempts }) };
   }
 
   async reserve(customerId: string, month: string, expectedSeq: number, entry: PendingPush): Promise<boolean> {
     return this.conditional({
-      UpdateExpression: 'SET pending = :entry, seq = :next, updatedAt = :at ADD pushedCalls :value',
+      UpdateExpression:
+        'SET pending = :entry, seq = :next, updatedAt = :at, attempts = list_append(if_not_exists(attempts, :none), :attempt) ADD pushedCalls :value',
       ConditionExpression:
         expectedSeq === 0 ? 'attribute_not_exists(seq) OR (seq = :seq AND attribute_not_exists(pending))' : 'seq = :seq AND attribute_not_exists(pending)',
       ExpressionAttributeValues: {
@@ -31,6 +41,7 @@ export class DynamoSyncStateStore implements SyncStateStore {
         ':seq': expectedSeq,
         ':value': entry.value,
         ':at': new Date(entry.createdAt).toISOString(),
+        ...attemptValues(entry),
       },
       Key: syncKey(customerId, month),
     });
@@ -47,11 +58,22 @@ export class DynamoSyncStateStore implements SyncStateStore {
 
   async replacePending(customerId: string, month: string, oldIdentifier: string, entry: PendingPush): Promise<boolean> {
     return this.conditional({
-      UpdateExpression: 'SET pending = :entry',
+      UpdateExpression: 'SET pending = :entry, attempts = list_append(if_not_exists(attempts, :none), :attempt)',
       ConditionExpression: 'pending.identifier = :old',
-      ExpressionAttributeValues: { ':entry': entry, ':old': oldIdentifier },
+      ExpressionAttributeValues: { ':entry': entry, ':old': oldIdentifier, ...attemptValues(entry) },
       Key: syncKey(customerId, month),
     });
+  }
+
+  async recordAttempt(customerId: string, month: string, attempt: PushAttempt): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.billingTable,
+        Key: syncKey(customerId, month),
+        UpdateExpression: 'SET attempts = list_append(if_not_exists(attempts, :none), :attempt)',
+        ExpressionAttributeValues: { ':none': [], ':attempt': [attempt] },
+      }),
+    );
   }
 
   private conditional(update: {

@@ -7,6 +7,8 @@ export interface Alert {
   readonly body: string;
   /** The CLI command that acts on it. */
   readonly action: string;
+  /** `page`: someone must act now (the SNS message attribute `severity` lets a pager subscribe to these alone). @default 'notify' */
+  readonly severity?: 'page' | 'notify';
 }
 
 export interface AlertSink {

@@ -131,14 +131,43 @@ export interface BillingProvider {
   }): Promise<{ url: string }>;
   /** Cancels a subscription at once (the one Checkout replaced). */
   cancelSubscription(subscriptionId: string): Promise<void>;
-  /** Takes `amountCents` off a draft invoice (a correction Stripe's meter cannot make: no negative events). */
-  creditDraftInvoice(input: { stripeCustomerId: string; invoiceId: string; amountCents: number; description: string }): Promise<void>;
+  /**
+   * Takes `amountCents` off a draft invoice (a correction Stripe's meter cannot make: no negative
+   * events). The same `idempotencyKey` never credits twice.
+   */
+  creditDraftInvoice(input: { stripeCustomerId: string; invoiceId: string; amountCents: number; description: string; idempotencyKey: string }): Promise<void>;
+  /** A credit note of `amountCents` on a finalized (open or paid) invoice; the same `idempotencyKey` never credits twice. */
+  creditInvoice(input: { invoiceId: string; amountCents: number; memo: string; idempotencyKey: string }): Promise<{ creditNoteId: string }>;
   /** A credit note on the customer's latest finalized invoice (the refund lever); `undefined` when it has none. */
   creditLatestInvoice(input: { stripeCustomerId: string; amountCents: number; memo: string }): Promise<{ creditNoteId: string; invoiceId: string } | undefined>;
   /** `duplicate` when Stripe already holds an event with this identifier. */
   pushMeterEvent(event: MeterEventPush): Promise<'accepted' | 'duplicate'>;
   /** Sum of the meter's events for the customer in [fromSec, toSec), minute-aligned. */
   meteredTotal(meterId: string, stripeCustomerId: string, fromSec: number, toSec: number): Promise<number>;
+  /** Cancels one meter event by its identifier (a meter event adjustment): Stripe allows it within 24 hours of receiving the event. */
+  cancelMeterEvent(identifier: string): Promise<void>;
+  /** The customer's subscription invoice for the billing period that starts at `periodStartSec`; `undefined` until Stripe drafts it. */
+  periodInvoice(stripeCustomerId: string, periodStartSec: number): Promise<PeriodInvoice | undefined>;
+}
+
+/** A subscription's invoice for one billing period, as reconciliation reads it. */
+export interface PeriodInvoice {
+  readonly invoiceId: string;
+  readonly status: 'draft' | 'open' | 'paid' | 'uncollectible' | 'void';
+  readonly periodStartSec: number;
+  readonly periodEndSec: number;
+  /** A subscription item's line carries its price; an invoice item's (a credit we added) has none. */
+  readonly lines: ReadonlyArray<{
+    readonly kind: 'subscription' | 'invoice-item';
+    readonly priceId: string | null;
+    readonly quantity: number;
+    readonly amountCents: number;
+    readonly description: string | null;
+  }>;
+  readonly totalCents: number;
+  /** Credit notes issued on the invoice, before and after payment. */
+  readonly creditedCents: number;
+  readonly hostedInvoiceUrl: string | null;
 }
 
 /** Who paused billing, when and why: the global switch that stops pushes while counting goes on. */

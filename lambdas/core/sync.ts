@@ -31,11 +31,21 @@ export interface PendingPush {
   readonly createdAt: number;
 }
 
+/** A meter event sent (or possibly sent) to Stripe: kept so that one sent twice can be cancelled by its identifier. */
+export interface PushAttempt {
+  readonly identifier: string;
+  readonly value: number;
+  /** Epoch ms at which it was first sent: Stripe can cancel it for 24 hours from its receipt. */
+  readonly at: number;
+}
+
 /** What has been pushed for one customer and month. `pushedCalls` includes a pending entry. */
 export interface SyncState {
   readonly pushedCalls: number;
   readonly seq: number;
   readonly pending?: PendingPush;
+  /** Every identifier the outbox sent under, oldest first (reserved entries, re-sends, reconciliation's corrections). */
+  readonly attempts?: readonly PushAttempt[];
 }
 
 export interface SyncStateStore {
@@ -46,6 +56,8 @@ export interface SyncStateStore {
   markSent(customerId: string, month: string, identifier: string): Promise<void>;
   /** Swaps a pending entry for a new one (a re-send under a fresh identifier once Stripe has shown it lacks the old). */
   replacePending(customerId: string, month: string, oldIdentifier: string, entry: PendingPush): Promise<boolean>;
+  /** Notes a meter event sent outside the outbox's own entries (a reconciliation's correction), without changing `pushedCalls`. */
+  recordAttempt(customerId: string, month: string, attempt: PushAttempt): Promise<void>;
 }
 
 export interface UsageReader {
@@ -87,9 +99,47 @@ export function settledBefore(now: number, settleWindowMinutes: number): number 
   return Math.floor((now - settleWindowMinutes * 60_000) / HOUR_MS) * HOUR_MS;
 }
 
-function monthBounds(month: string): { start: number; end: number } {
+export function monthBounds(month: string): { start: number; end: number } {
   const [year, m] = month.split('-').map(Number) as [number, number];
   return { start: Date.UTC(year, m - 1, 1), end: Date.UTC(year, m, 1) };
+}
+
+/** Where a run counts the month up to: its end when flushing, else the last settled hour. */
+export function syncCutoff(month: string, now: number, config: Pick<BillingConfig, 'settleWindowMinutes'>, options: Pick<SyncOptions, 'flush'> = {}): number {
+  const { end } = monthBounds(month);
+  return options.flush ? end : Math.min(end, settledBefore(now, config.settleWindowMinutes));
+}
+
+/** A month's count before `cutoff` (epoch ms, an hour boundary), what of it is free, and what of the rest is billable. */
+export interface BillableCount {
+  /** Billable calls the counters hold for the hours before the cutoff. */
+  readonly counted: number;
+  /** Of those, calls in grandfathered hours: counted but never charged. */
+  readonly grandfathered: number;
+  /** What Stripe must hold: the charged calls, up to the billing cap. */
+  readonly billable: number;
+}
+
+/** The one definition of what a customer's month bills, shared by the sync and the reconciliation. */
+export async function billableBefore(customer: Customer, month: string, cutoff: number, deps: Pick<SyncDeps, 'usage' | 'config'>): Promise<BillableCount> {
+  const bounds = monthBounds(month);
+  const beforeHour = (t: number) => (t >= bounds.end ? undefined : utcHour(t));
+  const counted = cutoff <= bounds.start ? 0 : await deps.usage.billableCalls(customer.customerId, month, beforeHour(cutoff));
+  let grandfathered = 0;
+  // Grandfathered calls are counted but never charged: they are left out of what reaches Stripe.
+  const window = grandfatherWindow(customer);
+  if (window) {
+    const { fromHourStart, untilHourStart } = freeHours(window);
+    const freeEnd = Math.min(cutoff, untilHourStart);
+    const freeStart = Math.max(bounds.start, fromHourStart);
+    if (freeEnd > freeStart) {
+      const upToEnd = await deps.usage.billableCalls(customer.customerId, month, beforeHour(freeEnd));
+      const beforeStart = freeStart > bounds.start ? await deps.usage.billableCalls(customer.customerId, month, utcHour(freeStart)) : 0;
+      grandfathered = upToEnd - beforeStart;
+    }
+  }
+  const billable = callsBillableUnderCap(customer.tier, counted - grandfathered, customer.capCents ?? deps.config.billingCapCents, deps.config);
+  return { counted, grandfathered, billable };
 }
 
 /** The billing months a run looks at: this one and the previous one, whose last hours may be unpushed. */
@@ -110,23 +160,9 @@ export async function syncCustomerMonth(customer: Customer, month: string, deps:
     if (state.pending) return await resolvePending(customer, stripeCustomerId, month, state, state.pending, deps, options);
 
     const bounds = monthBounds(month);
-    const cutoff = options.flush ? bounds.end : Math.min(bounds.end, settledBefore(now, deps.config.settleWindowMinutes));
+    const cutoff = syncCutoff(month, now, deps.config, options);
     if (cutoff <= bounds.start) return { kind: 'up-to-date', customerId, month };
-    const beforeHour = (t: number) => (t >= bounds.end ? undefined : utcHour(t));
-    let counted = await deps.usage.billableCalls(customerId, month, beforeHour(cutoff));
-    // Grandfathered calls are counted but never charged: they are left out of what reaches Stripe.
-    const window = grandfatherWindow(customer);
-    if (window) {
-      const { fromHourStart, untilHourStart } = freeHours(window);
-      const freeEnd = Math.min(cutoff, untilHourStart);
-      const freeStart = Math.max(bounds.start, fromHourStart);
-      if (freeEnd > freeStart) {
-        const upToEnd = await deps.usage.billableCalls(customerId, month, beforeHour(freeEnd));
-        const beforeStart = freeStart > bounds.start ? await deps.usage.billableCalls(customerId, month, utcHour(freeStart)) : 0;
-        counted -= upToEnd - beforeStart;
-      }
-    }
-    const billable = callsBillableUnderCap(customer.tier, counted, customer.capCents ?? deps.config.billingCapCents, deps.config);
+    const { billable } = await billableBefore(customer, month, cutoff, deps);
     const delta = billable - state.pushedCalls;
     if (delta < 0) return { kind: 'over-pushed', customerId, month, excess: -delta, billable };
     if (delta === 0) return { kind: 'up-to-date', customerId, month };

@@ -2,7 +2,7 @@
  * Stripe webhooks, after the adapter has verified their signature and claimed the event id (one
  * delivery of an event acts; see lambdas/stripe-webhook/webhook.ts): subscription changes move the
  * customer's tier and usage plan by the subscription's status (the policy below); a drafted invoice
- * flushes the period's last usage before it finalizes; payments are recorded.
+ * is reconciled (its last usage pushed, its corrections credited) before it finalizes; payments are recorded.
  *
  * An event whose object lacks what we read is `ignored` with the names of the missing fields (never
  * values): it is answered 200, because a 5xx would make Stripe retry the same malformed event for days.
@@ -12,10 +12,8 @@ import { TierNameSchema, type BillingConfig, type TierName } from './config.ts';
 import type { Customer } from './model.ts';
 import type { BillingProvider, BillingStateStore, CustomerRegistry, GatewayKeyRegistry, GatewayKeyRetirementStore } from './ports.ts';
 import { changeTier, type TierChangeDeps } from './subscriptions.ts';
-import { syncCustomerMonth, type SyncDeps, type SyncOutcome } from './sync.ts';
+import type { ReconciliationRecord } from './reconciliation.ts';
 import { utcMonth } from './time.ts';
-import { estimateBill } from './pricing.ts';
-import { feeCreditCents } from './grandfather.ts';
 
 /** The webhook Lambda's timeout (the stack sets it from here), which also bounds how long an event's claim stays in progress. */
 export const WEBHOOK_TIMEOUT_MS = 30_000;
@@ -81,8 +79,9 @@ export interface WebhookDeps {
   /** Where a tier change records the gateway keys it replaces. */
   readonly retirements: GatewayKeyRetirementStore;
   readonly state: BillingStateStore;
-  readonly sync: SyncDeps;
-  readonly billing: Pick<BillingProvider, 'cancelSubscription' | 'creditDraftInvoice'>;
+  /** Reconciles the customer's month when its invoice is drafted (#core/reconciliation.ts, trigger `invoice`). */
+  readonly reconcile: (customer: Customer, month: string, options: { paused: boolean }) => Promise<ReconciliationRecord>;
+  readonly billing: Pick<BillingProvider, 'cancelSubscription'>;
   /**
    * The subscription status policy's grace, and the key cache TTL: how long a gateway key replaced
    * by a tier change must stay in its plan.
@@ -96,7 +95,7 @@ export type WebhookOutcome =
   | { kind: 'ignored'; reason: string }
   | { kind: 'tier-changed'; customerId: string; from: TierName; to: TierName }
   | { kind: 'tier-unchanged'; customerId: string }
-  | { kind: 'flushed'; customerId: string; month: string; sync: SyncOutcome; creditCents: number }
+  | { kind: 'reconciled'; customerId: string; month: string; record: ReconciliationRecord }
   | { kind: 'invoice-recorded'; customerId: string; status: string };
 
 /** The tier a subscription's prices belong to (our prices carry it in metadata). */
@@ -166,35 +165,13 @@ export async function handleBillingEvent(event: BillingEvent, deps: WebhookDeps)
       const customer = await deps.registry.findByStripeCustomerId(invoice.customer);
       if (!customer) return { kind: 'ignored', reason: `no customer for ${invoice.customer}` };
       if (invoice.period_end <= invoice.period_start) return { kind: 'ignored', reason: 'not a period invoice' };
-      // The draft covers the period that just ended: push what is left of it before Stripe finalizes.
+      // The draft covers the period that just ended: reconcile it while it is a draft, which pushes
+      // what is left of the period (unless billing is paused) and credits what the meter cannot take
+      // back (calls voided after their push, the fee for grandfathered days).
       const month = utcMonth(invoice.period_end * 1000 - 1000);
-      // An operator's pause holds this push too: the usage stays counted, and is reported as held.
       const paused = (await deps.state.getPause())?.paused ?? false;
-      const sync = await syncCustomerMonth(customer, month, deps.sync, { flush: true, paused });
-      // One credit on the draft, for what Stripe's meter cannot take back: calls voided after their push,
-      // and the monthly fee's share for grandfathered days.
-      const overPushedCents =
-        sync.kind === 'over-pushed'
-          ? estimateBill(customer.tier, sync.billable + sync.excess, deps.sync.config).totalCents -
-            estimateBill(customer.tier, sync.billable, deps.sync.config).totalCents
-          : 0;
-      const grandfatherCents = feeCreditCents(customer, invoice.period_start * 1000, invoice.period_end * 1000, deps.sync.config);
-      const creditCents = overPushedCents + grandfatherCents;
-      if (creditCents > 0) {
-        const reasons = [
-          ...(overPushedCents > 0 && sync.kind === 'over-pushed'
-            ? [`${sync.excess} calls voided after they were reported (throttled, over quota or failed)`]
-            : []),
-          ...(grandfatherCents > 0 ? ['no charge for grandfathered days'] : []),
-        ];
-        await deps.billing.creditDraftInvoice({
-          stripeCustomerId: invoice.customer,
-          invoiceId: invoice.id,
-          amountCents: creditCents,
-          description: `Correction: ${reasons.join('; ')}`,
-        });
-      }
-      return { kind: 'flushed', customerId: customer.customerId, month, sync, creditCents };
+      const record = await deps.reconcile(customer, month, { paused });
+      return { kind: 'reconciled', customerId: customer.customerId, month, record };
     }
     case 'invoice.paid':
     case 'invoice.payment_failed':

@@ -10,11 +10,14 @@ import { AwsGatewayKeyRegistry } from '#adapters/gateway-keys-aws.ts';
 import { stripeClient } from '#adapters/stripe-billing.ts';
 import { loadStripeSecrets } from '#adapters/stripe-secrets.ts';
 import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SnsAlertSink } from '#adapters/alert-sinks.ts';
 import * as z from 'zod';
 import { createWebhookHandler } from './webhook.ts';
 
 const env = readEnv(
-  tableEnv('customers', 'apiKeys', 'counters', 'billing', 'idempotency').extend({
+  tableEnv('customers', 'apiKeys', 'usageEvents', 'counters', 'billing', 'idempotency').extend({
+    ALERT_TOPIC_ARN: z.string().min(1),
     USAGE_PLAN_ID_FREE: z.string().min(1),
     USAGE_PLAN_ID_PRO: z.string().min(1),
     USAGE_PLAN_ID_ENTERPRISE: z.string().min(1),
@@ -26,7 +29,13 @@ const ready = loadStripeSecrets().then((secrets) => {
   const stripe = stripeClient({ secretKey: secrets.secretKey, baseUrl: process.env.STRIPE_API_BASE });
   const services = billingServices({
     doc,
-    tables: { customers: env.CUSTOMERS_TABLE, apiKeys: env.API_KEYS_TABLE, counters: env.COUNTERS_TABLE, billing: env.BILLING_TABLE },
+    tables: {
+      customers: env.CUSTOMERS_TABLE,
+      apiKeys: env.API_KEYS_TABLE,
+      usageEvents: env.USAGE_EVENTS_TABLE,
+      counters: env.COUNTERS_TABLE,
+      billing: env.BILLING_TABLE,
+    },
     stripe,
   });
   const gatewayKeys = new AwsGatewayKeyRegistry(new APIGatewayClient({}), {
@@ -39,6 +48,7 @@ const ready = loadStripeSecrets().then((secrets) => {
     webhookSecret: secrets.webhookSecret,
     services,
     gatewayKeys,
+    alerts: new SnsAlertSink(new SNSClient({}), env.ALERT_TOPIC_ARN),
     claims: { client, tableName: env.IDEMPOTENCY_TABLE },
     logger,
   });

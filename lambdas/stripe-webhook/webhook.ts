@@ -11,7 +11,9 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type Stripe from 'stripe';
+import type { AlertSink } from '#core/alerts.ts';
 import type { GatewayKeyRegistry } from '#core/ports.ts';
+import { reconcileCustomerMonth } from '#core/reconciliation.ts';
 import { handleBillingEvent, WEBHOOK_TIMEOUT_MS, type BillingEvent } from '#core/webhooks.ts';
 import type { BillingServices } from '#adapters/billing-services.ts';
 import { dynamoEventClaims } from '#adapters/event-claims.ts';
@@ -27,19 +29,21 @@ export function createWebhookHandler(deps: {
   webhookSecret: string;
   services: BillingServices;
   gatewayKeys: GatewayKeyRegistry;
+  /** Where a drafted invoice's reconciliation reports what it cannot explain. */
+  alerts: AlertSink;
   /** Where event ids are claimed: the idempotency table. */
   claims: { client: DynamoDBClient; tableName: string };
   logger: Pick<Logger, 'info' | 'warn' | 'error'>;
 }) {
   const claims = dynamoEventClaims(
     async (event: BillingEvent) => {
-      const { sync } = await deps.services.ready();
       return handleBillingEvent(event, {
         registry: deps.services.customers,
         gatewayKeys: deps.gatewayKeys,
         retirements: deps.services.retirements,
         state: deps.services.state,
-        sync,
+        reconcile: async (customer, month, { paused }) =>
+          reconcileCustomerMonth(customer, month, await deps.services.reconciliation(deps.alerts), { trigger: 'invoice', paused }),
         billing: deps.services.provider,
         config: deps.services.config,
         now: deps.services.now,

@@ -46,6 +46,7 @@ describe('grandfathering lever (local Stripe, DynamoDB Local)', () => {
       webhookSecret: 'whsec_t',
       services: f.services,
       gatewayKeys: f.gatewayKeys,
+      alerts: f.alertSink,
       claims: { client: f.client, tableName: f.tables.idempotency },
       logger: { info: () => undefined, warn: () => undefined, error: () => undefined },
     });

@@ -23,7 +23,8 @@ import type { BillingProvider, MeterEventPush } from '../../lambdas/core/ports.t
 import { changeTier, stripeSetup } from '../../lambdas/core/subscriptions.ts';
 import { runSync, syncCustomerMonth, type SyncDeps, type SyncStateStore } from '../../lambdas/core/sync.ts';
 import { utcHour, utcMonth } from '../../lambdas/core/time.ts';
-import { handleBillingEvent } from '../../lambdas/core/webhooks.ts';
+import { handleBillingEvent, type WebhookDeps } from '../../lambdas/core/webhooks.ts';
+import { reconcileCustomerMonth } from '../../lambdas/core/reconciliation.ts';
 import { billingServices } from '../../lambdas/adapters/billing-services.ts';
 import { LocalGatewayKeyRegistry } from '../../lambdas/adapters/gateway-keys-local.ts';
 import { type StripeBillingProvider, stripeClient } from '../../lambdas/adapters/stripe-billing.ts';
@@ -211,6 +212,9 @@ class FaultyStripe {
       createCheckoutSession: (i) => p.createCheckoutSession(i),
       cancelSubscription: (s) => p.cancelSubscription(s),
       creditDraftInvoice: (i) => p.creditDraftInvoice(i),
+      creditInvoice: (i) => p.creditInvoice(i),
+      cancelMeterEvent: (identifier) => p.cancelMeterEvent(identifier),
+      periodInvoice: (c, from) => p.periodInvoice(c, from),
       creditLatestInvoice: (i) => p.creditLatestInvoice(i),
       meteredTotal: (m, c, from, to) => p.meteredTotal(m, c, from, to),
       pushMeterEvent: (event) => this.push(run, event),
@@ -240,6 +244,7 @@ function crashing(store: SyncStateStore, armed: Set<string>): SyncStateStore {
     get: (c, m) => store.get(c, m),
     reserve: (c, m, s, e) => store.reserve(c, m, s, e),
     replacePending: (c, m, o, e) => store.replacePending(c, m, o, e),
+    recordAttempt: (c, m, a) => store.recordAttempt(c, m, a),
     async markSent(customerId, month, identifier) {
       if (armed.delete(`${customerId}|${month}`)) throw new Error('crashed between send and mark');
       return store.markSent(customerId, month, identifier);
@@ -287,6 +292,32 @@ describe('Stripe sync property (local Stripe through the adapter, state in Dynam
               const state = crashing(new DynamoSyncStateStore(t.doc, t.tables.billing), armedCrashes);
               const usage = new CounterUsageReader(t.doc, t.tables.counters);
               const depsFor = (run: string): SyncDeps => ({ stripe: faulty.forRun(run), state, usage, meterId: catalogIds.meterId, config, now: clock });
+              const usagePriceIds = new Set(
+                stripeCatalog(config)
+                  .prices.filter((p) => p.role === 'usage')
+                  .map((p) => catalogIds.priceIds[p.lookupKey]!),
+              );
+              // A drafted invoice's webhook reconciles the month as the deployed one does, through this run's faults.
+              const reconcileFor =
+                (run: string): WebhookDeps['reconcile'] =>
+                (customer, month, { paused }) =>
+                  reconcileCustomerMonth(
+                    customer,
+                    month,
+                    {
+                      sync: depsFor(run),
+                      stripe: faulty.forRun(run),
+                      usagePriceIds,
+                      monthItem: (c, m) => usage.callsThisMonth(c, m),
+                      // This property writes counters, not raw events: every counted call here was served.
+                      servedCalls: (c, m, beforeHour) => usage.billableCalls(c, m, beforeHour),
+                      records: services.reconciliationRecords,
+                      audit: (entry) => billingState.audit(entry),
+                      alerts: { publish: async () => undefined },
+                      config,
+                    },
+                    { trigger: 'invoice', paused },
+                  );
 
               const customers: Customer[] = [];
               for (const spec of specs) {
@@ -387,7 +418,7 @@ describe('Stripe sync property (local Stripe through the adapter, state in Dynam
                             retirements,
                             config,
                             state: billingState,
-                            sync: depsFor(flushRun),
+                            reconcile: reconcileFor(flushRun),
                             billing: faulty.forRun(flushRun),
                             now: clock,
                           },
@@ -454,7 +485,7 @@ describe('Stripe sync property (local Stripe through the adapter, state in Dynam
               for (const invoice of [...stripe.state.invoices.values()].filter((inv) => !before.has(inv.id) && inv.object === 'invoice')) {
                 await handleBillingEvent(
                   { id: `evt_${invoice.id}`, type: 'invoice.created', created: Math.floor(now / 1000), object: invoice },
-                  { registry, gatewayKeys, retirements, config, state: billingState, sync: depsFor('invoice'), billing: provider, now: clock },
+                  { registry, gatewayKeys, retirements, config, state: billingState, reconcile: reconcileFor('invoice'), billing: provider, now: clock },
                 );
               }
               now += HOUR + MINUTE;

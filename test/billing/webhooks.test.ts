@@ -31,6 +31,7 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
       webhookSecret: SECRET,
       services: f.services,
       gatewayKeys: f.gatewayKeys,
+      alerts: f.alertSink,
       claims: claimsOf(f),
       logger: silent,
     });
@@ -466,6 +467,7 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
           webhookSecret: SECRET,
           services: f.services,
           gatewayKeys: keys,
+          alerts: f.alertSink,
           claims: claimsOf(f),
           logger: silent,
         }),
@@ -504,6 +506,7 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
         webhookSecret: SECRET,
         services: f.services,
         gatewayKeys: keys,
+        alerts: f.alertSink,
         claims: claimsOf(f),
         logger: { ...silent, error: (...args: unknown[]) => void errors.push(args) },
       });
@@ -550,6 +553,7 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
         webhookSecret: SECRET,
         services: f.services,
         gatewayKeys: f.gatewayKeys,
+        alerts: f.alertSink,
         claims: claimsOf(f),
         logger,
       });
@@ -585,6 +589,7 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
         webhookSecret: SECRET,
         services: f.services,
         gatewayKeys: f.gatewayKeys,
+        alerts: f.alertSink,
         claims: claimsOf(f),
         logger,
       });
@@ -624,6 +629,7 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
             webhookSecret: secret,
             services: f.services,
             gatewayKeys: f.gatewayKeys,
+            alerts: f.alertSink,
             claims: claimsOf(f),
             logger: silent,
           })({ body, headers: req.headers as Record<string, string>, isBase64Encoded: false }).then((r) => {

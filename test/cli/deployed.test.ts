@@ -5,7 +5,12 @@ import { deployedStackFromOutputs, REQUIRED_OUTPUTS } from '../../cli/deployed.t
 import { CliError } from '../../cli/context.ts';
 
 describe('CLI against a deployed stack', () => {
-  const required = [...Object.values(REQUIRED_OUTPUTS.tables), ...Object.values(REQUIRED_OUTPUTS.usagePlans), REQUIRED_OUTPUTS.stripeSecret];
+  const required = [
+    ...Object.values(REQUIRED_OUTPUTS.tables),
+    ...Object.values(REQUIRED_OUTPUTS.usagePlans),
+    REQUIRED_OUTPUTS.stripeSecret,
+    REQUIRED_OUTPUTS.alertTopic,
+  ];
 
   it('finds every output it needs in the synthesized stack', () => {
     const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
@@ -13,7 +18,7 @@ describe('CLI against a deployed stack', () => {
     expect(outputs).toEqual(expect.arrayContaining(required));
   });
 
-  it('maps the outputs to tables, usage plans and the Stripe secret', () => {
+  it('maps the outputs to tables, usage plans, the Stripe secret and the alert topic', () => {
     const outputs = Object.fromEntries(required.map((key) => [key, `value-of-${key}`]));
     expect(deployedStackFromOutputs('ApiBilling', outputs)).toEqual({
       tables: {
@@ -25,6 +30,7 @@ describe('CLI against a deployed stack', () => {
       },
       usagePlanIds: { free: 'value-of-UsagePlanIdFree', pro: 'value-of-UsagePlanIdPro', enterprise: 'value-of-UsagePlanIdEnterprise' },
       stripeSecretArn: 'value-of-StripeSecretArn',
+      alertTopicArn: 'value-of-AlertTopicArn',
     });
   });
 

@@ -6,6 +6,7 @@ import { billingServices, type BillingServices } from '../../lambdas/adapters/bi
 import { LocalGatewayKeyRegistry } from '../../lambdas/adapters/gateway-keys-local.ts';
 import { stripeCatalog } from '../../lambdas/core/catalog.ts';
 import { billingConfig, type TierName } from '../../lambdas/core/config.ts';
+import type { Alert, AlertSink } from '../../lambdas/core/alerts.ts';
 import { createCustomer } from '../../lambdas/core/customers.ts';
 import type { Customer } from '../../lambdas/core/model.ts';
 import { startLocalStripe, type LocalStripe } from '../../local/stripe/server.ts';
@@ -16,6 +17,9 @@ export interface BillingFixture extends TestTables {
   readonly services: BillingServices;
   readonly gatewayKeys: LocalGatewayKeyRegistry;
   readonly clock: { now: number };
+  /** Alerts published through `alertSink`, oldest first. */
+  readonly alerts: Alert[];
+  readonly alertSink: AlertSink;
   addCustomer(tier: TierName): Promise<Customer>;
   stop(): Promise<void>;
 }
@@ -27,8 +31,11 @@ export async function billingFixture(start = Date.UTC(2026, 10, 25, 12, 0)): Pro
   const services = billingServices({ doc: tables.doc, tables: tables.tables, stripe: stripe.client(), config: billingConfig, now });
   await services.state.putCatalogIds(await services.provider.ensureCatalog(stripeCatalog(billingConfig)));
   const gatewayKeys = new LocalGatewayKeyRegistry(join(mkdtempSync(join(tmpdir(), 'gw-')), 'keys.json'));
+  const alerts: Alert[] = [];
   return {
     ...tables,
+    alerts,
+    alertSink: { publish: async (alert) => void alerts.push(alert) },
     stripe,
     services,
     gatewayKeys,
