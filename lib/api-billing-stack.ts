@@ -8,6 +8,7 @@ import { Alerts } from './alerts.ts';
 import { Monitoring } from './monitoring.ts';
 import { CustomerApi } from './customer-api.ts';
 import { StripeBilling } from './stripe-billing.ts';
+import { Reconciliation } from './reconciliation.ts';
 import { MeteredApi } from './metered-api.ts';
 import { BillingTables } from './tables.ts';
 
@@ -31,6 +32,7 @@ export class ApiBillingStack extends Stack {
   readonly aggregation: Aggregation;
   readonly customerApi: CustomerApi;
   readonly stripeBilling: StripeBilling;
+  readonly reconciliation: Reconciliation;
   readonly alerts: Alerts;
   readonly monitoring: Monitoring;
 
@@ -49,6 +51,11 @@ export class ApiBillingStack extends Stack {
     this.alerts = new Alerts(this, 'Alerts', { emails });
     this.customerApi = new CustomerApi(this, 'CustomerApi', { tables: this.tables, meteredApi: this.meteredApi, alerts: this.alerts });
     this.stripeBilling = new StripeBilling(this, 'StripeBilling', { tables: this.tables, meteredApi: this.meteredApi, alerts: this.alerts });
+    this.reconciliation = new Reconciliation(this, 'Reconciliation', {
+      tables: this.tables,
+      stripeSecret: this.stripeBilling.stripeSecret,
+      alerts: this.alerts,
+    });
     // The aggregation alarms (dead letters, stream lag) reach the operators too.
     for (const alarm of [this.aggregation.deadLetterAlarm, this.aggregation.iteratorAgeAlarm])
       alarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alerts.topic));
@@ -56,6 +63,7 @@ export class ApiBillingStack extends Stack {
       meteredApi: this.meteredApi,
       aggregation: this.aggregation,
       stripeBilling: this.stripeBilling,
+      reconciliation: this.reconciliation,
       alerts: this.alerts,
     });
     new CfnOutput(this, 'AlertTopicArn', {

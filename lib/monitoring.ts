@@ -6,11 +6,13 @@ import type { Aggregation } from './aggregation.ts';
 import type { Alerts } from './alerts.ts';
 import type { MeteredApi } from './metered-api.ts';
 import type { StripeBilling } from './stripe-billing.ts';
+import type { Reconciliation } from './reconciliation.ts';
 
 export interface MonitoringProps {
   readonly meteredApi: MeteredApi;
   readonly aggregation: Aggregation;
   readonly stripeBilling: StripeBilling;
+  readonly reconciliation: Reconciliation;
   readonly alerts: Alerts;
 }
 
@@ -22,7 +24,7 @@ export class Monitoring extends Construct {
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
-    const { meteredApi, aggregation, stripeBilling } = props;
+    const { meteredApi, aggregation, stripeBilling, reconciliation } = props;
     const api = meteredApi.api;
     const authorizer = meteredApi.authorizerFunction;
     const fiveMinutes = { period: Duration.minutes(5) };
@@ -85,6 +87,13 @@ export class Monitoring extends Construct {
             left: [stripeBilling.syncFunction.metricErrors(fiveMinutes), stripeBilling.metricSyncProblems(fiveMinutes)],
             right: [stripeBilling.syncFunction.metricDuration(fiveMinutes)],
           }),
+          new cloudwatch.GraphWidget({
+            title: 'Reconciliation: customer-months with a discrepancy, run errors',
+            left: [
+              reconciliation.metricDiscrepancies({ period: Duration.days(1) }),
+              reconciliation.reconcileFunction.metricErrors({ period: Duration.days(1) }),
+            ],
+          }),
         ],
         [
           new cloudwatch.AlarmStatusWidget({
@@ -96,6 +105,8 @@ export class Monitoring extends Construct {
               aggregation.iteratorAgeAlarm,
               stripeBilling.syncErrorsAlarm,
               stripeBilling.syncProblemsAlarm,
+              reconciliation.errorsAlarm,
+              reconciliation.discrepancyAlarm,
             ],
             width: 24,
           }),

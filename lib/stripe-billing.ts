@@ -172,13 +172,23 @@ export class StripeBilling extends Construct {
 
     this.webhookFunction = new ProductFunction(this, 'WebhookFunction', {
       handlerName: 'stripe-webhook',
-      description: 'Stripe webhooks: signature verified, each event id claimed once; moves tiers and usage plans, flushes invoices',
+      description: 'Stripe webhooks: signature verified, each event id claimed once; moves tiers and usage plans, reconciles drafted invoices',
       timeout: Duration.millis(WEBHOOK_TIMEOUT_MS),
-      environment: { ...tableEnvironment, ...usagePlanEnvironment, [TABLE_ENV.idempotency]: tables.idempotency.tableName },
+      environment: {
+        ...tableEnvironment,
+        ...usagePlanEnvironment,
+        [TABLE_ENV.idempotency]: tables.idempotency.tableName,
+        [TABLE_ENV.usageEvents]: tables.usageEvents.tableName,
+        ALERT_TOPIC_ARN: props.alerts.topic.topicArn,
+      },
     });
     onCustomers(this.webhookFunction, ['dynamodb:GetItem', 'dynamodb:UpdateItem']);
     queryByStripeCustomer(this.webhookFunction);
-    tables.counters.grant(this.webhookFunction, 'dynamodb:Query');
+    // A drafted invoice's reconciliation: the hour counters and the month item, and the raw events (a Scan)
+    // only when the figures disagree; its discrepancies alert.
+    tables.counters.grant(this.webhookFunction, 'dynamodb:Query', 'dynamodb:GetItem');
+    tables.usageEvents.grant(this.webhookFunction, 'dynamodb:Scan');
+    props.alerts.grantPublish(this.webhookFunction);
     // DeleteItem: a tier change drops its own "unfinished" entry when it switches the customer's key.
     tables.billing.grant(this.webhookFunction, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:DeleteItem');
     // Powertools' idempotency utility: a conditional PutItem claims the event id, GetItem reads a claim

@@ -40,6 +40,9 @@ const SUMMARY_LAG_MS = 15 * 60_000;
 /** A customer-month whose error passes this share of its billable calls or cents pages, as the seed's success bar. */
 export const PAGE_ERROR_SHARE = 0.01;
 
+/** The log message of each customer-month with a discrepancy: the stack's alarm counts these lines. */
+export const RECONCILIATION_DISCREPANCY_MESSAGE = 'billing discrepancy';
+
 export type ReconciliationTrigger = 'daily' | 'invoice' | 'on-demand';
 
 /** The five figures of one customer-month, in calls unless named in cents. */
@@ -316,6 +319,17 @@ export async function reconcileCustomerMonth(
     }
   }
 
+  // The bill in cents: what is billable, and what the customer is billed (a final invoice's total less its
+  // credit notes; before that, the meter's total priced, plus the credits already on the draft).
+  const shouldCents = billCents(customer, before.shouldBeBilledCalls, month, invoiceBefore !== undefined, deps.config);
+  const billedNow = (calls: number, invoice: ReconciliationFigures['invoice'], draftItems: number) =>
+    invoice && invoice.status !== 'draft' ? invoice.totalCents - invoice.creditedCents : meterCents(customer, calls, deps.config) + draftItems;
+  const draftItemsCents = (invoice: PeriodInvoice | undefined) =>
+    invoice?.status === 'draft' ? invoice.lines.filter((l) => l.kind === 'invoice-item').reduce((sum, l) => sum + l.amountCents, 0) : 0;
+  const billedCentsBefore = billedNow(before.stripeCalls, before.invoice, draftItemsCents(invoiceBefore));
+  // An invoice already credited down to the bill: what the meter holds over it is settled.
+  const alreadyCredited = invoiceBefore !== undefined && billedCentsBefore <= shouldCents;
+
   // 3. The outbox against Stripe's meter.
   const confirmed = before.pushedCalls - before.pendingCalls;
   let stripeCalls = before.stripeCalls;
@@ -355,8 +369,8 @@ export async function reconcileCustomerMonth(
     differences.push({
       kind: 'meter-event-duplicated',
       calls: duplicated,
-      detail: `Stripe's meter holds ${plural(duplicated, 'call')} more than were pushed`,
-      explained: false,
+      detail: `Stripe's meter holds ${plural(duplicated, 'call')} more than were pushed${alreadyCredited ? '; the invoice credits them' : ''}`,
+      explained: alreadyCredited,
     });
     // The duplicate is the latest send of that size still inside Stripe's cancel window.
     const candidate = [...(state?.attempts ?? [])].reverse().find((a) => a.value === duplicated && now - a.at < CANCEL_WINDOW_MS);
@@ -377,18 +391,12 @@ export async function reconcileCustomerMonth(
   }
 
   // 4. The bill against what is billable, in cents.
-  const shouldCents = billCents(customer, before.shouldBeBilledCalls, month, invoiceBefore !== undefined, deps.config);
-  const billedNow = (calls: number, invoice: ReconciliationFigures['invoice'], draftItems: number) =>
-    invoice && invoice.status !== 'draft' ? invoice.totalCents - invoice.creditedCents : meterCents(customer, calls, deps.config) + draftItems;
-  const draftItemsCents = (invoice: PeriodInvoice | undefined) =>
-    invoice?.status === 'draft' ? invoice.lines.filter((l) => l.kind === 'invoice-item').reduce((sum, l) => sum + l.amountCents, 0) : 0;
-  const billedCentsBefore = billedNow(before.stripeCalls, before.invoice, draftItemsCents(invoiceBefore));
   if (before.invoice && finalized && before.invoice.meteredCalls !== before.stripeCalls) {
     differences.push({
       kind: 'invoice-line-wrong',
       calls: before.invoice.meteredCalls - before.stripeCalls,
-      detail: `the invoice bills ${plural(before.invoice.meteredCalls, 'call')}; Stripe's meter holds ${before.stripeCalls.toLocaleString('en-US')}`,
-      explained: false,
+      detail: `the invoice bills ${plural(before.invoice.meteredCalls, 'call')}; Stripe's meter holds ${before.stripeCalls.toLocaleString('en-US')}${billedCentsBefore === shouldCents ? '; credited to the bill' : ''}`,
+      explained: billedCentsBefore === shouldCents,
     });
   }
   const overPushed = Math.max(0, before.pushedCalls - before.shouldBeBilledCalls);

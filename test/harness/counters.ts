@@ -1,4 +1,4 @@
-/** Writes hour counters in the aggregator's format, for tests of what reads them (usage API, dashboard, sync). */
+/** Adds to hour counters and their month's item, as the aggregator does, for tests of what reads them (usage API, dashboard, sync, reconciliation). */
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 export async function addHourCounts(
@@ -8,13 +8,15 @@ export async function addHourCounts(
   hours: ReadonlyArray<{ hour: string; billable: number }>,
 ): Promise<void> {
   for (const { hour, billable } of hours) {
-    await doc.send(
-      new UpdateCommand({
-        TableName: countersTable,
-        Key: { pk: `CUSTOMER#${customerId}`, sk: `HOUR#${hour}` },
-        UpdateExpression: 'ADD billable :n',
-        ExpressionAttributeValues: { ':n': billable },
-      }),
-    );
+    for (const sk of [`HOUR#${hour}`, `MONTH#${hour.slice(0, 7)}`]) {
+      await doc.send(
+        new UpdateCommand({
+          TableName: countersTable,
+          Key: { pk: `CUSTOMER#${customerId}`, sk },
+          UpdateExpression: 'ADD billable :n',
+          ExpressionAttributeValues: { ':n': billable },
+        }),
+      );
+    }
   }
 }
