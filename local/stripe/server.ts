@@ -3,7 +3,8 @@
  * It keeps state, rejects what Stripe rejects there (unknown or missing parameters, bad enum
  * values, meter events for an unknown meter, older than 35 days, too far in the future or with an
  * identifier already used), answers with Stripe's error shape, replays Idempotency-Key requests,
- * prices invoices from meter sums and tiers as Stripe does, and sends webhooks signed as Stripe
+ * prices invoices from meter sums and tiers as Stripe does, cancels meter events by identifier within
+ * 24 hours, splits credit notes into pre- and post-payment parts, and sends webhooks signed as Stripe
  * signs them. It is a test double of Stripe's HTTP API, not of our code.
  */
 import { createHmac, randomBytes } from 'node:crypto';
@@ -98,6 +99,17 @@ const schemas = {
   meterEvent: z
     .object({ event_name: z.string(), payload: z.record(z.string(), z.string()), identifier: z.string().max(100).optional(), timestamp: int.optional() })
     .strict(),
+  meterEventAdjustment: z
+    .object({
+      event_name: z.string(),
+      type: z.enum(['cancel']),
+      cancel: z
+        .object({ identifier: z.string().max(100) })
+        .strict()
+        .optional(),
+      expand,
+    })
+    .strict(),
   summaries: z
     .object({
       customer: z.string(),
@@ -116,6 +128,7 @@ const schemas = {
       backdate_start_date: int.optional(),
       proration_behavior: z.enum(['create_prorations', 'none', 'always_invoice']).optional(),
       collection_method: z.enum(['charge_automatically', 'send_invoice']).optional(),
+      days_until_due: int.positive().optional(),
       metadata,
       expand,
     })
@@ -132,6 +145,17 @@ const schemas = {
     })
     .strict(),
   invoicePreview: z.object({ customer: z.string().optional(), subscription: z.string().optional(), expand }).strict(),
+  invoiceList: z
+    .object({
+      customer: z.string().optional(),
+      subscription: z.string().optional(),
+      status: z.enum(['draft', 'open', 'paid', 'uncollectible', 'void']).optional(),
+      limit: int.min(1).max(100).optional(),
+      starting_after: z.string().optional(),
+      expand,
+    })
+    .strict(),
+  page: z.object({ limit: int.min(1).max(100).optional(), starting_after: z.string().optional(), expand }).strict(),
   checkoutCreate: z
     .object({
       mode: z.enum(['payment', 'setup', 'subscription']),
@@ -152,6 +176,11 @@ const schemas = {
       amount: int.positive(),
       reason: z.enum(['duplicate', 'fraudulent', 'order_change', 'product_unsatisfactory']).optional(),
       memo: z.string().optional(),
+      // How the post-payment part is settled; together they must equal it.
+      credit_amount: int.nonnegative().optional(),
+      refund_amount: int.nonnegative().optional(),
+      out_of_band_amount: int.nonnegative().optional(),
+      metadata,
     })
     .strict(),
   invoiceItemCreate: z
@@ -198,15 +227,23 @@ export interface LocalStripe {
   client(apiVersion?: string): Stripe;
   setNow(epochMs: number): void;
   now(): number;
-  /** Closes subscription periods that have ended: drafts their invoices (invoice.created), finalizes drafts over an hour old. */
+  /** Closes subscription periods that have ended: drafts their invoices (invoice.created), finalizes drafts over an hour old and pays those charged automatically. */
   advanceBillingPeriods(): Promise<void>;
   /** Answers the next `count` requests whose path matches with a fault. */
   failNext(path: RegExp, fault: { status?: number; acceptThenDrop?: boolean; count?: number }): void;
   readonly requests: Array<{ method: string; path: string }>;
+  /** Test-only fault planting: Stripe lost the meter event(s) with this identifier, as if never received. */
+  loseMeterEvent(identifier: string): void;
+  /**
+   * Test-only fault planting: a wrong invoice line. The invoice's first metered subscription line
+   * gets this quantity and amount, and the invoice's totals follow; it survives finalization.
+   */
+  tamperInvoiceLine(invoiceId: string, change: { quantity: number; amount: number }): void;
   /** Waits until every webhook sent so far is delivered (a 2xx) or given up after its retries. */
   webhooksDelivered(): Promise<void>;
   readonly state: {
-    readonly meterEvents: ReadonlyArray<{ identifier: string; customer: string; value: number; timestamp: number; meter: string }>;
+    /** Events received, cancelled ones included (they keep their identifier taken). */
+    readonly meterEvents: ReadonlyArray<{ identifier: string; customer: string; value: number; timestamp: number; meter: string; cancelled: boolean }>;
     readonly invoices: ReadonlyMap<string, Obj>;
   };
   stop(): Promise<void>;
@@ -228,7 +265,10 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
   const checkoutSessions = new Map<string, Obj>();
   const webhookEndpoints = new Map<string, Obj & { secret: string; url: string; enabled_events: string[] }>();
   const events = new Map<string, Obj>();
-  const meterEvents: Array<{ identifier: string; customer: string; value: number; timestamp: number; meter: string; receivedAt: number }> = [];
+  const meterEvents: Array<{ identifier: string; customer: string; value: number; timestamp: number; meter: string; receivedAt: number; cancelled: boolean }> =
+    [];
+  /** Planted wrong lines (tamperInvoiceLine), re-applied when a draft is finalized. */
+  const tampers = new Map<string, { quantity: number; amount: number }>();
   const idempotency = new Map<string, { params: string; status: number; body: string }>();
   const faults: Array<{ path: RegExp; status?: number; acceptThenDrop?: boolean; count: number }> = [];
   const requests: Array<{ method: string; path: string }> = [];
@@ -236,6 +276,24 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
   let url = '';
 
   const list = (data: unknown[], path: string) => ({ object: 'list', data, has_more: false, url: path });
+  /** One page of a list, as Stripe pages: `limit` (default 10) objects after the `starting_after` cursor. */
+  const page = (data: Obj[], path: string, kind: string, p: { limit?: number; starting_after?: string }) => {
+    let from = 0;
+    if (p.starting_after) {
+      from = data.findIndex((x) => x.id === p.starting_after) + 1;
+      if (from === 0) throw notFound(kind, p.starting_after, 'starting_after');
+    }
+    const limit = p.limit ?? 10;
+    return { object: 'list', data: data.slice(from, from + limit), has_more: from + limit < data.length, url: path };
+  };
+  /**
+   * An invoice as Stripe shows it: its first lines only (the page size is our choice; Stripe says
+   * "the first handful"), the rest through GET /v1/invoices/:id/lines.
+   */
+  const shown = (invoice: Obj): Obj => ({
+    ...invoice,
+    lines: page((invoice.lines as { data: Obj[] }).data, `/v1/invoices/${invoice.id}/lines`, 'line_item', {}),
+  });
   const get = <T extends Obj>(map: Map<string, T>, kind: string, key: string, param = 'id'): T => {
     const found = map.get(key);
     if (!found) throw notFound(kind, key, param);
@@ -250,7 +308,7 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
       created: nowSec(),
       api_version: Stripe.API_VERSION,
       livemode: false,
-      data: { object: structuredClone(object) },
+      data: { object: structuredClone((object as Obj).object === 'invoice' ? shown(object as Obj) : object) },
       pending_webhooks: 0,
     };
     events.set(event.id, event);
@@ -310,6 +368,9 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
       throw invalid('billing_cycle_anchor cannot be in the past.', { param: 'billing_cycle_anchor' });
     if (params.backdate_start_date !== undefined && params.backdate_start_date > now)
       throw invalid('backdate_start_date cannot be in the future.', { param: 'backdate_start_date' });
+    const collection = params.collection_method ?? 'charge_automatically';
+    if (collection === 'send_invoice' && params.days_until_due === undefined)
+      throw invalid('Missing required param: days_until_due.', { code: 'parameter_missing', param: 'days_until_due' });
     const start = params.backdate_start_date ?? now;
     const end = params.billing_cycle_anchor ?? addMonth(start);
     const subscription: Obj = {
@@ -321,6 +382,8 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
       start_date: start,
       billing_cycle_anchor: end,
       cancel_at_period_end: false,
+      collection_method: collection,
+      days_until_due: params.days_until_due ?? null,
       metadata: params.metadata ?? {},
       items: { object: 'list', data: params.items.map((item) => subscriptionItem(item.price, item.quantity, start, end)), has_more: false },
     };
@@ -349,32 +412,71 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
   }
 
   function usage(customer: string, meter: string, from: number, to: number): number {
-    return meterEvents.filter((e) => e.customer === customer && e.meter === meter && e.timestamp >= from && e.timestamp < to).reduce((s, e) => s + e.value, 0);
+    return meterEvents
+      .filter((e) => !e.cancelled && e.customer === customer && e.meter === meter && e.timestamp >= from && e.timestamp < to)
+      .reduce((s, e) => s + e.value, 0);
   }
+
+  /** The line an invoice item makes on an invoice; `parent` says it came from an invoice item, not a subscription item. */
+  function invoiceItemLine(item: Obj, invoiceId: string | null): Obj {
+    return {
+      id: id('il'),
+      object: 'line_item',
+      invoice: invoiceId,
+      amount: item.amount,
+      currency: item.currency,
+      quantity: 1,
+      description: item.description,
+      parent: {
+        type: 'invoice_item_details',
+        invoice_item_details: { invoice_item: item.id, proration: false, proration_details: { credited_items: null }, subscription: null },
+        subscription_item_details: null,
+      },
+      // An amount without a price: Stripe keeps only its unit amount.
+      pricing: { type: 'price_details', unit_amount_decimal: String(item.amount) },
+      period: { start: item.created, end: item.created },
+    };
+  }
+
+  /** The customer's pending invoice items: created without an invoice, they go on the next one drafted. */
+  const pendingItems = (customer: string) => [...invoices.values()].filter((i) => i.object === 'invoiceitem' && i.customer === customer && !i.invoice);
 
   function invoiceFor(subscription: Obj, periodStart: number, periodEnd: number, status: string, invoiceId?: string): Obj {
     const customer = subscription.customer as string;
     const items = (subscription.items as { data: Obj[] }).data;
-    const lines = items.map((item) => {
+    const newId = status === 'preview' ? `upcoming_${subscription.id}` : id('in');
+    const lines: Obj[] = items.map((item) => {
       const price = item.price as Obj & { recurring: { usage_type: string; meter?: string } };
       const quantity =
         price.recurring.usage_type === 'metered' ? usage(customer, price.recurring.meter!, periodStart, periodEnd) : ((item.quantity as number) ?? 1);
       return {
         id: id('il'),
         object: 'line_item',
+        invoice: invoiceId ?? newId,
         amount: priceAmount(price, quantity),
+        currency: price.currency,
         quantity,
-        pricing: { price_details: { price: price.id } },
+        description: null,
+        parent: {
+          type: 'subscription_item_details',
+          subscription_item_details: {
+            invoice_item: null,
+            proration: false,
+            proration_details: { credited_items: null },
+            subscription: subscription.id,
+            subscription_item: item.id,
+          },
+          invoice_item_details: null,
+        },
+        pricing: { type: 'price_details', price_details: { price: price.id, product: price.product }, unit_amount_decimal: price.unit_amount_decimal },
         period: { start: periodStart, end: periodEnd },
       };
     });
-    // Invoice items: those added to this invoice, and the customer's pending ones.
-    const extra = [...invoices.values()].filter(
-      (i) => i.object === 'invoiceitem' && i.customer === customer && (invoiceId ? i.invoice === invoiceId : !i.invoice),
-    ) as Obj[];
-    const total = lines.reduce((s, l) => s + l.amount, 0) + extra.reduce((s, i) => s + (i.amount as number), 0);
+    // Invoice items: those attached to this invoice, or (a new draft, a preview) the customer's pending ones.
+    const extra = invoiceId ? [...invoices.values()].filter((i) => i.object === 'invoiceitem' && i.invoice === invoiceId) : pendingItems(customer);
+    const total = lines.reduce((s, l) => s + (l.amount as number), 0) + extra.reduce((s, i) => s + (i.amount as number), 0);
     return {
-      id: status === 'preview' ? `upcoming_${subscription.id}` : id('in'),
+      id: newId,
       object: 'invoice',
       customer,
       status: status === 'preview' ? 'draft' : status,
@@ -383,17 +485,50 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
       period_end: periodEnd,
       created: nowSec(),
       currency: 'usd',
-      lines: {
-        object: 'list',
-        data: [...lines, ...extra.map((i) => ({ id: id('il'), object: 'line_item', amount: i.amount, quantity: 1, description: i.description }))],
-        has_more: false,
-      },
+      lines: { object: 'list', data: [...lines, ...extra.map((i) => invoiceItemLine(i, invoiceId ?? newId))], has_more: false },
       subtotal: total,
       total,
       amount_due: Math.max(0, total),
       amount_paid: 0,
       amount_remaining: Math.max(0, total),
+      starting_balance: 0,
+      ending_balance: null,
+      pre_payment_credit_notes_amount: 0,
+      post_payment_credit_notes_amount: 0,
+      // Stripe gives an invoice its hosted page when it is finalized; a draft has none.
+      hosted_invoice_url: status === 'open' || status === 'paid' ? `${url}/_local/invoices/${invoiceId ?? newId}` : null,
     };
+  }
+
+  /** Finalization applies the customer's balance (a credit is negative) to what the invoice asks for, as Stripe does. */
+  function applyBalance(invoice: Obj) {
+    const customer = get(customers, 'customer', invoice.customer as string);
+    const balance = (customer.balance as number | undefined) ?? 0;
+    // Only credits are modelled (what a credit note's credit_amount makes); a debit balance is not.
+    const applied = balance < 0 ? Math.min(invoice.amount_due as number, -balance) : 0;
+    Object.assign(invoice, {
+      starting_balance: balance,
+      ending_balance: balance + applied,
+      amount_due: (invoice.amount_due as number) - applied,
+      amount_remaining: (invoice.amount_remaining as number) - applied,
+    });
+    customer.balance = balance + applied;
+  }
+
+  /** A planted wrong line (tamperInvoiceLine): the first metered subscription line and the totals move by the difference. */
+  function applyTamper(invoice: Obj) {
+    const change = tampers.get(invoice.id);
+    if (!change) return;
+    const line = (invoice.lines as { data: Obj[] }).data.find((l) => {
+      const priceId =
+        (l.parent as { type: string }).type === 'subscription_item_details' && (l.pricing as { price_details: { price: string } }).price_details.price;
+      return priceId && (prices.get(priceId)?.recurring as { usage_type?: string } | undefined)?.usage_type === 'metered';
+    });
+    if (!line) throw new Error(`Invoice ${invoice.id} has no metered subscription line to tamper with`);
+    const delta = change.amount - (line.amount as number);
+    Object.assign(line, { quantity: change.quantity, amount: change.amount });
+    const settled = invoice.status === 'paid' ? 'amount_paid' : 'amount_remaining';
+    for (const k of ['subtotal', 'total', 'amount_due', settled]) (invoice as Record<string, number>)[k]! += delta;
   }
 
   const periodOf = (subscription: Obj) => {
@@ -412,6 +547,7 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
         name: p.name ?? null,
         email: p.email ?? null,
         metadata: p.metadata ?? {},
+        balance: 0,
         created: nowSec(),
         livemode: false,
       };
@@ -569,8 +705,28 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
       if (meterEvents.some((e) => e.identifier === identifier && e.receivedAt > now - DAY)) {
         throw invalid(`An event already exists with identifier ${identifier}.`, { code: 'resource_already_exists', param: 'identifier' });
       }
-      meterEvents.push({ identifier, customer, value: Number(raw), timestamp, meter: meter.id, receivedAt: now });
+      meterEvents.push({ identifier, customer, value: Number(raw), timestamp, meter: meter.id, receivedAt: now, cancelled: false });
       return [200, { object: 'billing.meter_event', event_name: p.event_name, identifier, payload: p.payload, timestamp, created: now, livemode: false }];
+    }
+    // meter event adjustments: Stripe applies them asynchronously (status pending); here at once.
+    if (method === 'POST' && path === '/v1/billing/meter_event_adjustments') {
+      const p = parse(schemas.meterEventAdjustment, params);
+      const meter = [...meters.values()].find((x) => x.event_name === p.event_name && x.status === 'active');
+      if (!meter) throw invalid(`No active meter was found for event_name ${p.event_name}.`, { code: 'resource_missing', param: 'event_name' });
+      const identifier = p.cancel?.identifier;
+      if (identifier === undefined) throw invalid('Missing required param: cancel[identifier].', { code: 'parameter_missing', param: 'cancel[identifier]' });
+      // The latest event with the identifier: an identifier may be reused once the first is 24 hours old.
+      const event = meterEvents.filter((e) => e.identifier === identifier && e.meter === meter.id).at(-1);
+      if (!event) throw invalid(`No meter event was found with identifier ${identifier}.`, { code: 'resource_missing', param: 'cancel[identifier]' });
+      if (event.receivedAt <= nowSec() - DAY)
+        throw invalid(`The meter event with identifier ${identifier} was received more than 24 hours ago and can no longer be cancelled.`, {
+          param: 'cancel[identifier]',
+        });
+      event.cancelled = true; // cancelling it again changes nothing
+      return [
+        200,
+        { object: 'billing.meter_event_adjustment', event_name: p.event_name, livemode: false, status: 'pending', type: 'cancel', cancel: { identifier } },
+      ];
     }
     // subscriptions
     if (method === 'POST' && path === '/v1/subscriptions') return [200, createSubscription(parse(schemas.subscriptionCreate, params))];
@@ -614,17 +770,29 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
         : [...subscriptions.values()].find((s) => s.customer === p.customer && s.status === 'active');
       if (!subscription) throw invalid('No upcoming invoices for customer.', { code: 'invoice_upcoming_none' });
       const period = periodOf(subscription);
-      return [200, invoiceFor(subscription, period.start, period.end, 'preview')];
+      return [200, shown(invoiceFor(subscription, period.start, period.end, 'preview'))];
     }
-    if (method === 'GET' && path === '/v1/invoices')
-      return [
-        200,
-        list(
-          [...invoices.values()].filter((i) => i.object === 'invoice' && (!query.customer || i.customer === query.customer)),
-          path,
-        ),
-      ];
-    if (method === 'GET' && (m = /^\/v1\/invoices\/([^/]+)$/.exec(path))) return [200, get(invoices, 'invoice', m[1]!)];
+    if (method === 'GET' && path === '/v1/invoices') {
+      const p = parse(schemas.invoiceList, query);
+      // Newest first, as Stripe lists them (insertion order breaks ties of the same second).
+      const found = [...invoices.values()]
+        .filter(
+          (i) =>
+            i.object === 'invoice' &&
+            (!p.customer || i.customer === p.customer) &&
+            (!p.status || i.status === p.status) &&
+            (!p.subscription || (i.parent as { subscription_details: { subscription: string } }).subscription_details.subscription === p.subscription),
+        )
+        .reverse()
+        .sort((a, b) => (b.created as number) - (a.created as number));
+      const result = page(found, path, 'invoice', p);
+      return [200, { ...result, data: result.data.map(shown) }];
+    }
+    if (method === 'GET' && (m = /^\/v1\/invoices\/([^/]+)\/lines$/.exec(path))) {
+      const invoice = get(invoices, 'invoice', m[1]!, 'invoice');
+      return [200, page((invoice.lines as { data: Obj[] }).data, path, 'line_item', parse(schemas.page, query))];
+    }
+    if (method === 'GET' && (m = /^\/v1\/invoices\/([^/]+)$/.exec(path))) return [200, shown(get(invoices, 'invoice', m[1]!))];
     if (method === 'POST' && path === '/v1/invoiceitems') {
       const p = parse(schemas.invoiceItemCreate, params);
       get(customers, 'customer', p.customer, 'customer');
@@ -638,10 +806,11 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
         amount: p.amount,
         currency: p.currency,
         description: p.description ?? null,
+        created: nowSec(),
       };
       invoices.set(item.id, item);
       if (draft) {
-        (draft.lines as { data: unknown[] }).data.push({ id: id('il'), object: 'line_item', amount: p.amount, quantity: 1, description: p.description });
+        (draft.lines as { data: unknown[] }).data.push(invoiceItemLine(item, draft.id));
         for (const k of ['subtotal', 'total', 'amount_due', 'amount_remaining'])
           (draft as Record<string, number>)[k] = Math.max(k === 'subtotal' || k === 'total' ? -Infinity : 0, (draft as Record<string, number>)[k]! + p.amount);
       }
@@ -652,20 +821,53 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
       const invoice = get(invoices, 'invoice', p.invoice, 'invoice');
       if (invoice.status !== 'paid' && invoice.status !== 'open')
         throw invalid('Credit notes can only be created for open or paid invoices.', { param: 'invoice' });
-      const credited = [...invoices.values()]
-        .filter((n) => n.object === 'credit_note' && n.invoice === invoice.id)
-        .reduce((sum, n) => sum + (n.amount as number), 0);
+      const credited = (invoice.pre_payment_credit_notes_amount as number) + (invoice.post_payment_credit_notes_amount as number);
       if (credited + p.amount > (invoice.total as number))
         throw invalid(`The credit note amount (${p.amount}) exceeds what is left to credit on the invoice (${(invoice.total as number) - credited}).`, {
           param: 'amount',
         });
+      // First what is left to pay goes down (not below zero); the rest was paid already and must be
+      // settled as a refund, a balance credit or out of band, adding up to it exactly.
+      const prePayment = Math.min(p.amount, invoice.amount_remaining as number);
+      const postPayment = p.amount - prePayment;
+      const settled = (p.credit_amount ?? 0) + (p.refund_amount ?? 0) + (p.out_of_band_amount ?? 0);
+      if (settled !== postPayment)
+        throw invalid(
+          `The sum of credit_amount, refund_amount and out_of_band_amount (${settled}) must equal the credit note's post-payment amount (${postPayment}): the invoice has ${invoice.amount_remaining as number} left to pay.`,
+          { param: 'amount' },
+        );
+      const refunded = [...invoices.values()]
+        .filter((n) => n.object === 'credit_note' && n.invoice === invoice.id)
+        .reduce((sum, n) => sum + ((n.refund_amount as number | null) ?? 0), 0);
+      if ((p.refund_amount ?? 0) > (invoice.amount_paid as number) - refunded)
+        throw invalid(`The refund amount (${p.refund_amount}) exceeds what is left to refund of the invoice's payment.`, { param: 'refund_amount' });
+      Object.assign(invoice, {
+        amount_due: (invoice.amount_due as number) - prePayment,
+        amount_remaining: (invoice.amount_remaining as number) - prePayment,
+        pre_payment_credit_notes_amount: (invoice.pre_payment_credit_notes_amount as number) + prePayment,
+        post_payment_credit_notes_amount: (invoice.post_payment_credit_notes_amount as number) + postPayment,
+      });
+      if (p.credit_amount) {
+        const customer = get(customers, 'customer', invoice.customer as string);
+        customer.balance = (customer.balance as number) - p.credit_amount;
+      }
       const note: Obj = {
         id: id('cn'),
         object: 'credit_note',
         invoice: invoice.id,
+        customer: invoice.customer,
+        currency: invoice.currency,
         amount: p.amount,
+        total: p.amount,
+        pre_payment_amount: prePayment,
+        post_payment_amount: postPayment,
+        type: prePayment > 0 && postPayment > 0 ? 'mixed' : postPayment > 0 ? 'post_payment' : 'pre_payment',
+        credit_amount: p.credit_amount ?? null,
+        refund_amount: p.refund_amount ?? null,
+        out_of_band_amount: p.out_of_band_amount ?? null,
         reason: p.reason ?? null,
         memo: p.memo ?? null,
+        metadata: p.metadata ?? {},
         status: 'issued',
         created: nowSec(),
       };
@@ -759,6 +961,19 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
           }
           return void res.end();
         }
+        if (path.startsWith('/_local/invoices/')) {
+          const invoice = invoices.get(path.slice('/_local/invoices/'.length));
+          if (invoice?.object !== 'invoice' || !invoice.hosted_invoice_url) {
+            res.writeHead(404);
+            return void res.end();
+          }
+          const dollars = (cents: unknown) => `$${((cents as number) / 100).toFixed(2)}`;
+          res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+          return void res.end(
+            `<!doctype html><title>Invoice ${invoice.id}</title><h1>Invoice ${invoice.id}</h1><p>Status: ${invoice.status as string}</p>` +
+              `<p>Total: ${dollars(invoice.total)}</p><p>Amount due: ${dollars(invoice.amount_due)}</p><p>Paid: ${dollars(invoice.amount_paid)}</p>`,
+          );
+        }
         requests.push({ method, path });
         if (!/^Bearer sk_test_\w+/.test(req.headers.authorization ?? '')) {
           return send(401, { error: { type: 'invalid_request_error', message: 'Invalid API Key provided.' } });
@@ -829,7 +1044,7 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
       const now = nowSec();
       for (const invoice of [...invoices.values()]) {
         if (invoice.object === 'invoice' && invoice.status === 'draft' && (invoice.created as number) <= now - 3600) {
-          // Finalized with whatever usage has reached Stripe by now; then paid.
+          // Finalized with whatever usage has reached Stripe by now; then paid, when charged automatically.
           const subscription = subscriptions.get((invoice.parent as { subscription_details: { subscription: string } }).subscription_details.subscription)!;
           const final = {
             ...invoiceFor(subscription, invoice.period_start as number, invoice.period_end as number, 'open', invoice.id),
@@ -837,7 +1052,11 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
             created: invoice.created,
           };
           Object.assign(invoice, final);
+          applyTamper(invoice);
+          applyBalance(invoice);
           emit('invoice.finalized', invoice);
+          // Charged at once; an invoice sent to the customer stays open until they pay it.
+          if (subscription.collection_method === 'send_invoice') continue;
           Object.assign(invoice, { status: 'paid', amount_paid: invoice.amount_due, amount_remaining: 0 });
           emit('invoice.paid', invoice);
         }
@@ -849,6 +1068,8 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
           const draft = invoiceFor(subscription, period.start, period.end, 'draft');
           draft.created = period.end;
           invoices.set(draft.id, draft);
+          // The pending items it took now belong to it, so finalization (which reads the invoice's own items) keeps them.
+          for (const item of pendingItems(subscription.customer as string)) item.invoice = draft.id;
           emit('invoice.created', draft);
           const next = { start: period.end, end: addMonth(period.end) };
           for (const item of (subscription.items as { data: Obj[] }).data)
@@ -861,6 +1082,14 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
       faults.push({ path, ...fault, count: fault.count ?? 1 });
     },
     requests,
+    loseMeterEvent(identifier) {
+      for (let i = meterEvents.length - 1; i >= 0; i--) if (meterEvents[i]!.identifier === identifier) meterEvents.splice(i, 1);
+    },
+    tamperInvoiceLine(invoiceId, change) {
+      const invoice = get(invoices, 'invoice', invoiceId);
+      tampers.set(invoiceId, change);
+      applyTamper(invoice);
+    },
     async webhooksDelivered() {
       while (deliveries.size) await Promise.all([...deliveries]);
     },
