@@ -2,7 +2,7 @@
 import Stripe from 'stripe';
 import { METER_EVENT_NAME, METER_PAYLOAD_KEYS, millicentsToDecimalCents, productId, type Catalog, type CatalogPrice } from '#core/catalog.ts';
 import { ApiBillingError } from '#core/errors.ts';
-import type { BillingProvider, CatalogIds, MeterEventPush } from '#core/ports.ts';
+import type { BillingProvider, CatalogIds, MeterEventPush, PeriodInvoice } from '#core/ports.ts';
 
 /** The Stripe API version this code was written and tested against. */
 export const STRIPE_API_VERSION = '2026-10-28.endive' as const;
@@ -28,6 +28,7 @@ export function stripeClient(connection: StripeConnection): Stripe {
 
 /** Stripe faults worth retrying: time-outs, connection errors, 429 and 5xx. */
 function asBillingError(error: unknown, what: string): ApiBillingError {
+  if (error instanceof ApiBillingError) return error;
   const retryable =
     error instanceof Stripe.errors.StripeConnectionError ||
     error instanceof Stripe.errors.StripeAPIError ||
@@ -157,15 +158,27 @@ export class StripeBillingProvider implements BillingProvider {
     }
   }
 
-  async creditDraftInvoice(input: { stripeCustomerId: string; invoiceId: string; amountCents: number; description: string }) {
+  async creditDraftInvoice(input: { stripeCustomerId: string; invoiceId: string; amountCents: number; description: string; idempotencyKey: string }) {
     try {
       await this.stripe.invoiceItems.create(
         { customer: input.stripeCustomerId, invoice: input.invoiceId, amount: -input.amountCents, currency: 'usd', description: input.description },
-        // One credit per draft invoice, however often its invoice.created is delivered.
-        { idempotencyKey: `credit-${input.invoiceId}` },
+        // The caller's key: a redelivered webhook or a re-run correction replays the first credit instead of adding a second.
+        { idempotencyKey: input.idempotencyKey },
       );
     } catch (error) {
       throw asBillingError(error, 'invoice credit');
+    }
+  }
+
+  async creditInvoice(input: { invoiceId: string; amountCents: number; memo: string; idempotencyKey: string }) {
+    try {
+      const invoice = await this.stripe.invoices.retrieve(input.invoiceId);
+      // A correction of what we billed: what the customer has paid already goes to their balance,
+      // which Stripe applies to their next invoice (no refund of a card charge).
+      const note = await this.createCreditNote(invoice, input.amountCents, input.memo, 'credit_amount', input.idempotencyKey);
+      return { creditNoteId: note.id };
+    } catch (error) {
+      throw asBillingError(error, 'credit note');
     }
   }
 
@@ -174,11 +187,32 @@ export class StripeBillingProvider implements BillingProvider {
       const invoices = await this.stripe.invoices.list({ customer: input.stripeCustomerId, limit: 20 });
       const latest = invoices.data.filter((i) => i.status === 'paid' || i.status === 'open').sort((a, b) => b.created - a.created)[0];
       if (!latest?.id) return undefined;
-      const note = await this.stripe.creditNotes.create({ invoice: latest.id, amount: input.amountCents, reason: 'product_unsatisfactory', memo: input.memo });
+      // The refund lever: what has been paid already goes back as a refund of the payment.
+      const note = await this.createCreditNote(latest, input.amountCents, input.memo, 'refund_amount');
       return { creditNoteId: note.id, invoiceId: latest.id };
     } catch (error) {
       throw asBillingError(error, 'credit note');
     }
+  }
+
+  /**
+   * A credit note first lowers what is left to pay on the invoice (its pre-payment part); Stripe
+   * requires the rest (the post-payment part) to be given as a refund, a balance credit or an
+   * out-of-band amount that add up to it exactly, so it is computed from the invoice as it stands.
+   */
+  private createCreditNote(
+    invoice: Stripe.Invoice,
+    amountCents: number,
+    memo: string,
+    postPaymentAs: 'credit_amount' | 'refund_amount',
+    idempotencyKey?: string,
+  ): Promise<Stripe.CreditNote> {
+    const prePayment = invoice.status === 'open' ? Math.min(amountCents, invoice.amount_remaining) : 0;
+    const postPayment = amountCents - prePayment;
+    return this.stripe.creditNotes.create(
+      { invoice: invoice.id!, amount: amountCents, memo, reason: 'product_unsatisfactory', ...(postPayment > 0 && { [postPaymentAs]: postPayment }) },
+      idempotencyKey ? { idempotencyKey } : undefined,
+    );
   }
 
   async pushMeterEvent(event: MeterEventPush): Promise<'accepted' | 'duplicate'> {
@@ -211,4 +245,56 @@ export class StripeBillingProvider implements BillingProvider {
     }
     return total;
   }
+
+  async cancelMeterEvent(identifier: string): Promise<void> {
+    try {
+      await this.stripe.billing.meterEventAdjustments.create({ event_name: METER_EVENT_NAME, type: 'cancel', cancel: { identifier } });
+    } catch (error) {
+      throw asBillingError(error, 'meter event cancellation');
+    }
+  }
+
+  async periodInvoice(stripeCustomerId: string, periodStartSec: number): Promise<PeriodInvoice | undefined> {
+    try {
+      // Newest first; a customer has one subscription invoice per period, plus any one-off invoices.
+      for await (const invoice of this.stripe.invoices.list({ customer: stripeCustomerId, limit: 100 })) {
+        if (invoice.parent?.type !== 'subscription_details' || invoice.period_start !== periodStartSec || !invoice.id) continue;
+        // The invoice carries only its first lines; the rest are a separate, paged list.
+        const lines = invoice.lines.has_more
+          ? await this.stripe.invoices.listLineItems(invoice.id, { limit: 100 }).autoPagingToArray({ limit: 10_000 })
+          : invoice.lines.data;
+        return toPeriodInvoice(invoice, invoice.id, lines);
+      }
+      return undefined;
+    } catch (error) {
+      throw asBillingError(error, 'period invoice lookup');
+    }
+  }
+}
+
+const INVOICE_STATUSES: ReadonlyArray<PeriodInvoice['status']> = ['draft', 'open', 'paid', 'uncollectible', 'void'];
+
+/** What reconciliation needs of an invoice; a line's kind is the object that generated it (its `parent`). */
+function toPeriodInvoice(invoice: Stripe.Invoice, invoiceId: string, lines: readonly Stripe.InvoiceLineItem[]): PeriodInvoice {
+  const status = INVOICE_STATUSES.find((s) => s === invoice.status);
+  if (!status) throw new ApiBillingError(`Stripe invoice ${invoiceId} has an unexpected status: ${String(invoice.status)}`, { retryable: false });
+  return {
+    invoiceId,
+    status,
+    periodStartSec: invoice.period_start,
+    periodEndSec: invoice.period_end,
+    lines: lines.map((line) => {
+      const price = line.pricing?.price_details?.price;
+      return {
+        kind: line.parent?.type === 'subscription_item_details' ? 'subscription' : 'invoice-item',
+        priceId: price === undefined ? null : typeof price === 'string' ? price : price.id,
+        quantity: line.quantity ?? 0,
+        amountCents: line.amount,
+        description: line.description,
+      };
+    }),
+    totalCents: invoice.total,
+    creditedCents: invoice.pre_payment_credit_notes_amount + invoice.post_payment_credit_notes_amount,
+    hostedInvoiceUrl: invoice.hosted_invoice_url ?? null,
+  };
 }

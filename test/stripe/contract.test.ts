@@ -69,5 +69,39 @@ describe.each(targets)('Stripe adapter contract against %s', (_name, enabled, co
       expect(preview.total).toBeGreaterThanOrEqual(estimateBill('pro', 0).totalCents);
       await stripe.subscriptions.cancel(subscriptionId);
     });
+
+    it("cancels a meter event it just sent, refuses an unknown one, and reads a period's invoice in reconciliation's shape", async () => {
+      const ids = await provider.ensureCatalog(stripeCatalog(billingConfig));
+      const now = Date.now();
+      const d = new Date(now);
+      const monthStart = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1) / 1000;
+      const { stripeCustomerId, subscriptionId } = await provider.createSubscriber({
+        customerId: `contract-${randomUUID()}`,
+        name: 'Contract test',
+        priceIds: priceIdsOfTier(stripeSetup(provider, ids, billingConfig), 'pro'),
+        periodStartSec: monthStart,
+        billingCycleAnchorSec: Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1) / 1000,
+      });
+      const identifier = `contract-${randomUUID()}`;
+      await provider.pushMeterEvent({ identifier, stripeCustomerId, value: 2, timestampSec: Math.floor(now / 1000) - 60 });
+
+      await expect(provider.cancelMeterEvent(identifier)).resolves.toBeUndefined();
+      await expect(provider.cancelMeterEvent(`contract-never-sent-${randomUUID()}`)).rejects.toMatchObject({ retryable: false });
+
+      expect(await provider.periodInvoice(stripeCustomerId, Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - 1, 1) / 1000)).toBeUndefined();
+      // Test mode may already hold the subscription's first invoice (the local Stripe drafts none
+      // before the period ends): each one reads back in the port's shape.
+      const subscriptionInvoices = (await stripe.invoices.list({ customer: stripeCustomerId })).data.filter((i) => i.parent?.type === 'subscription_details');
+      for (const invoice of subscriptionInvoices) {
+        expect(await provider.periodInvoice(stripeCustomerId, invoice.period_start)).toMatchObject({
+          invoiceId: invoice.id,
+          periodStartSec: invoice.period_start,
+          totalCents: invoice.total,
+          creditedCents: 0,
+          lines: expect.arrayContaining([expect.objectContaining({ kind: expect.stringMatching(/^(subscription|invoice-item)$/) })]),
+        });
+      }
+      await stripe.subscriptions.cancel(subscriptionId);
+    });
   });
 });
