@@ -155,6 +155,15 @@ const schemas = {
       expand,
     })
     .strict(),
+  creditNoteList: z
+    .object({
+      invoice: z.string().optional(),
+      customer: z.string().optional(),
+      limit: int.min(1).max(100).optional(),
+      starting_after: z.string().optional(),
+      expand,
+    })
+    .strict(),
   page: z.object({ limit: int.min(1).max(100).optional(), starting_after: z.string().optional(), expand }).strict(),
   checkoutCreate: z
     .object({
@@ -815,6 +824,18 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
           (draft as Record<string, number>)[k] = Math.max(k === 'subtotal' || k === 'total' ? -Infinity : 0, (draft as Record<string, number>)[k]! + p.amount);
       }
       return [200, item];
+    }
+    if (method === 'GET' && path === '/v1/credit_notes') {
+      const p = parse(schemas.creditNoteList, query);
+      const notes = [...invoices.values()]
+        .filter((n) => n.object === 'credit_note' && (!p.invoice || n.invoice === p.invoice) && (!p.customer || n.customer === p.customer))
+        .reverse(); // newest first
+      return [200, page(notes, path, 'credit_note', p)];
+    }
+    if (method === 'GET' && (m = /^\/v1\/credit_notes\/([^/]+)$/.exec(path))) {
+      const note = invoices.get(m[1]!);
+      if (note?.object !== 'credit_note') throw notFound('credit_note', m[1]!);
+      return [200, note];
     }
     if (method === 'POST' && path === '/v1/credit_notes') {
       const p = parse(schemas.creditNoteCreate, params);

@@ -240,7 +240,9 @@ describe('reconciliation endpoints of the local Stripe, through the Stripe adapt
 
       expect(again).toEqual(first);
       expect(await provider.periodInvoice(stripeCustomerId, NOV)).toMatchObject({ creditedCents: 900 });
-      expect(stripe.state.invoices.get(first.creditNoteId)).toMatchObject({ type: 'post_payment', post_payment_amount: 900, credit_amount: 900 });
+      expect((await client.creditNotes.list({ invoice: invoiceId })).data).toEqual([
+        expect.objectContaining({ id: first.creditNoteId, type: 'post_payment', post_payment_amount: 900, credit_amount: 900 }),
+      ]);
       expect(stripe.state.invoices.get(invoiceId)).toMatchObject({ pre_payment_credit_notes_amount: 0, post_payment_credit_notes_amount: 900 });
       expect((await client.customers.retrieve(stripeCustomerId)) as Stripe.Customer).toMatchObject({ balance: -900 });
       await advanceTo(Date.UTC(2027, 0, 1, 0, 5));
