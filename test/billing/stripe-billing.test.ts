@@ -85,7 +85,12 @@ describe('Stripe billing against the local Stripe (official SDK) and DynamoDB Lo
     expect((await syncCustomerMonth(customer, '2026-11', crashing)).kind).toBe('failed');
     for (let i = 0; i < 2; i++) await syncCustomerMonth(customer, '2026-11', sync);
     expect(await meterTotal(customer.customerId)).toBe(1_000);
-    expect(await sync.state.get(customer.customerId, '2026-11')).toEqual({ pushedCalls: 1_000, seq: 1 });
+    // One entry, sent once under one identifier (the crash left it pending; the re-send cleared it).
+    expect(await sync.state.get(customer.customerId, '2026-11')).toEqual({
+      pushedCalls: 1_000,
+      seq: 1,
+      attempts: [{ identifier: `${customer.customerId}:2026-11:1`, value: 1_000, at: expect.any(Number) }],
+    });
   });
 
   it('holds pushes while paused, then pushes the backlog as one event per customer and month', async () => {

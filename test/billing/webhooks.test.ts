@@ -125,7 +125,7 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
     f.clock.now = Date.UTC(2026, 11, 1, 0, 5);
     f.stripe.setNow(f.clock.now);
     const response = await handle(signed({ id: 'evt_inv', type: 'invoice.created', created: 400, object: invoice }));
-    expect(JSON.parse(response.body).outcome).toBe('flushed');
+    expect(JSON.parse(response.body).outcome).toBe('reconciled');
     const { catalogIds } = await f.services.ready();
     expect(
       await f.services.provider.meteredTotal(catalogIds.meterId, customer.stripeCustomerId!, Date.UTC(2026, 10, 1) / 1000, Date.UTC(2026, 11, 1) / 1000),
@@ -166,7 +166,7 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
     await f.stripe.advanceBillingPeriods();
     const [draft] = (await f.stripe.client().invoices.list({ customer: customer.stripeCustomerId! })).data;
     const response = await handle(signed({ id: 'evt_credit', type: 'invoice.created', created: 500, object: draft }));
-    expect(JSON.parse(response.body).outcome).toBe('flushed');
+    expect(JSON.parse(response.body).outcome).toBe('reconciled');
 
     setTime(f, Date.UTC(2026, 11, 1, 1, 10));
     await f.stripe.advanceBillingPeriods();
