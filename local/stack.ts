@@ -32,7 +32,7 @@ import { startStreamPoller, type StreamPoller } from './stream-poller.ts';
 import { startLocalBilling, type LocalBilling } from './billing.ts';
 import { FileDeadLetterQueue } from './dead-letters.ts';
 import { randomUUID } from 'node:crypto';
-import { DynamoBillingStateStore } from '../lambdas/adapters/billing-state.ts';
+import { dynamoUsageHistory } from '../lambdas/adapters/usage-history.ts';
 import { CounterUsageReader } from '../lambdas/adapters/sync-store.ts';
 import { startDynamoDbLocal, type RunningDynamoDbLocal } from './dynamodb-local.ts';
 import type { LocalStackState } from './state.ts';
@@ -150,8 +150,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const alertsFile = join(options.dir, 'alerts.log');
   const alerts = new FileAlertSink(alertsFile, options.echoAlerts ?? false);
   const tickets = new DynamoTicketStore(connection.doc, tables.billing);
-  const counters = new CounterUsageReader(connection.doc, tables.counters);
-  const invoices = new DynamoBillingStateStore(connection.doc, tables.billing);
   // The API's methods, from the route table the stack reads too.
   const routes: LocalRoute[] = [
     { route: ROUTES.api, handler: sampleBackend },
@@ -160,7 +158,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       route: ROUTES.usage,
       handler: createUsageApi({
         registry: store,
-        history: { hourly: (...args) => counters.hourly(...args), invoicedByMonth: (id) => invoices.invoicedByMonth(id) },
+        history: dynamoUsageHistory(connection.doc, tables),
         config,
         now,
       }),

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { DynamoRecountSources } from '../../lambdas/adapters/recount-sources.ts';
 import { recountMonth } from '../../lambdas/core/recount.ts';
+import type { ReconciliationSummary } from '../../lambdas/core/reconciliation.ts';
 import { usageReport } from '../../lambdas/core/usage-report.ts';
-import { CounterUsageReader } from '../../lambdas/adapters/sync-store.ts';
+import { dynamoUsageHistory } from '../../lambdas/adapters/usage-history.ts';
 import { utcMonth } from '../../lambdas/core/time.ts';
 import { CliError, type CliContext } from '../context.ts';
 import { printRecord, printRows } from '../output.ts';
@@ -57,13 +58,7 @@ export function registerUsageCommand(program: Command, connect: () => Promise<Cl
       const context = await connect();
       const customer = await context.store.getCustomer(options.customer);
       if (!customer) throw new CliError(`no customer ${options.customer}`);
-      const counters = new CounterUsageReader(context.doc, context.tables.counters);
-      const report = await usageReport(
-        customer,
-        { hourly: (...args) => counters.hourly(...args), invoicedByMonth: (id) => context.billing.state.invoicedByMonth(id) },
-        context.billing.config,
-        Date.now(),
-      );
+      const report = await usageReport(customer, dynamoUsageHistory(context.doc, context.tables), context.billing.config, Date.now());
       if (options.json) return void console.log(JSON.stringify(report, null, 2));
       printRecord(
         {
@@ -75,12 +70,27 @@ export function registerUsageCommand(program: Command, connect: () => Promise<Cl
           quota: report.quota ? `${report.quota.remaining} of ${report.quota.limit} left` : 'none',
           estimate: `$${(report.estimate.totalCents / 100).toFixed(2)}`,
           cap: `${report.cap.usedPercent}% of $${(report.cap.capCents / 100).toFixed(2)} (${report.cap.state}, ${report.cap.behaviour})`,
+          reconciliation: reconciliationLine(report.reconciliation),
         },
         false,
       );
+      for (const correction of report.reconciliation?.corrections ?? []) console.log(`  corrected: ${correction}`);
       printRows(
         report.estimate.lines.map((l) => ({ line: l.description, quantity: l.quantity, amount: `$${(l.amountCents / 100).toFixed(2)}` })),
         false,
       );
+      printRows(
+        report.previousMonths.map((m) => ({ month: m.month, calls: m.calls, reconciliation: reconciliationLine(m.reconciliation) })),
+        false,
+      );
     });
+}
+
+/** The month's reconciliation as the dashboard words it: "metered N calls · billed N calls, checked <UTC time>". */
+function reconciliationLine(summary: ReconciliationSummary | null): string {
+  if (!summary) return 'not reconciled yet (reconciliation runs daily)';
+  const calls = (n: number) => `${n.toLocaleString('en-US')} call${n === 1 ? '' : 's'}`;
+  const corrections = summary.corrections.length ? `, ${summary.corrections.length} correction${summary.corrections.length === 1 ? '' : 's'}` : '';
+  const open = summary.matches ? '' : ', a difference remains';
+  return `metered ${calls(summary.meteredCalls)} · billed ${calls(summary.billedCalls)}, checked ${summary.reconciledAt.slice(0, 16).replace('T', ' ')} UTC${corrections}${open}`;
 }

@@ -1,10 +1,13 @@
 /**
  * What a customer sees of its own usage (the usage API and the dashboard): this month's calls,
- * quota, estimated bill with its breakdown, cap, calls per day and per hour, previous months.
+ * quota, estimated bill with its breakdown, cap, calls per day and per hour, previous months, and
+ * for each month the latest reconciliation: what was metered, what was billed, when it was checked
+ * and what was corrected, in words.
  */
 import { monthlyQuotaOf, type BillingConfig } from './config.ts';
 import type { Customer } from './model.ts';
 import { estimateBill, type EstimatedBill } from './pricing.ts';
+import { reconciliationSummary, type ReconciliationRecord, type ReconciliationSummary } from './reconciliation.ts';
 import { startOfNextUtcMonth, utcHour, utcMonth } from './time.ts';
 import { upgradePrompt, type UpgradePrompt } from './upgrade.ts';
 import { feeCreditCents, freeHours, grandfatherWindow } from './grandfather.ts';
@@ -20,6 +23,8 @@ export interface UsageHistory {
   hourly(customerId: string, fromHour: string, toHour: string): Promise<HourCount[]>;
   /** Amounts Stripe invoiced per month (`YYYY-MM` -> cents). */
   invoicedByMonth(customerId: string): Promise<Record<string, number>>;
+  /** The latest reconciliation record of each of the customer's months (`ReconciliationRecordStore.forCustomer`). */
+  reconciliations(customerId: string): Promise<readonly ReconciliationRecord[]>;
 }
 
 /** Whether the customer's metered calls are served, and if not, why and what to do, in words. */
@@ -47,11 +52,15 @@ export interface UsageReport {
   readonly daily: ReadonlyArray<{ readonly day: string; readonly calls: number }>;
   readonly last48Hours: readonly HourCount[];
   readonly upgrade: UpgradePrompt | null;
+  /** This month's latest reconciliation; null until one has run (the schedule runs daily). */
+  readonly reconciliation: ReconciliationSummary | null;
   readonly previousMonths: ReadonlyArray<{
     readonly month: string;
     readonly calls: number;
     readonly estimateCents: number;
     readonly invoicedCents: number | null;
+    /** That month's latest reconciliation; null when none has run for it. */
+    readonly reconciliation: ReconciliationSummary | null;
   }>;
 }
 
@@ -87,10 +96,16 @@ export async function usageReport(
   const nextHour = utcHour(now + HOUR_MS);
   const [y, m] = month.split('-').map(Number) as [number, number];
   const firstMonthStart = Date.UTC(y, m - 1 - monthsBack, 1);
-  const [hours, invoiced] = await Promise.all([
+  const [hours, invoiced, records] = await Promise.all([
     history.hourly(customer.customerId, utcHour(firstMonthStart), nextHour),
     history.invoicedByMonth(customer.customerId),
+    history.reconciliations(customer.customerId),
   ]);
+  const reconciled = new Map(records.map((record) => [record.month, record]));
+  const reconciliationOf = (of: string) => {
+    const record = reconciled.get(of);
+    return record ? reconciliationSummary(record) : null;
+  };
 
   const byMonth = new Map<string, number>();
   const byDay = new Map<string, number>();
@@ -153,6 +168,7 @@ export async function usageReport(
       calls: previousCalls,
       estimateCents: estimateBill(customer.tier, previousCalls, config).totalCents,
       invoicedCents: invoiced[previous] ?? null,
+      reconciliation: reconciliationOf(previous),
     });
   }
 
@@ -172,6 +188,7 @@ export async function usageReport(
     daily,
     last48Hours,
     upgrade: upgradePrompt(customer.tier, calls, config),
+    reconciliation: reconciliationOf(month),
     previousMonths,
   };
 }

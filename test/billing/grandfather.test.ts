@@ -1,7 +1,7 @@
 import { usageReport } from '../../lambdas/core/usage-report.ts';
 import { syncCustomerMonth } from '../../lambdas/core/sync.ts';
 import { billingConfig } from '../../lambdas/core/config.ts';
-import { CounterUsageReader } from '../../lambdas/adapters/sync-store.ts';
+import { dynamoUsageHistory } from '../../lambdas/adapters/usage-history.ts';
 import { createWebhookHandler } from '../../lambdas/stripe-webhook/webhook.ts';
 import Stripe from 'stripe';
 import { billingFixture, setTime, type BillingFixture } from '../harness/billing.ts';
@@ -26,13 +26,7 @@ describe('grandfathering lever (local Stripe, DynamoDB Local)', () => {
     const { sync } = await f.services.ready();
     expect(await syncCustomerMonth(customer, '2026-11', sync)).toMatchObject({ kind: 'pushed', value: 12_000 });
 
-    const counters = new CounterUsageReader(f.doc, f.tables.counters);
-    const report = await usageReport(
-      customer,
-      { hourly: (...args) => counters.hourly(...args), invoicedByMonth: async () => ({}) },
-      billingConfig,
-      f.clock.now,
-    );
+    const report = await usageReport(customer, dynamoUsageHistory(f.doc, f.tables), billingConfig, f.clock.now);
     expect(report.calls).toBe(17_000);
     const feeCredit = Math.round((4_900 * 21) / 30);
     expect(report.estimate.totalCents).toBe(4_900 + 400 - feeCredit);

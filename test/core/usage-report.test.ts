@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { billingConfig } from '../../lambdas/core/config.ts';
 import type { Customer } from '../../lambdas/core/model.ts';
 import { estimateBill } from '../../lambdas/core/pricing.ts';
+import type { Correction, ReconciliationFigures, ReconciliationRecord } from '../../lambdas/core/reconciliation.ts';
 import { accountStanding, usageReport, type HourCount, type UsageHistory } from '../../lambdas/core/usage-report.ts';
 import { testCustomer } from '../harness/customer.ts';
 
@@ -10,9 +11,10 @@ const HOUR = 3_600_000;
 
 const customer = (fields: Partial<Customer> = {}): Customer => testCustomer({ createdAt: '2026-08-01T00:00:00Z', ...fields });
 
-/** An in-memory usage history: hour counts (as the counters hold them) and what Stripe invoiced. */
-function history(hours: HourCount[], invoiced: Record<string, number> = {}) {
+/** An in-memory usage history: hour counts (as the counters hold them), what Stripe invoiced, the stored reconciliation records. */
+function history(hours: HourCount[], invoiced: Record<string, number> = {}, records: ReconciliationRecord[] = []) {
   const asked: Array<[string, string, string]> = [];
+  const reconciliationsOf: string[] = [];
   const port: UsageHistory = {
     async hourly(customerId, fromHour, toHour) {
       asked.push([customerId, fromHour, toHour]);
@@ -21,8 +23,48 @@ function history(hours: HourCount[], invoiced: Record<string, number> = {}) {
     async invoicedByMonth() {
       return invoiced;
     },
+    async reconciliations(customerId) {
+      reconciliationsOf.push(customerId);
+      return records;
+    },
   };
-  return { port, asked };
+  return { port, asked, reconciliationsOf };
+}
+
+/** A stored reconciliation record of customer c1: `before` Stripe's meter held `stripeBefore` calls, the corrections brought it to `calls`. */
+function reconciled(month: string, ranAt: number, calls: number, options: { stripeBefore?: number; corrections?: Correction[]; residualCalls?: number } = {}) {
+  const figures = (stripeCalls: number): ReconciliationFigures => ({
+    servedCalls: null,
+    countedCalls: calls,
+    monthItemCalls: calls,
+    grandfatheredCalls: 0,
+    shouldBeBilledCalls: calls,
+    pushedCalls: calls,
+    pendingCalls: 0,
+    stripeCalls,
+    invoice: null,
+  });
+  const stripeBefore = options.stripeBefore ?? calls;
+  const billedAfter = calls - (options.residualCalls ?? 0);
+  const record: ReconciliationRecord = {
+    customerId: 'c1',
+    month,
+    ranAt,
+    trigger: 'daily',
+    dryRun: false,
+    cutoff: ranAt - HOUR,
+    before: figures(stripeBefore),
+    after: figures(billedAfter),
+    differences: [],
+    corrections: options.corrections ?? [],
+    shouldBeBilled: { calls, cents: 0 },
+    billed: { calls: stripeBefore, cents: 0 },
+    billedAfter: { calls: billedAfter, cents: 0 },
+    error: { calls: calls - stripeBefore, cents: 0 },
+    residual: { calls: calls - billedAfter, cents: 0 },
+    discrepancy: stripeBefore !== calls,
+  };
+  return record;
 }
 
 describe('the usage report (in-memory history)', () => {
@@ -56,9 +98,43 @@ describe('the usage report (in-memory history)', () => {
     expect(report.last48Hours[1]).toEqual({ hour: '2026-11-22T15', billable: 0 });
     expect(report.last48Hours[47]).toEqual({ hour: '2026-11-24T13', billable: 5_000 });
     expect(report.previousMonths).toEqual([
-      { month: '2026-10', calls: 20_000, estimateCents: 6_900, invoicedCents: 6_900 },
-      { month: '2026-09', calls: 0, estimateCents: 4_900, invoicedCents: null },
-      { month: '2026-08', calls: 7, estimateCents: 4_900, invoicedCents: null },
+      { month: '2026-10', calls: 20_000, estimateCents: 6_900, invoicedCents: 6_900, reconciliation: null },
+      { month: '2026-09', calls: 0, estimateCents: 4_900, invoicedCents: null, reconciliation: null },
+      { month: '2026-08', calls: 7, estimateCents: 4_900, invoicedCents: null, reconciliation: null },
+    ]);
+    expect(report.reconciliation).toBeNull(); // no reconciliation has run yet
+  });
+
+  it("shows each month's latest reconciliation: metered, billed, when, and the corrections applied, in words", async () => {
+    const lost: Correction = {
+      kind: 'push-shortfall',
+      calls: 3,
+      identifier: 'c1:2026-11:fix:5150',
+      description: '3 calls that had not reached Stripe were reported again',
+      status: 'applied',
+    };
+    const failed: Correction = { ...lost, description: 'a correction that failed', status: 'failed', error: 'Stripe is down' };
+    const h = history(hours, {}, [
+      reconciled('2026-11', Date.UTC(2026, 10, 24, 3, 0, 12), 5_150, { stripeBefore: 5_147, corrections: [lost] }),
+      reconciled('2026-10', Date.UTC(2026, 10, 1, 3), 20_000),
+      reconciled('2026-08', Date.UTC(2026, 8, 1, 3), 7, { corrections: [failed], residualCalls: 2 }),
+      reconciled('2026-06', Date.UTC(2026, 6, 1, 3), 1), // before the months shown
+    ]);
+    const report = await usageReport(customer(), h.port, billingConfig, NOW);
+    expect(h.reconciliationsOf).toEqual(['c1']);
+    expect(report.reconciliation).toEqual({
+      month: '2026-11',
+      meteredCalls: 5_150,
+      billedCalls: 5_150,
+      reconciledAt: '2026-11-24T03:00:12.000Z',
+      corrections: ['3 calls that had not reached Stripe were reported again'],
+      matches: true,
+    });
+    expect(report.previousMonths.map((m) => [m.month, m.reconciliation])).toEqual([
+      ['2026-10', { month: '2026-10', meteredCalls: 20_000, billedCalls: 20_000, reconciledAt: '2026-11-01T03:00:00.000Z', corrections: [], matches: true }],
+      ['2026-09', null],
+      // A failed correction is not told as done, and what is still wrong shows.
+      ['2026-08', { month: '2026-08', meteredCalls: 7, billedCalls: 5, reconciledAt: '2026-09-01T03:00:00.000Z', corrections: [], matches: false }],
     ]);
   });
 
