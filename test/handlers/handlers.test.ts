@@ -21,6 +21,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { createCustomer } from '../../lambdas/core/customers.ts';
 import type { TierName } from '../../lambdas/core/config.ts';
 import { priceIdsOfTier } from '../../lambdas/core/subscriptions.ts';
+import type { UsageReport } from '../../lambdas/core/usage-report.ts';
 import type { TableNames, TableRole } from '../../lambdas/adapters/env.ts';
 import { billingFixture, type BillingFixture } from '../harness/billing.ts';
 import { midMonthClock } from '../harness/clock.ts';
@@ -370,6 +371,43 @@ describe('deployed handler modules, each with its environment, against DynamoDB 
       calls: 42,
       quota: { limit: 1000, remaining: 958 },
     });
+  });
+
+  it("usage-api: GET /usage tells the month's reconciliation (metered, billed, when, corrections) once one has run, and says so before", async () => {
+    const { customer: c } = await customer('pro');
+    const month = hourOf(now).slice(0, 7);
+    // 42 calls two hours ago, settled (the helper keeps the month item with its hours, as the aggregator does).
+    await addHourCounts(f.doc, f.tables.counters, c.customerId, [{ hour: hourOf(now - 2 * 3_600_000), billable: 42 }]);
+    const { handler } = loadHandler<APIGatewayProxyEvent, APIGatewayProxyResult>('usage-api', environmentOf('usage-api'));
+    const getUsage = async () =>
+      JSON.parse(
+        (
+          await handler(
+            proxyEvent({ method: 'GET', path: '/usage', resource: '/usage', authorizer: { customerId: c.customerId, principalId: c.customerId } }),
+            lambdaContext('usage-api'),
+          )
+        ).body,
+      ) as UsageReport;
+
+    const before = await getUsage();
+    expect(before.reconciliation).toBeNull();
+    expect(before.previousMonths.map((m) => m.reconciliation)).toEqual([null, null, null]);
+
+    // The real reconciliation: it syncs the 42 calls to the local Stripe, compares, and stores its record in the Billing table.
+    const run = await f.services.reconcile({ alerts: f.alertSink, customerId: c.customerId, trigger: 'on-demand' });
+    expect(run.records.map((r) => [r.month, r.discrepancy])).toEqual([[month, false]]);
+
+    const after = await getUsage();
+    expect(after.reconciliation).toEqual({
+      month,
+      meteredCalls: 42,
+      billedCalls: 42,
+      reconciledAt: new Date(now).toISOString(),
+      corrections: [],
+      matches: true,
+    });
+    // The customer was created this month: there is nothing to reconcile before it.
+    expect(after.previousMonths.map((m) => m.reconciliation)).toEqual([null, null, null]);
   });
 
   it("support-api: POST /support/tickets stores the ticket and publishes the alert to the stack's topic", async () => {
