@@ -4,15 +4,18 @@ import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { billingConfig } from '../../lambdas/core/config.ts';
+import type { Alert } from '../../lambdas/core/alerts.ts';
 import { createCustomer } from '../../lambdas/core/customers.ts';
+import { monthBounds, syncCustomerMonth } from '../../lambdas/core/sync.ts';
 import type { UsageReport } from '../../lambdas/core/usage-report.ts';
-import { utcHour } from '../../lambdas/core/time.ts';
+import { utcHour, utcMonth } from '../../lambdas/core/time.ts';
 import { startLocalStack, type LocalStack } from '../../local/stack.ts';
 import { launchChromium } from '../harness/browser.ts';
 import { midMonthClock } from '../harness/clock.ts';
 import { addHourCounts } from '../harness/counters.ts';
 
 const SCREENSHOTS = resolve(__dirname, '../../test-output/screenshots');
+const HOUR = 3_600_000;
 
 describe('dashboard in headless Chromium against the local stack', () => {
   // One clock for the stack and the test: "this month" cannot change between acting and reading.
@@ -104,6 +107,8 @@ describe('dashboard in headless Chromium against the local stack', () => {
       .evaluateAll((rects) => rects.map((r) => ({ day: (r as SVGElement).dataset.day, calls: Number((r as SVGElement).dataset.calls) })));
     expect(bars).toEqual(report.daily);
     expect(await page.locator('#previous-months tbody tr').count()).toBe(report.previousMonths.length);
+    expect(report.reconciliation).toBeNull();
+    expect(await page.getByRole('group', { name: 'Reconciliation of this month' }).textContent()).toBe('Not reconciled yet: reconciliation runs daily.');
 
     expect(report.upgrade?.level).toBe('approaching-quota');
     expect(await page.getByRole('status').filter({ hasText: '85%' }).isVisible()).toBe(true);
@@ -196,6 +201,83 @@ describe('dashboard in headless Chromium against the local stack', () => {
     await page.getByRole('status').filter({ hasText: 'within 4 hours' }).waitFor();
     expect(readFileSync(stack.alertsFile, 'utf8')).toContain(`Why am I ${why}?`);
     await page.screenshot({ path: join(SCREENSHOTS, `dashboard-${why.replace(' ', '-')}.png`), fullPage: true });
+    await page.close();
+  });
+
+  it('shows the proof of the month: metered and billed calls from the last reconciliation, when it ran, and its correction in words', async () => {
+    const { stripe, sync } = await stack.billing!.services.ready();
+    const created = await createCustomer({ name: 'Proof Co', tier: 'pro' }, { registry: stack.store, gatewayKeys: stack.gatewayKeys, now, stripe });
+    const { customer, apiKey } = created;
+    const month = utcMonth(now());
+    // Real calls through the gateway, counted by the aggregator, then pushed by the sync once their hour is settled.
+    const callThenSync = async (calls: number) => {
+      for (let i = 0; i < calls; i++) expect((await fetch(`${stack.gateway.url}/api/proof`, { headers: { 'x-api-key': apiKey.key } })).status).toBe(200);
+      await stack.settle();
+      clock.skewMs += 2 * HOUR; // past the settle window
+      return syncCustomerMonth(customer, month, sync);
+    };
+    expect(await callThenSync(9)).toMatchObject({ kind: 'pushed', value: 9 });
+    const second = await callThenSync(3);
+    expect(second).toMatchObject({ kind: 'pushed', value: 3 });
+    // Stripe loses the second meter event (the local Stripe's state, spliced as its loseMeterEvent hook will do).
+    const meterEvents = stack.billing!.localStripe!.state.meterEvents as unknown as Array<{ identifier: string }>;
+    meterEvents.splice(
+      meterEvents.findIndex((e) => e.identifier === (second as { identifier: string }).identifier),
+      1,
+    );
+    clock.skewMs += 20 * 60_000; // past the summaries' consistency lag: the 3 calls are lost, not in flight
+
+    const alerts: Alert[] = [];
+    const run = await stack.billing!.services.reconcile({
+      alerts: { publish: async (alert) => void alerts.push(alert) },
+      customerId: customer.customerId,
+      trigger: 'on-demand',
+    });
+    const [record] = run.records;
+    expect(record?.corrections).toEqual([expect.objectContaining({ kind: 'push-shortfall', calls: 3, status: 'applied' })]);
+    expect(record?.residual).toEqual({ calls: 0, cents: 0 });
+    expect(alerts.map((a) => a.customerId)).toEqual([customer.customerId]); // the operators hear of it too
+
+    const report = await usageApi(apiKey.key);
+    const reconciledAt = new Date(record!.ranAt).toISOString();
+    expect(report.calls).toBe(12);
+    expect(report.reconciliation).toEqual({
+      month,
+      meteredCalls: 12,
+      billedCalls: 12,
+      reconciledAt,
+      corrections: ['3 calls that had not reached Stripe were reported again'],
+      matches: true,
+    });
+
+    const page = await browser.newPage();
+    await signIn(page, apiKey.key);
+    await page.locator('#usage').waitFor({ state: 'visible' });
+    const proof = page.getByRole('group', { name: 'Reconciliation of this month' });
+    expect(await proof.locator('[data-field="reconciliation-figures"]').textContent()).toBe('Metered 12 calls · billed 12 calls');
+    expect(await proof.locator('[data-field="reconciliation-checked"]').textContent()).toBe(
+      `Checked ${reconciledAt.slice(0, 10)} ${reconciledAt.slice(11, 16)} UTC`,
+    );
+    expect(await proof.locator('time').getAttribute('datetime')).toBe(reconciledAt);
+    expect(await proof.getByRole('listitem').allTextContents()).toEqual(['Corrected: 3 calls that had not reached Stripe were reported again.']);
+    // The customer is new this month: no previous month has calls or a reconciliation to show.
+    expect(await page.getByRole('columnheader', { name: 'Reconciliation' }).isVisible()).toBe(true);
+    const reconciliationColumn = page.locator('#previous-months tbody td:nth-child(4)');
+    expect(await reconciliationColumn.allTextContents()).toEqual(['–', '–', '–']);
+
+    // A previous month's row, from a record stored under last month (this run's, moved there: the customer
+    // did not exist then, so no run could have made one).
+    const previous = report.previousMonths[0]!.month;
+    const ranAt = monthBounds(month).start + 3 * HOUR;
+    await stack.billing!.services.reconciliationRecords.put({ ...record!, month: previous, ranAt });
+    await page.reload();
+    await page.locator('#usage').waitFor({ state: 'visible' });
+    const at = new Date(ranAt).toISOString();
+    expect(await reconciliationColumn.first().textContent()).toBe(
+      `Metered 12 calls · billed 12 callsChecked ${at.slice(0, 10)} ${at.slice(11, 16)} UTCCorrected: 3 calls that had not reached Stripe were reported again.`,
+    );
+    expect(await reconciliationColumn.nth(1).textContent()).toBe('–');
+    await page.screenshot({ path: join(SCREENSHOTS, 'reconciliation.png'), fullPage: true });
     await page.close();
   });
 

@@ -46,6 +46,7 @@ function render(report) {
   setField('month', report.month);
   setField('tier', report.tier[0].toUpperCase() + report.tier.slice(1));
   setField('calls', report.calls.toLocaleString('en-US'));
+  $('#reconciliation').replaceChildren(...reconciliation(report.reconciliation));
   $('#standing').hidden = report.standing.state === 'active';
   $('#standing').dataset.state = report.standing.state;
   setField('standing-message', report.standing.message ?? '');
@@ -84,19 +85,79 @@ function render(report) {
   const previous = $('#previous-months tbody');
   previous.replaceChildren(
     ...report.previousMonths.map((/** @type {any} */ m) =>
-      row([m.month, m.calls.toLocaleString('en-US'), m.invoicedCents === null ? '–' : money(m.invoicedCents)]),
+      row([
+        m.month,
+        m.calls.toLocaleString('en-US'),
+        m.invoicedCents === null ? '–' : money(m.invoicedCents),
+        // A month without calls or record is one before the account (reconciliation skips those), not one waiting for a run.
+        m.reconciliation === null && m.calls === 0 ? '–' : reconciliation(m.reconciliation),
+      ]),
     ),
   );
 }
 
-function row(/** @type {string[]} */ cells) {
+/** A table row; a cell is text or the nodes to put in it. */
+function row(/** @type {Array<string | Node[]>} */ cells) {
   const tr = document.createElement('tr');
   for (const cell of cells) {
     const td = document.createElement('td');
-    td.textContent = cell;
+    if (typeof cell === 'string') td.textContent = cell;
+    else td.append(...cell);
     tr.append(td);
   }
   return tr;
+}
+
+const callCount = (/** @type {number} */ n) => `${n.toLocaleString('en-US')} call${n === 1 ? '' : 's'}`;
+
+/**
+ * A month's reconciliation in words: what was metered and billed, when it was checked (UTC), what was corrected.
+ * @param {{ meteredCalls: number, billedCalls: number, reconciledAt: string, corrections: string[], matches: boolean } | null} summary
+ * @returns {Node[]}
+ */
+function reconciliation(summary) {
+  const line = (/** @type {string} */ field, /** @type {Array<string | Node>} */ ...content) => {
+    const p = document.createElement('p');
+    p.dataset.field = field;
+    p.append(...content);
+    return p;
+  };
+  if (!summary) return [line('reconciliation-none', 'Not reconciled yet: reconciliation runs daily.')];
+  const time = document.createElement('time');
+  time.dateTime = summary.reconciledAt;
+  time.textContent = `${summary.reconciledAt.slice(0, 10)} ${summary.reconciledAt.slice(11, 16)} UTC`;
+  /** @type {HTMLElement[]} */
+  const nodes = [
+    line('reconciliation-figures', `Metered ${callCount(summary.meteredCalls)} · billed ${callCount(summary.billedCalls)}`),
+    line('reconciliation-checked', 'Checked ', time),
+  ];
+  if (summary.corrections.length) {
+    const list = document.createElement('ul');
+    list.dataset.field = 'reconciliation-corrections';
+    list.append(
+      ...summary.corrections.map((description) => {
+        const li = document.createElement('li');
+        li.textContent = `Corrected: ${description}.`;
+        return li;
+      }),
+    );
+    nodes.push(list);
+  }
+  if (!summary.matches)
+    nodes.push(
+      line(
+        'reconciliation-open',
+        'The figures do not agree yet: the next reconciliation checks again, and our billing team is alerted to any difference it cannot explain.',
+      ),
+    );
+  else if (summary.meteredCalls !== summary.billedCalls)
+    nodes.push(
+      line(
+        'reconciliation-note',
+        'The difference is by design: grandfathered calls and calls past an absorbing cap are not charged; calls voided after they were reported are credited on the invoice.',
+      ),
+    );
+  return nodes;
 }
 
 /** @param {{ day: string, calls: number }[]} daily */
