@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { DynamoRecountSources } from '../../lambdas/adapters/recount-sources.ts';
 import { recountMonth } from '../../lambdas/core/recount.ts';
-import type { ReconciliationSummary } from '../../lambdas/core/reconciliation.ts';
-import { usageReport } from '../../lambdas/core/usage-report.ts';
+import { usageReport, type MonthReconciliation } from '../../lambdas/core/usage-report.ts';
 import { dynamoUsageHistory } from '../../lambdas/adapters/usage-history.ts';
 import { utcMonth } from '../../lambdas/core/time.ts';
 import { CliError, type CliContext } from '../context.ts';
@@ -87,10 +86,12 @@ export function registerUsageCommand(program: Command, connect: () => Promise<Cl
 }
 
 /** The month's reconciliation as the dashboard words it: "metered N calls · billed N calls, checked <UTC time>". */
-function reconciliationLine(summary: ReconciliationSummary | null): string {
+function reconciliationLine(summary: MonthReconciliation | null): string {
   if (!summary) return 'not reconciled yet (reconciliation runs daily)';
   const calls = (n: number) => `${n.toLocaleString('en-US')} call${n === 1 ? '' : 's'}`;
   const corrections = summary.corrections.length ? `, ${summary.corrections.length} correction${summary.corrections.length === 1 ? '' : 's'}` : '';
   const open = summary.matches ? '' : ', a difference remains';
-  return `metered ${calls(summary.meteredCalls)} · billed ${calls(summary.billedCalls)}, checked ${summary.reconciledAt.slice(0, 16).replace('T', ' ')} UTC${corrections}${open}`;
+  const utc = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
+  const before = summary.countedBefore ? ` for calls before ${utc(summary.countedBefore)}` : '';
+  return `metered ${calls(summary.meteredCalls)} · billed ${calls(summary.billedCalls)}, checked ${utc(summary.reconciledAt)}${before}${corrections}${open}`;
 }

@@ -27,6 +27,15 @@ export interface UsageHistory {
   reconciliations(customerId: string): Promise<readonly ReconciliationRecord[]>;
 }
 
+/** A month's reconciliation as the customer sees it, with the instant its count stops while the month is open. */
+export interface MonthReconciliation extends ReconciliationSummary {
+  /**
+   * The run counted the calls before this instant (ISO, an hour boundary: the sync's settle window
+   * leaves the latest calls for the next run); null once the month is over and counted whole.
+   */
+  readonly countedBefore: string | null;
+}
+
 /** Whether the customer's metered calls are served, and if not, why and what to do, in words. */
 export interface AccountStanding {
   readonly state: 'active' | 'suspended' | 'capped';
@@ -53,14 +62,14 @@ export interface UsageReport {
   readonly last48Hours: readonly HourCount[];
   readonly upgrade: UpgradePrompt | null;
   /** This month's latest reconciliation; null until one has run (the schedule runs daily). */
-  readonly reconciliation: ReconciliationSummary | null;
+  readonly reconciliation: MonthReconciliation | null;
   readonly previousMonths: ReadonlyArray<{
     readonly month: string;
     readonly calls: number;
     readonly estimateCents: number;
     readonly invoicedCents: number | null;
     /** That month's latest reconciliation; null when none has run for it. */
-    readonly reconciliation: ReconciliationSummary | null;
+    readonly reconciliation: MonthReconciliation | null;
   }>;
 }
 
@@ -102,9 +111,11 @@ export async function usageReport(
     history.reconciliations(customer.customerId),
   ]);
   const reconciled = new Map(records.map((record) => [record.month, record]));
-  const reconciliationOf = (of: string) => {
+  const reconciliationOf = (of: string): MonthReconciliation | null => {
     const record = reconciled.get(of);
-    return record ? reconciliationSummary(record) : null;
+    if (!record) return null;
+    const countedBefore = record.cutoff < startOfNextUtcMonth(Date.parse(`${of}-01T00:00:00Z`)) ? new Date(record.cutoff).toISOString() : null;
+    return { ...reconciliationSummary(record), countedBefore };
   };
 
   const byMonth = new Map<string, number>();

@@ -56,6 +56,7 @@ describe('operator CLI (child process against the local stack)', () => {
     expect(usage.code).toBe(0);
     expect(usage.stdout).toMatch(/calls:\s+3/);
     expect(usage.stdout).toMatch(/quota:\s+997 of 1000 left/);
+    expect(usage.stdout).toMatch(/reconciliation:\s+not reconciled yet \(reconciliation runs daily\)/);
     const clean = await cli('recount', '--customer', customerId!, '--json');
     expect(clean.code).toBe(0);
     expect(JSON.parse(clean.stdout)).toMatchObject({ counted: { billable: 3, voided: 0 }, recounted: { billable: 3, voided: 0 }, differences: [] });

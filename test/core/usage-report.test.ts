@@ -32,7 +32,12 @@ function history(hours: HourCount[], invoiced: Record<string, number> = {}, reco
 }
 
 /** A stored reconciliation record of customer c1: `before` Stripe's meter held `stripeBefore` calls, the corrections brought it to `calls`. */
-function reconciled(month: string, ranAt: number, calls: number, options: { stripeBefore?: number; corrections?: Correction[]; residualCalls?: number } = {}) {
+function reconciled(
+  month: string,
+  ranAt: number,
+  calls: number,
+  options: { cutoff?: number; stripeBefore?: number; corrections?: Correction[]; residualCalls?: number } = {},
+) {
   const figures = (stripeCalls: number): ReconciliationFigures => ({
     servedCalls: null,
     countedCalls: calls,
@@ -52,7 +57,7 @@ function reconciled(month: string, ranAt: number, calls: number, options: { stri
     ranAt,
     trigger: 'daily',
     dryRun: false,
-    cutoff: ranAt - HOUR,
+    cutoff: options.cutoff ?? Date.UTC(Number(month.slice(0, 4)), Number(month.slice(5, 7)), 1),
     before: figures(stripeBefore),
     after: figures(billedAfter),
     differences: [],
@@ -115,7 +120,7 @@ describe('the usage report (in-memory history)', () => {
     };
     const failed: Correction = { ...lost, description: 'a correction that failed', status: 'failed', error: 'Stripe is down' };
     const h = history(hours, {}, [
-      reconciled('2026-11', Date.UTC(2026, 10, 24, 3, 0, 12), 5_150, { stripeBefore: 5_147, corrections: [lost] }),
+      reconciled('2026-11', Date.UTC(2026, 10, 24, 3, 0, 12), 5_150, { cutoff: Date.UTC(2026, 10, 24, 2), stripeBefore: 5_147, corrections: [lost] }),
       reconciled('2026-10', Date.UTC(2026, 10, 1, 3), 20_000),
       reconciled('2026-08', Date.UTC(2026, 8, 1, 3), 7, { corrections: [failed], residualCalls: 2 }),
       reconciled('2026-06', Date.UTC(2026, 6, 1, 3), 1), // before the months shown
@@ -129,12 +134,27 @@ describe('the usage report (in-memory history)', () => {
       reconciledAt: '2026-11-24T03:00:12.000Z',
       corrections: ['3 calls that had not reached Stripe were reported again'],
       matches: true,
+      countedBefore: '2026-11-24T02:00:00.000Z', // the month is open: the latest hours wait for the next run
     });
     expect(report.previousMonths.map((m) => [m.month, m.reconciliation])).toEqual([
-      ['2026-10', { month: '2026-10', meteredCalls: 20_000, billedCalls: 20_000, reconciledAt: '2026-11-01T03:00:00.000Z', corrections: [], matches: true }],
+      [
+        '2026-10',
+        {
+          month: '2026-10',
+          meteredCalls: 20_000,
+          billedCalls: 20_000,
+          reconciledAt: '2026-11-01T03:00:00.000Z',
+          corrections: [],
+          matches: true,
+          countedBefore: null, // over, and counted whole
+        },
+      ],
       ['2026-09', null],
       // A failed correction is not told as done, and what is still wrong shows.
-      ['2026-08', { month: '2026-08', meteredCalls: 7, billedCalls: 5, reconciledAt: '2026-09-01T03:00:00.000Z', corrections: [], matches: false }],
+      [
+        '2026-08',
+        { month: '2026-08', meteredCalls: 7, billedCalls: 5, reconciledAt: '2026-09-01T03:00:00.000Z', corrections: [], matches: false, countedBefore: null },
+      ],
     ]);
   });
 

@@ -240,6 +240,8 @@ describe('dashboard in headless Chromium against the local stack', () => {
 
     const report = await usageApi(apiKey.key);
     const reconciledAt = new Date(record!.ranAt).toISOString();
+    const countedBefore = new Date(record!.cutoff).toISOString();
+    const utc = (iso: string) => `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
     expect(report.calls).toBe(12);
     expect(report.reconciliation).toEqual({
       month,
@@ -248,6 +250,7 @@ describe('dashboard in headless Chromium against the local stack', () => {
       reconciledAt,
       corrections: ['3 calls that had not reached Stripe were reported again'],
       matches: true,
+      countedBefore,
     });
 
     const page = await browser.newPage();
@@ -256,9 +259,9 @@ describe('dashboard in headless Chromium against the local stack', () => {
     const proof = page.getByRole('group', { name: 'Reconciliation of this month' });
     expect(await proof.locator('[data-field="reconciliation-figures"]').textContent()).toBe('Metered 12 calls · billed 12 calls');
     expect(await proof.locator('[data-field="reconciliation-checked"]').textContent()).toBe(
-      `Checked ${reconciledAt.slice(0, 10)} ${reconciledAt.slice(11, 16)} UTC`,
+      `Checked ${utc(reconciledAt)}, for calls before ${utc(countedBefore)}`,
     );
-    expect(await proof.locator('time').getAttribute('datetime')).toBe(reconciledAt);
+    expect(await proof.locator('time').evaluateAll((times) => times.map((t) => t.getAttribute('datetime')))).toEqual([reconciledAt, countedBefore]);
     expect(await proof.getByRole('listitem').allTextContents()).toEqual(['Corrected: 3 calls that had not reached Stripe were reported again.']);
     // The customer is new this month: no previous month has calls or a reconciliation to show.
     expect(await page.getByRole('columnheader', { name: 'Reconciliation' }).isVisible()).toBe(true);
@@ -269,12 +272,12 @@ describe('dashboard in headless Chromium against the local stack', () => {
     // did not exist then, so no run could have made one).
     const previous = report.previousMonths[0]!.month;
     const ranAt = monthBounds(month).start + 3 * HOUR;
-    await stack.billing!.services.reconciliationRecords.put({ ...record!, month: previous, ranAt });
+    await stack.billing!.services.reconciliationRecords.put({ ...record!, month: previous, ranAt, cutoff: monthBounds(previous).end });
     await page.reload();
     await page.locator('#usage').waitFor({ state: 'visible' });
-    const at = new Date(ranAt).toISOString();
+    // A month that is over is counted whole: no "calls before".
     expect(await reconciliationColumn.first().textContent()).toBe(
-      `Metered 12 calls · billed 12 callsChecked ${at.slice(0, 10)} ${at.slice(11, 16)} UTCCorrected: 3 calls that had not reached Stripe were reported again.`,
+      `Metered 12 calls · billed 12 callsChecked ${utc(new Date(ranAt).toISOString())}Corrected: 3 calls that had not reached Stripe were reported again.`,
     );
     expect(await reconciliationColumn.nth(1).textContent()).toBe('–');
     await page.screenshot({ path: join(SCREENSHOTS, 'reconciliation.png'), fullPage: true });

@@ -19,7 +19,8 @@ import { GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, CloudWatchLogsEvent, Context, ScheduledEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createCustomer } from '../../lambdas/core/customers.ts';
-import type { TierName } from '../../lambdas/core/config.ts';
+import { billingConfig, type TierName } from '../../lambdas/core/config.ts';
+import { settledBefore } from '../../lambdas/core/sync.ts';
 import { priceIdsOfTier } from '../../lambdas/core/subscriptions.ts';
 import type { UsageReport } from '../../lambdas/core/usage-report.ts';
 import type { TableNames, TableRole } from '../../lambdas/adapters/env.ts';
@@ -405,6 +406,7 @@ describe('deployed handler modules, each with its environment, against DynamoDB 
       reconciledAt: new Date(now).toISOString(),
       corrections: [],
       matches: true,
+      countedBefore: new Date(settledBefore(now, billingConfig.settleWindowMinutes)).toISOString(),
     });
     // The customer was created this month: there is nothing to reconcile before it.
     expect(after.previousMonths.map((m) => m.reconciliation)).toEqual([null, null, null]);

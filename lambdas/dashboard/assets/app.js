@@ -112,7 +112,7 @@ const callCount = (/** @type {number} */ n) => `${n.toLocaleString('en-US')} cal
 
 /**
  * A month's reconciliation in words: what was metered and billed, when it was checked (UTC), what was corrected.
- * @param {{ meteredCalls: number, billedCalls: number, reconciledAt: string, corrections: string[], matches: boolean } | null} summary
+ * @param {{ meteredCalls: number, billedCalls: number, reconciledAt: string, countedBefore: string | null, corrections: string[], matches: boolean } | null} summary
  * @returns {Node[]}
  */
 function reconciliation(summary) {
@@ -123,13 +123,22 @@ function reconciliation(summary) {
     return p;
   };
   if (!summary) return [line('reconciliation-none', 'Not reconciled yet: reconciliation runs daily.')];
-  const time = document.createElement('time');
-  time.dateTime = summary.reconciledAt;
-  time.textContent = `${summary.reconciledAt.slice(0, 10)} ${summary.reconciledAt.slice(11, 16)} UTC`;
+  const time = (/** @type {string} */ iso) => {
+    const el = document.createElement('time');
+    el.dateTime = iso;
+    el.textContent = `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
+    return el;
+  };
   /** @type {HTMLElement[]} */
   const nodes = [
     line('reconciliation-figures', `Metered ${callCount(summary.meteredCalls)} · billed ${callCount(summary.billedCalls)}`),
-    line('reconciliation-checked', 'Checked ', time),
+    // While the month is open the run counts settled hours only: say up to when, so the figures can be checked against the calls above.
+    line(
+      'reconciliation-checked',
+      'Checked ',
+      time(summary.reconciledAt),
+      ...(summary.countedBefore ? [', for calls before ', time(summary.countedBefore)] : []),
+    ),
   ];
   if (summary.corrections.length) {
     const list = document.createElement('ul');
