@@ -92,6 +92,6 @@ function reconciliationLine(summary: MonthReconciliation | null): string {
   const corrections = summary.corrections.length ? `, ${summary.corrections.length} correction${summary.corrections.length === 1 ? '' : 's'}` : '';
   const open = summary.matches ? '' : ', a difference remains';
   const utc = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
-  const before = summary.countedBefore ? ` for calls before ${utc(summary.countedBefore)}` : '';
+  const before = summary.billedBefore ? ` (billed for calls before ${utc(summary.billedBefore)})` : '';
   return `metered ${calls(summary.meteredCalls)} · billed ${calls(summary.billedCalls)}, checked ${utc(summary.reconciledAt)}${before}${corrections}${open}`;
 }

@@ -47,16 +47,20 @@ export type ReconciliationTrigger = 'daily' | 'invoice' | 'on-demand';
 
 /** The five figures of one customer-month, in calls unless named in cents. */
 export interface ReconciliationFigures {
-  /** Served calls (not voided) from the raw events before the cutoff; `null` when not read (the cheap figures agreed). */
+  /** Served calls (not voided) from the raw events in settled hours (before the cutoff); `null` when not read (the cheap figures agreed). */
   readonly servedCalls: number | null;
-  /** Billable calls the hour counters hold before the cutoff. */
+  /** Billable calls the hour counters hold for the month so far. */
   readonly countedCalls: number;
+  /** Of those, the calls in settled hours (before the cutoff): what the sync has pushed by now. */
+  readonly settledCountedCalls: number;
   /** The month counter item (read by the authorizer for its rate-limit headers). */
   readonly monthItemCalls: number;
   /** Of the counted calls, those in grandfathered hours (counted, never charged). */
   readonly grandfatheredCalls: number;
-  /** What Stripe must hold: the counted calls that are charged, up to the cap. */
+  /** What the month bills so far: the counted calls that are charged, up to the cap. */
   readonly shouldBeBilledCalls: number;
+  /** The same over the settled hours: what Stripe must hold by now. */
+  readonly settledBillableCalls: number;
   /** What the outbox says it pushed, a pending push included. */
   readonly pushedCalls: number;
   /** A push sent but not yet confirmed (the next sync completes it). */
@@ -122,7 +126,7 @@ export interface ReconciliationRecord {
   readonly ranAt: number;
   readonly trigger: ReconciliationTrigger;
   readonly dryRun: boolean;
-  /** The month's figures count hours before this instant (epoch ms): the month's end once it is over. */
+  /** Hours before this instant (epoch ms) are settled: the sync has pushed them. The month's end once it is over. */
   readonly cutoff: number;
   readonly before: ReconciliationFigures;
   /** The figures after the corrections (equal to `before` when none applied). */
@@ -215,8 +219,9 @@ export async function reconcileCustomerMonth(
     return subscribed ? deps.stripe.meteredTotal(deps.sync.meterId, subscribed, start / 1000, end / 1000) : 0;
   };
   const read = async (invoice: PeriodInvoice | undefined, served: number | null): Promise<ReconciliationFigures> => {
-    const [count, monthItemCalls, stripeCalls] = await Promise.all([
-      billableBefore(customer, month, cutoff, deps.sync),
+    const [count, settled, monthItemCalls, stripeCalls] = await Promise.all([
+      billableBefore(customer, month, end, deps.sync),
+      cutoff >= end ? undefined : billableBefore(customer, month, cutoff, deps.sync),
       deps.monthItem(customer.customerId, month),
       readOutboxAndStripe(),
     ]);
@@ -224,9 +229,11 @@ export async function reconcileCustomerMonth(
     return {
       servedCalls: served,
       countedCalls: count.counted,
+      settledCountedCalls: (settled ?? count).counted,
       monthItemCalls,
       grandfatheredCalls: count.grandfathered,
       shouldBeBilledCalls: subscribed ? count.billable : 0,
+      settledBillableCalls: subscribed ? (settled ?? count).billable : 0,
       pushedCalls: state?.pushedCalls ?? 0,
       pendingCalls: state?.pending?.value ?? 0,
       stripeCalls,
@@ -245,18 +252,17 @@ export async function reconcileCustomerMonth(
   };
 
   let before = await read(invoiceBefore, null);
-  // The raw events are a Scan: read them only when the counters disagree with themselves or the bill with the counters.
-  const allHours = cutoff >= end ? before.countedCalls : await deps.sync.usage.billableCalls(customer.customerId, month);
   // Stripe's summaries are eventually consistent: a push of the last minutes may not show yet.
   const lastAttempt = outbox?.attempts?.at(-1);
   const inFlight =
     !outboxSteady ||
     (before.pendingCalls > 0 && before.stripeCalls >= before.pushedCalls - before.pendingCalls && before.stripeCalls <= before.pushedCalls) ||
     (lastAttempt !== undefined && now - lastAttempt.at < SUMMARY_LAG_MS && before.stripeCalls < before.pushedCalls);
+  // The raw events are a Scan: read them only when the counters disagree with themselves or the bill with the counters.
   const cheapFiguresAgree =
-    before.monthItemCalls === allHours &&
+    before.monthItemCalls === before.countedCalls &&
     (before.stripeCalls === before.pushedCalls || inFlight) &&
-    (before.pushedCalls >= before.shouldBeBilledCalls || options.paused || dryRun) &&
+    (before.pushedCalls >= before.settledBillableCalls || options.paused || dryRun) &&
     (!before.invoice || before.invoice.status === 'draft' || before.invoice.meteredCalls === before.stripeCalls);
   if (options.deep || !cheapFiguresAgree) {
     const served = await deps.servedCalls(customer.customerId, month, cutoff >= end ? undefined : utcHour(cutoff));
@@ -277,8 +283,8 @@ export async function reconcileCustomerMonth(
   };
 
   // 1. Served against counted: the aggregation.
-  if (before.servedCalls !== null && before.servedCalls !== before.countedCalls) {
-    const missed = before.servedCalls - before.countedCalls;
+  if (before.servedCalls !== null && before.servedCalls !== before.settledCountedCalls) {
+    const missed = before.servedCalls - before.settledCountedCalls;
     differences.push({
       kind: missed > 0 ? 'counters-missed-calls' : 'counters-extra-calls',
       calls: -missed,
@@ -289,33 +295,46 @@ export async function reconcileCustomerMonth(
       explained: false,
     });
   }
-  if (before.monthItemCalls !== allHours) {
+  if (before.monthItemCalls !== before.countedCalls) {
     differences.push({
       kind: 'month-item-trails',
-      calls: before.monthItemCalls - allHours,
+      calls: before.monthItemCalls - before.countedCalls,
       detail: 'the month counter item differs from its hours; bills use the hours, which match the raw events',
       explained: true,
     });
   }
 
-  // 2. Billable against the outbox: the sync.
+  // 2. Billable against the outbox: the sync. Calls of hours not settled yet are pushed once they are.
   const backlog = before.shouldBeBilledCalls - before.pushedCalls;
+  const unsettled = Math.min(Math.max(0, backlog), Math.max(0, before.shouldBeBilledCalls - before.settledBillableCalls));
+  const due = Math.max(0, backlog) - unsettled;
+  /** Billable calls the design keeps out of Stripe for now: unsettled hours, a pause's hold, a dry run's next push. */
+  let deferred = unsettled;
   let held = 0;
-  if (backlog > 0) {
+  if (unsettled > 0)
+    differences.push({
+      kind: 'awaiting-sync',
+      calls: -unsettled,
+      detail: `${plural(unsettled, 'call')} of the last hours are reported once their hour settles`,
+      explained: true,
+    });
+  if (due > 0) {
     if (options.paused) {
-      held = backlog;
+      held = due;
+      deferred += due;
       differences.push({
         kind: 'held-by-pause',
-        calls: -backlog,
-        detail: `${plural(backlog, 'call')} held by the billing pause; pushed when billing resumes`,
+        calls: -due,
+        detail: `${plural(due, 'call')} held by the billing pause; pushed when billing resumes`,
         explained: true,
       });
     } else if (dryRun && !finalized) {
-      differences.push({ kind: 'awaiting-sync', calls: -backlog, detail: `the next sync pushes ${plural(backlog, 'call')}`, explained: true });
+      deferred += due;
+      differences.push({ kind: 'awaiting-sync', calls: -due, detail: `the next sync pushes ${plural(due, 'call')}`, explained: true });
     } else {
       const why =
         sync?.kind === 'failed' ? `: ${sync.error}` : finalized ? ': the invoice was final before they reached Stripe' : sync ? ` (${sync.kind})` : '';
-      differences.push({ kind: 'push-failed', calls: -backlog, detail: `${plural(backlog, 'billable call')} not pushed${why}`, explained: false });
+      differences.push({ kind: 'push-failed', calls: -due, detail: `${plural(due, 'billable call')} not pushed${why}`, explained: false });
     }
   }
 
@@ -462,9 +481,9 @@ export async function reconcileCustomerMonth(
   const billedCalls = (f: ReconciliationFigures) => (f.invoice && f.invoice.status !== 'draft' ? f.invoice.meteredCalls : f.stripeCalls);
   const billed = { calls: billedCalls(before), cents: billedCentsBefore };
   const billedAfter = { calls: billedCalls(after), cents: billedNow(after.stripeCalls, after.invoice, draftItemsCents(invoiceAfter)) };
-  // Where the design leaves the bill: billable calls, less what a pause holds or a push in flight has not confirmed,
+  // Where the design leaves the bill: billable calls, less what is deferred (unsettled hours, a pause's hold) or in flight,
   // plus calls voided after their push (Stripe's meter cannot take them back: the invoice credits them).
-  const target = before.shouldBeBilledCalls - held + overPushed - (inFlight ? Math.max(0, before.pushedCalls - before.stripeCalls) : 0);
+  const target = before.shouldBeBilledCalls - deferred + overPushed - (inFlight ? Math.max(0, before.pushedCalls - before.stripeCalls) : 0);
   const errorOf = (b: { calls: number; cents: number }, f: ReconciliationFigures, invoice: PeriodInvoice | undefined) => {
     const final = f.invoice !== null && f.invoice.status !== 'draft';
     const expectedCents = final ? shouldCents : meterCents(customer, target, deps.config) + draftItemsCents(invoice);

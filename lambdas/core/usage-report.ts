@@ -27,13 +27,13 @@ export interface UsageHistory {
   reconciliations(customerId: string): Promise<readonly ReconciliationRecord[]>;
 }
 
-/** A month's reconciliation as the customer sees it, with the instant its count stops while the month is open. */
+/** A month's reconciliation as the customer sees it, with the instant up to which calls are billed while the month is open. */
 export interface MonthReconciliation extends ReconciliationSummary {
   /**
-   * The run counted the calls before this instant (ISO, an hour boundary: the sync's settle window
-   * leaves the latest calls for the next run); null once the month is over and counted whole.
+   * Stripe holds the calls before this instant (ISO, an hour boundary: the sync's settle window
+   * leaves the latest hours for a later push); null once the month is over and billed whole.
    */
-  readonly countedBefore: string | null;
+  readonly billedBefore: string | null;
 }
 
 /** Whether the customer's metered calls are served, and if not, why and what to do, in words. */
@@ -114,8 +114,8 @@ export async function usageReport(
   const reconciliationOf = (of: string): MonthReconciliation | null => {
     const record = reconciled.get(of);
     if (!record) return null;
-    const countedBefore = record.cutoff < startOfNextUtcMonth(Date.parse(`${of}-01T00:00:00Z`)) ? new Date(record.cutoff).toISOString() : null;
-    return { ...reconciliationSummary(record), countedBefore };
+    const billedBefore = record.cutoff < startOfNextUtcMonth(Date.parse(`${of}-01T00:00:00Z`)) ? new Date(record.cutoff).toISOString() : null;
+    return { ...reconciliationSummary(record), billedBefore };
   };
 
   const byMonth = new Map<string, number>();

@@ -3,13 +3,11 @@
  * of discrepancy is planted (a meter event Stripe lost, a push Stripe holds twice, a wrong invoice
  * line, calls the counters missed) and the run must find it, correct it once, and say so.
  */
-import { BatchWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { estimateBill } from '../../lambdas/core/pricing.ts';
 import type { Customer } from '../../lambdas/core/model.ts';
 import type { ReconcileOptions } from '../../lambdas/core/reconciliation.ts';
 import { billingFixture, setTime, type BillingFixture } from '../harness/billing.ts';
-import { addHourCounts } from '../harness/counters.ts';
-import { usageEvent } from '../harness/stream-records.ts';
+import { serveCalls } from '../harness/counters.ts';
 
 const MONTH = '2026-11';
 const NOV = Date.UTC(2026, 10, 1) / 1000;
@@ -24,15 +22,8 @@ describe('reconciliation (DynamoDB Local, the local Stripe through the adapter)'
   });
   afterEach(async () => f.stop());
 
-  /** `n` metered calls in `hour`, as the authorizer records them and the aggregator counts them. */
-  async function serve(customer: Customer, hour: string, n: number, options: { counted?: boolean } = {}) {
-    const events = Array.from({ length: n }, (_, i) => usageEvent(`${customer.customerId}-${hour}-${i}-${Math.random()}`, customer.customerId, hour));
-    for (let i = 0; i < events.length; i += 25) {
-      const batch = events.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
-      await f.doc.send(new BatchWriteCommand({ RequestItems: { [f.tables.usageEvents]: batch } }));
-    }
-    if (options.counted ?? true) await addHourCounts(f.doc, f.tables.counters, customer.customerId, [{ hour, billable: n }]);
-  }
+  const serve = (customer: Customer, hour: string, n: number, options: { counted?: boolean } = {}) =>
+    serveCalls(f.doc, f.tables, customer.customerId, hour, n, options);
   const reconcile = (options: Partial<ReconcileOptions> = {}) =>
     f.services.reconcile({ alerts: f.alertSink, trigger: 'on-demand', months: [MONTH], ...options });
   const inStripe = async (customer: Customer) => {
@@ -55,6 +46,19 @@ describe('reconciliation (DynamoDB Local, the local Stripe through the adapter)'
     expect(run.rate).toMatchObject({ customerMonths: 1, discrepancies: 0, rate: { calls: 0, cents: 0 } });
     expect(await f.services.reconciliationRecords.forCustomer(customer.customerId)).toHaveLength(1);
     expect(f.alerts).toEqual([]);
+  });
+
+  it("counts the month's unsettled last hour as metered, not yet billed, and not as an error", async () => {
+    const customer = await f.addCustomer('enterprise');
+    await serve(customer, '2026-11-20T10', 1_500);
+    await serve(customer, '2026-11-25T11', 30); // ended at 12:00, settles at 12:15
+
+    const [record] = (await reconcile()).records;
+
+    expect(record?.before).toMatchObject({ countedCalls: 1_530, settledBillableCalls: 1_500, shouldBeBilledCalls: 1_530, stripeCalls: 1_500 });
+    expect(record?.differences.map((d) => [d.kind, d.calls, d.explained])).toEqual([['awaiting-sync', -30, true]]);
+    expect(record?.error).toEqual({ calls: 0, cents: 0 });
+    expect(record?.discrepancy).toBe(false);
   });
 
   it('finds a meter event Stripe lost and pushes the shortfall once: a re-run repeats its identifier and pushes nothing more', async () => {

@@ -41,9 +41,11 @@ function reconciled(
   const figures = (stripeCalls: number): ReconciliationFigures => ({
     servedCalls: null,
     countedCalls: calls,
+    settledCountedCalls: calls,
     monthItemCalls: calls,
     grandfatheredCalls: 0,
     shouldBeBilledCalls: calls,
+    settledBillableCalls: calls,
     pushedCalls: calls,
     pendingCalls: 0,
     stripeCalls,
@@ -134,7 +136,7 @@ describe('the usage report (in-memory history)', () => {
       reconciledAt: '2026-11-24T03:00:12.000Z',
       corrections: ['3 calls that had not reached Stripe were reported again'],
       matches: true,
-      countedBefore: '2026-11-24T02:00:00.000Z', // the month is open: the latest hours wait for the next run
+      billedBefore: '2026-11-24T02:00:00.000Z', // the month is open: the latest hours wait for the next run
     });
     expect(report.previousMonths.map((m) => [m.month, m.reconciliation])).toEqual([
       [
@@ -146,14 +148,14 @@ describe('the usage report (in-memory history)', () => {
           reconciledAt: '2026-11-01T03:00:00.000Z',
           corrections: [],
           matches: true,
-          countedBefore: null, // over, and counted whole
+          billedBefore: null, // over, and counted whole
         },
       ],
       ['2026-09', null],
       // A failed correction is not told as done, and what is still wrong shows.
       [
         '2026-08',
-        { month: '2026-08', meteredCalls: 7, billedCalls: 5, reconciledAt: '2026-09-01T03:00:00.000Z', corrections: [], matches: false, countedBefore: null },
+        { month: '2026-08', meteredCalls: 7, billedCalls: 5, reconciledAt: '2026-09-01T03:00:00.000Z', corrections: [], matches: false, billedBefore: null },
       ],
     ]);
   });

@@ -236,7 +236,7 @@ describe('dashboard in headless Chromium against the local stack', () => {
 
     const report = await usageApi(apiKey.key);
     const reconciledAt = new Date(record!.ranAt).toISOString();
-    const countedBefore = new Date(record!.cutoff).toISOString();
+    const billedBefore = new Date(record!.cutoff).toISOString();
     const utc = (iso: string) => `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
     expect(report.calls).toBe(12);
     expect(report.reconciliation).toEqual({
@@ -246,7 +246,7 @@ describe('dashboard in headless Chromium against the local stack', () => {
       reconciledAt,
       corrections: ['3 calls that had not reached Stripe were reported again'],
       matches: true,
-      countedBefore,
+      billedBefore,
     });
 
     const page = await browser.newPage();
@@ -255,9 +255,9 @@ describe('dashboard in headless Chromium against the local stack', () => {
     const proof = page.getByRole('group', { name: 'Reconciliation of this month' });
     expect(await proof.locator('[data-field="reconciliation-figures"]').textContent()).toBe('Metered 12 calls · billed 12 calls');
     expect(await proof.locator('[data-field="reconciliation-checked"]').textContent()).toBe(
-      `Checked ${utc(reconciledAt)}, for calls before ${utc(countedBefore)}`,
+      `Checked ${utc(reconciledAt)}, billed for calls before ${utc(billedBefore)}`,
     );
-    expect(await proof.locator('time').evaluateAll((times) => times.map((t) => t.getAttribute('datetime')))).toEqual([reconciledAt, countedBefore]);
+    expect(await proof.locator('time').evaluateAll((times) => times.map((t) => t.getAttribute('datetime')))).toEqual([reconciledAt, billedBefore]);
     expect(await proof.getByRole('listitem').allTextContents()).toEqual(['Corrected: 3 calls that had not reached Stripe were reported again.']);
     // The customer is new this month: no previous month has calls or a reconciliation to show.
     expect(await page.getByRole('columnheader', { name: 'Reconciliation' }).isVisible()).toBe(true);

@@ -20,13 +20,13 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, CloudWatchLogsEvent, 
 import { mockClient } from 'aws-sdk-client-mock';
 import { createCustomer } from '../../lambdas/core/customers.ts';
 import { billingConfig, type TierName } from '../../lambdas/core/config.ts';
-import { settledBefore } from '../../lambdas/core/sync.ts';
+import { settledBefore, syncCustomerMonth } from '../../lambdas/core/sync.ts';
 import { priceIdsOfTier } from '../../lambdas/core/subscriptions.ts';
 import type { UsageReport } from '../../lambdas/core/usage-report.ts';
 import type { TableNames, TableRole } from '../../lambdas/adapters/env.ts';
 import { billingFixture, type BillingFixture } from '../harness/billing.ts';
 import { midMonthClock } from '../harness/clock.ts';
-import { addHourCounts } from '../harness/counters.ts';
+import { addHourCounts, serveCalls } from '../harness/counters.ts';
 import { authorizerEvent } from '../harness/metering.ts';
 import { insertRecord, usageEvent } from '../harness/stream-records.ts';
 import { synthesizeStack } from '../infra/synth.ts';
@@ -45,6 +45,7 @@ const FUNCTIONS = {
   'stripe-sync': 'ApiBilling/StripeBilling/SyncFunction/Resource',
   'stripe-webhook': 'ApiBilling/StripeBilling/WebhookFunction/Resource',
   'billing-api': 'ApiBilling/StripeBilling/UpgradeFunction/Resource',
+  reconciliation: 'ApiBilling/Reconciliation/ReconcileFunction/Resource',
 } as const;
 type HandlerName = keyof typeof FUNCTIONS;
 
@@ -406,7 +407,7 @@ describe('deployed handler modules, each with its environment, against DynamoDB 
       reconciledAt: new Date(now).toISOString(),
       corrections: [],
       matches: true,
-      countedBefore: new Date(settledBefore(now, billingConfig.settleWindowMinutes)).toISOString(),
+      billedBefore: new Date(settledBefore(now, billingConfig.settleWindowMinutes)).toISOString(),
     });
     // The customer was created this month: there is nothing to reconcile before it.
     expect(after.previousMonths.map((m) => m.reconciliation)).toEqual([null, null, null]);
@@ -437,6 +438,7 @@ describe('deployed handler modules, each with its environment, against DynamoDB 
           TopicArn: TOPIC_ARN,
           Subject: `[api-billing] Billing ticket ${ticketId} from cust_support`,
           Message: expect.stringContaining('My invoice counts calls twice'),
+          MessageAttributes: { severity: { DataType: 'String', StringValue: 'notify' } },
         },
       ],
     ]);
@@ -507,6 +509,45 @@ describe('deployed handler modules, each with its environment, against DynamoDB 
     // The next run pushes nothing more.
     expect((await handler(event, lambdaContext('stripe-sync'))).counts).not.toHaveProperty('pushed');
     expect(f.stripe.state.meterEvents.filter((e) => e.customer === c.stripeCustomerId)).toHaveLength(1);
+  });
+
+  it('reconciliation: the daily event reconciles every customer, pushes a meter event Stripe lost, logs the discrepancy and pages the topic', async () => {
+    const { customer: c } = await customer('pro');
+    const month = new Date(now).toISOString().slice(0, 7);
+    await serveCalls(f.doc, f.tables, c.customerId, hourOf(now - 2 * 3_600_000), 1_200);
+    const { sync } = await f.services.ready();
+    expect(await syncCustomerMonth(c, month, sync)).toMatchObject({ kind: 'pushed', value: 1_200 });
+    f.stripe.loseMeterEvent(`${c.customerId}:${month}:1`);
+    jest.setSystemTime(Date.now() + 20 * 60_000); // past the summaries' consistency lag
+    const { handler, mocks, sdk } = loadHandler<ScheduledEvent, { customerMonths: number; discrepancies: number }>(
+      'reconciliation',
+      environmentOf('reconciliation'),
+      (s, m) => {
+        stripeSecret()(s, m);
+        m.sns.on(s.sns.PublishCommand).resolves({ MessageId: 'msg-1' });
+      },
+    );
+    const event: ScheduledEvent = {
+      version: '0',
+      id: 'c0ffee00-0000-0000-0000-000000000002',
+      'detail-type': 'Scheduled Event',
+      source: 'aws.events',
+      account: '123456789012',
+      time: new Date(now).toISOString(),
+      region: 'us-east-1',
+      resources: ['arn:aws:events:us-east-1:123456789012:rule/ApiBilling-ReconciliationDailySchedule'],
+      detail: {},
+    };
+    expect(await handler(event, lambdaContext('reconciliation'))).toMatchObject({ customerMonths: 1, discrepancies: 1 });
+    expect(f.stripe.state.meterEvents.filter((e) => e.customer === c.stripeCustomerId).reduce((sum, e) => sum + e.value, 0)).toBe(1_200);
+    const published = mocks.sns.commandCalls(sdk.sns.PublishCommand).map((call) => call.args[0].input);
+    expect(published).toEqual([
+      expect.objectContaining({
+        TopicArn: TOPIC_ARN,
+        Subject: `[api-billing] PAGE: billing discrepancy for ${c.customerId} in ${month}`,
+        MessageAttributes: { severity: { DataType: 'String', StringValue: 'page' } },
+      }),
+    ]);
   });
 
   describe('stripe-webhook', () => {

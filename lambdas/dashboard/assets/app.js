@@ -112,7 +112,7 @@ const callCount = (/** @type {number} */ n) => `${n.toLocaleString('en-US')} cal
 
 /**
  * A month's reconciliation in words: what was metered and billed, when it was checked (UTC), what was corrected.
- * @param {{ meteredCalls: number, billedCalls: number, reconciledAt: string, countedBefore: string | null, corrections: string[], matches: boolean } | null} summary
+ * @param {{ meteredCalls: number, billedCalls: number, reconciledAt: string, billedBefore: string | null, corrections: string[], matches: boolean } | null} summary
  * @returns {Node[]}
  */
 function reconciliation(summary) {
@@ -132,12 +132,12 @@ function reconciliation(summary) {
   /** @type {HTMLElement[]} */
   const nodes = [
     line('reconciliation-figures', `Metered ${callCount(summary.meteredCalls)} · billed ${callCount(summary.billedCalls)}`),
-    // While the month is open the run counts settled hours only: say up to when, so the figures can be checked against the calls above.
+    // While the month is open Stripe holds the settled hours only: say up to when, so the two figures can be compared.
     line(
       'reconciliation-checked',
       'Checked ',
       time(summary.reconciledAt),
-      ...(summary.countedBefore ? [', for calls before ', time(summary.countedBefore)] : []),
+      ...(summary.billedBefore ? [', billed for calls before ', time(summary.billedBefore)] : []),
     ),
   ];
   if (summary.corrections.length) {
@@ -163,7 +163,7 @@ function reconciliation(summary) {
     nodes.push(
       line(
         'reconciliation-note',
-        'The difference is by design: grandfathered calls and calls past an absorbing cap are not charged; calls voided after they were reported are credited on the invoice.',
+        'The difference is by design: calls of the last hours are billed once their hour settles; grandfathered calls and calls past an absorbing cap are not charged; calls voided after they were reported are credited on the invoice.',
       ),
     );
   return nodes;
