@@ -142,9 +142,17 @@ export class StripeBilling extends Construct {
         'Pushes settled usage to Stripe as meter events, exactly once (outbox per customer and month); ends expired payment graces; deletes retired gateway keys',
       timeout: Duration.minutes(5),
       memorySize: 512,
-      environment: { ...tableEnvironment, ...usagePlanEnvironment, ALERT_TOPIC_ARN: props.alerts.topic.topicArn },
+      environment: {
+        ...tableEnvironment,
+        ...usagePlanEnvironment,
+        [TABLE_ENV.usageEvents]: tables.usageEvents.tableName,
+        ALERT_TOPIC_ARN: props.alerts.topic.topicArn,
+      },
     });
     props.alerts.grantPublish(this.syncFunction);
+    // A reconciliation recheck (a month whose last reconciliation met a push too fresh to judge) reads the
+    // raw events, a Scan, when the figures disagree.
+    tables.usageEvents.grant(this.syncFunction, 'dynamodb:Scan');
     // One run at a time; the outbox is also safe under overlap.
     (this.syncFunction.node.defaultChild as import('aws-cdk-lib/aws-lambda').CfnFunction).reservedConcurrentExecutions = 1;
     // Scan to list customers; UpdateItem to block a customer at its cap (guardrails run on the same schedule)

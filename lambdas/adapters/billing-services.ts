@@ -15,7 +15,18 @@ import { checkGuardrails, type GuardrailEvent } from '#core/guardrails.ts';
 import type { Customer } from '#core/model.ts';
 import { stripeSetup, type StripeSetup } from '#core/subscriptions.ts';
 import type { SyncDeps } from '#core/sync.ts';
-import { monthsToReconcile, reconcileAll, type ReconcileOptions, type ReconciliationDeps, type ReconciliationRun } from '#core/reconciliation.ts';
+import {
+  errorRate,
+  monthsToReconcile,
+  reconcileAll,
+  type ErrorRate,
+  type ReconcileOptions,
+  reconcileCustomerMonth,
+  type ReconciliationDeps,
+  type ReconciliationRecord,
+  type ReconciliationRun,
+} from '#core/reconciliation.ts';
+import { utcMonth } from '#core/time.ts';
 import { DynamoReconciliationRecords } from './reconciliation-records.ts';
 import { DynamoRecountSources } from './recount-sources.ts';
 import { DynamoBillingStateStore } from './billing-state.ts';
@@ -45,6 +56,13 @@ export interface BillingServices {
    * one): the daily run, the CLI's `reconcile` and the benchmark's month all come through here.
    */
   reconcile(input: { alerts: AlertSink; customerId?: string; months?: readonly string[] } & ReconcileOptions): Promise<ReconciliationRun>;
+  /**
+   * The billing error rate over every customer-month's latest record from `fromMonth` to this month
+   * (default: from the month the first customer was created): the experiment's figure so far.
+   */
+  errorRateSince(fromMonth?: string): Promise<ErrorRate & { readonly fromMonth: string }>;
+  /** Reconciles again the customer-months whose last run asked for it (`recheckAfter`), at most 50 a call. */
+  recheckReconciliations(alerts: AlertSink): Promise<ReconciliationRecord[]>;
   /** The scheduled billing run (#core/scheduled-billing.ts), as the sync Lambda and the local timer run it. */
   scheduledRun(with_: { alerts: AlertSink; tickets: TicketStore; gatewayKeys: GatewayKeyRegistry }): Promise<ScheduledBillingReport>;
 }
@@ -125,6 +143,30 @@ export function billingServices(options: {
       const paused = options.paused ?? (await state.getPause())?.paused ?? false;
       return reconcileAll(all, months ?? monthsToReconcile(now()), deps, { ...options, paused });
     },
+    async errorRateSince(fromMonth) {
+      const first = fromMonth ?? (await customers.listCustomers()).map((c) => c.createdAt.slice(0, 7)).sort()[0] ?? utcMonth(now());
+      const months: string[] = [];
+      for (let [y, m] = first.split('-').map(Number) as [number, number]; ; m++) {
+        const month = utcMonth(Date.UTC(y, m - 1, 1));
+        if (month > utcMonth(now())) break;
+        months.push(month);
+        if (months.length > 120) break;
+      }
+      const records = (await Promise.all(months.map((month) => reconciliationRecords.forMonth(month)))).flat();
+      return { ...errorRate(records), fromMonth: first };
+    },
+    async recheckReconciliations(alerts) {
+      const due = await reconciliationRecords.dueRechecks(now());
+      if (due.length === 0) return [];
+      const deps = await services.reconciliation(alerts);
+      const paused = (await state.getPause())?.paused ?? false;
+      const records: ReconciliationRecord[] = [];
+      for (const { customerId, month } of due.slice(0, 50)) {
+        const customer = await customers.getCustomer(customerId);
+        if (customer) records.push(await reconcileCustomerMonth(customer, month, deps, { trigger: 'recheck', paused }));
+      }
+      return records;
+    },
     async scheduledRun({ alerts, tickets, gatewayKeys }) {
       const { sync } = await services.ready();
       return runScheduledBilling({
@@ -135,6 +177,7 @@ export function billingServices(options: {
         enforceGrace: (all) => enforcePaymentGrace(all, { registry: customers, gatewayKeys, retirements, config, now }),
         escalateTickets: () => escalateOverdueTickets({ store: tickets, alerts, now: now() }),
         retireGatewayKeys: () => deleteDueGatewayKeys({ gatewayKeys, retirements, registry: customers, now }),
+        recheckReconciliations: () => services.recheckReconciliations(alerts),
       });
     },
   };

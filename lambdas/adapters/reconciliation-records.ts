@@ -7,6 +7,8 @@ import { TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-
 import type { ReconciliationRecord, ReconciliationRecordStore } from '#core/reconciliation.ts';
 import { queryAll } from './dynamodb.ts';
 
+const recheckKey = (r: { customerId: string; month: string }) => ({ pk: 'RECONCILE-RECHECK', sk: `${r.month}#${r.customerId}` });
+
 export class DynamoReconciliationRecords implements ReconciliationRecordStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -20,9 +22,27 @@ export class DynamoReconciliationRecords implements ReconciliationRecordStore {
         TransactItems: [
           { Put: { TableName: this.billingTable, Item: { pk: `CUSTOMER#${record.customerId}`, sk: `RECONCILED#${record.month}`, ...body } } },
           { Put: { TableName: this.billingTable, Item: { pk: `RECONCILED#${record.month}`, sk: `CUSTOMER#${record.customerId}`, ...body } } },
+          // A small marker the scheduled run can find in one Query, every few minutes, without reading records.
+          record.recheckAfter === undefined
+            ? { Delete: { TableName: this.billingTable, Key: recheckKey(record) } }
+            : {
+                Put: {
+                  TableName: this.billingTable,
+                  Item: { ...recheckKey(record), customerId: record.customerId, month: record.month, recheckAfter: record.recheckAfter },
+                },
+              },
         ],
       }),
     );
+  }
+
+  async dueRechecks(now: number) {
+    const items = await queryAll(this.doc, {
+      TableName: this.billingTable,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': 'RECONCILE-RECHECK' },
+    });
+    return items.filter((item) => Number(item.recheckAfter) <= now).map((item) => ({ customerId: String(item.customerId), month: String(item.month) }));
   }
 
   async forCustomer(customerId: string): Promise<ReconciliationRecord[]> {

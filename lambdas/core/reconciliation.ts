@@ -43,7 +43,7 @@ export const PAGE_ERROR_SHARE = 0.01;
 /** The log message of each customer-month with a discrepancy: the stack's alarm counts these lines. */
 export const RECONCILIATION_DISCREPANCY_MESSAGE = 'billing discrepancy';
 
-export type ReconciliationTrigger = 'daily' | 'invoice' | 'on-demand';
+export type ReconciliationTrigger = 'daily' | 'invoice' | 'recheck' | 'on-demand';
 
 /** The five figures of one customer-month, in calls unless named in cents. */
 export interface ReconciliationFigures {
@@ -144,10 +144,19 @@ export interface ReconciliationRecord {
   readonly residual: { readonly calls: number; readonly cents: number };
   /** A difference the design does not explain was found. */
   readonly discrepancy: boolean;
+  /**
+   * Set when Stripe's figures could not be judged yet (a push too recent for its summary) on a month
+   * whose invoice is not final: the scheduled run reconciles it again from this instant (epoch ms), so
+   * a loss hidden behind a fresh push is still found before the invoice finalizes.
+   */
+  readonly recheckAfter?: number;
 }
 
 export interface ReconciliationRecordStore {
+  /** Stores the record as its customer-month's latest, and keeps the month's recheck marker in step with `recheckAfter`. */
   put(record: ReconciliationRecord): Promise<void>;
+  /** Customer-months whose latest record asks for a recheck by `now`. */
+  dueRechecks(now: number): Promise<Array<{ readonly customerId: string; readonly month: string }>>;
   /** The latest record of each of the customer's months, newest month first. */
   forCustomer(customerId: string): Promise<ReconciliationRecord[]>;
   /** Every customer's latest record of the month. */
@@ -252,16 +261,20 @@ export async function reconcileCustomerMonth(
   };
 
   let before = await read(invoiceBefore, null);
-  // Stripe's summaries are eventually consistent: a push of the last minutes may not show yet.
-  const lastAttempt = outbox?.attempts?.at(-1);
-  const inFlight =
-    !outboxSteady ||
-    (before.pendingCalls > 0 && before.stripeCalls >= before.pushedCalls - before.pendingCalls && before.stripeCalls <= before.pushedCalls) ||
-    (lastAttempt !== undefined && now - lastAttempt.at < SUMMARY_LAG_MS && before.stripeCalls < before.pushedCalls);
+  // What Stripe may not show yet without anything being wrong: a pending push, and the pushes of the last
+  // minutes (its summaries are eventually consistent). All of it when a push raced the read.
+  const attempts = outbox?.attempts ?? [];
+  const pendingId = outbox?.pending?.identifier;
+  const recent = attempts.filter((a) => now - a.at < SUMMARY_LAG_MS || a.identifier === pendingId).reduce((sum, a) => sum + a.value, 0);
+  const pendingUnlisted = pendingId !== undefined && !attempts.some((a) => a.identifier === pendingId) ? before.pendingCalls : 0;
+  const unsure = outboxSteady ? recent + pendingUnlisted : before.pushedCalls;
+  const inFlight = before.stripeCalls < before.pushedCalls ? Math.min(before.pushedCalls - before.stripeCalls, unsure) : 0;
+  const lostCalls = before.pushedCalls - before.stripeCalls - inFlight;
   // The raw events are a Scan: read them only when the counters disagree with themselves or the bill with the counters.
   const cheapFiguresAgree =
     before.monthItemCalls === before.countedCalls &&
-    (before.stripeCalls === before.pushedCalls || inFlight) &&
+    lostCalls === 0 &&
+    before.stripeCalls <= before.pushedCalls &&
     (before.pushedCalls >= before.settledBillableCalls || options.paused || dryRun) &&
     (!before.invoice || before.invoice.status === 'draft' || before.invoice.meteredCalls === before.stripeCalls);
   if (options.deep || !cheapFiguresAgree) {
@@ -350,20 +363,16 @@ export async function reconcileCustomerMonth(
   const alreadyCredited = invoiceBefore !== undefined && billedCentsBefore <= shouldCents;
 
   // 3. The outbox against Stripe's meter.
-  const confirmed = before.pushedCalls - before.pendingCalls;
   let stripeCalls = before.stripeCalls;
-  if (inFlight) {
+  if (inFlight > 0)
     differences.push({
       kind: 'push-in-flight',
-      calls: stripeCalls - before.pushedCalls,
-      detail:
-        before.pendingCalls > 0
-          ? `a push of ${plural(before.pendingCalls, 'call')} is not confirmed yet; the next sync completes it`
-          : "a push is under way or too recent for Stripe's summary; the next run compares again",
+      calls: -inFlight,
+      detail: `${plural(inFlight, 'call')} pushed in the last minutes or not confirmed yet; the next run compares again`,
       explained: true,
     });
-  } else if (stripeCalls < confirmed) {
-    const lost = confirmed - stripeCalls;
+  if (lostCalls > 0) {
+    const lost = lostCalls;
     differences.push({
       kind: 'meter-event-lost',
       calls: -lost,
@@ -371,8 +380,8 @@ export async function reconcileCustomerMonth(
       explained: false,
     });
     if (!finalized && subscribed) {
-      // Named by the outbox total it restores: a re-run that finds the same gap sends the same identifier, which Stripe refuses as a repeat.
-      const identifier = `${customer.customerId}:${month}:fix:${before.pushedCalls}`;
+      // Named by the figures it reconciles: a re-run that finds the same gap sends the same identifier, which Stripe refuses as a repeat.
+      const identifier = `${customer.customerId}:${month}:fix:${before.pushedCalls}:${before.stripeCalls}`;
       const timestampSec = Math.floor((Math.min(cutoff, now) - 1000) / 1000);
       await apply(
         { kind: 'push-shortfall', calls: lost, identifier, description: `${plural(lost, 'call')} that had not reached Stripe were reported again` },
@@ -383,7 +392,7 @@ export async function reconcileCustomerMonth(
         },
       );
     }
-  } else if (stripeCalls > before.pushedCalls) {
+  } else if (stripeCalls > before.pushedCalls && outboxSteady) {
     const duplicated = stripeCalls - before.pushedCalls;
     differences.push({
       kind: 'meter-event-duplicated',
@@ -483,7 +492,7 @@ export async function reconcileCustomerMonth(
   const billedAfter = { calls: billedCalls(after), cents: billedNow(after.stripeCalls, after.invoice, draftItemsCents(invoiceAfter)) };
   // Where the design leaves the bill: billable calls, less what is deferred (unsettled hours, a pause's hold) or in flight,
   // plus calls voided after their push (Stripe's meter cannot take them back: the invoice credits them).
-  const target = before.shouldBeBilledCalls - deferred + overPushed - (inFlight ? Math.max(0, before.pushedCalls - before.stripeCalls) : 0);
+  const target = before.shouldBeBilledCalls - deferred + overPushed - inFlight;
   const errorOf = (b: { calls: number; cents: number }, f: ReconciliationFigures, invoice: PeriodInvoice | undefined) => {
     const final = f.invoice !== null && f.invoice.status !== 'draft';
     const expectedCents = final ? shouldCents : meterCents(customer, target, deps.config) + draftItemsCents(invoice);
@@ -507,6 +516,7 @@ export async function reconcileCustomerMonth(
     error: errorOf(billed, before, invoiceBefore),
     residual: errorOf(billedAfter, after, invoiceAfter),
     discrepancy: differences.some((d) => !d.explained),
+    ...(inFlight > 0 && !finalized && { recheckAfter: now + SUMMARY_LAG_MS }),
   };
   if (!dryRun) await report(record, deps);
   return record;

@@ -8,6 +8,7 @@ import type { GuardrailEvent } from './guardrails.ts';
 import { runSync, type SyncDeps, type SyncReport } from './sync.ts';
 import type { Ticket } from './tickets.ts';
 import type { GraceOutcome } from './webhooks.ts';
+import type { ReconciliationRecord } from './reconciliation.ts';
 
 export interface ScheduledBillingDeps {
   readonly listCustomers: () => Promise<Customer[]>;
@@ -22,6 +23,8 @@ export interface ScheduledBillingDeps {
   readonly escalateTickets: () => Promise<Ticket[]>;
   /** Gateway keys replaced by tier changes, once no authorizer's cache can still name them. */
   readonly retireGatewayKeys: () => Promise<GatewayKeyCleanup>;
+  /** Customer-months whose last reconciliation could not judge a fresh push, reconciled again (before their invoice finalizes). */
+  readonly recheckReconciliations: () => Promise<ReconciliationRecord[]>;
 }
 
 export interface ScheduledBillingReport {
@@ -31,9 +34,10 @@ export interface ScheduledBillingReport {
   readonly graces: readonly GraceOutcome[];
   readonly escalated: readonly Ticket[];
   readonly gatewayKeys: GatewayKeyCleanup;
+  readonly rechecked: readonly ReconciliationRecord[];
 }
 
-/** One run: push settled usage, then the guardrails on what was pushed, payment grace, tickets, retired keys. */
+/** One run: push settled usage, then the guardrails on what was pushed, payment grace, tickets, retired keys, reconciliation rechecks. */
 export async function runScheduledBilling(deps: ScheduledBillingDeps): Promise<ScheduledBillingReport> {
   const [paused, customers] = await Promise.all([deps.paused(), deps.listCustomers()]);
   const sync = await runSync(customers, deps.sync, { paused });
@@ -44,5 +48,6 @@ export async function runScheduledBilling(deps: ScheduledBillingDeps): Promise<S
   const graces = await deps.enforceGrace(customers);
   const escalated = await deps.escalateTickets();
   const gatewayKeys = await deps.retireGatewayKeys();
-  return { paused, sync, guardrails, graces, escalated, gatewayKeys };
+  const rechecked = await deps.recheckReconciliations();
+  return { paused, sync, guardrails, graces, escalated, gatewayKeys, rechecked };
 }

@@ -10,6 +10,7 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { APIGatewayClient } from '@aws-sdk/client-api-gateway';
 import * as z from 'zod';
 import { SYNC_PROBLEM_MESSAGE } from '#core/sync.ts';
+import { RECONCILIATION_DISCREPANCY_MESSAGE } from '#core/reconciliation.ts';
 import { AwsGatewayKeyRegistry } from '#adapters/gateway-keys-aws.ts';
 import { SnsAlertSink } from '#adapters/alert-sinks.ts';
 import { DynamoTicketStore } from '#adapters/tickets-store.ts';
@@ -20,7 +21,7 @@ import { stripeClient } from '#adapters/stripe-billing.ts';
 import { loadStripeSecrets } from '#adapters/stripe-secrets.ts';
 
 const env = readEnv(
-  tableEnv('customers', 'apiKeys', 'counters', 'billing').extend({
+  tableEnv('customers', 'apiKeys', 'usageEvents', 'counters', 'billing').extend({
     ALERT_TOPIC_ARN: z.string().min(1),
     USAGE_PLAN_ID_FREE: z.string().min(1),
     USAGE_PLAN_ID_PRO: z.string().min(1),
@@ -39,7 +40,13 @@ const gatewayKeys = new AwsGatewayKeyRegistry(new APIGatewayClient({}), {
 const servicesPromise = loadStripeSecrets().then((secrets) =>
   billingServices({
     doc,
-    tables: { customers: env.CUSTOMERS_TABLE, apiKeys: env.API_KEYS_TABLE, counters: env.COUNTERS_TABLE, billing: env.BILLING_TABLE },
+    tables: {
+      customers: env.CUSTOMERS_TABLE,
+      apiKeys: env.API_KEYS_TABLE,
+      usageEvents: env.USAGE_EVENTS_TABLE,
+      counters: env.COUNTERS_TABLE,
+      billing: env.BILLING_TABLE,
+    },
     stripe: stripeClient({ secretKey: secrets.secretKey, baseUrl: process.env.STRIPE_API_BASE }),
   }),
 );
@@ -62,5 +69,7 @@ export const handler = middy(async () => {
   if (keys.deleted.length || keys.kept.length) logger.info('gateway keys retired', { deleted: keys.deleted.length, kept: keys.kept.length });
   // A failure stays for the next run.
   for (const { entry, error } of keys.failed) logger.warn('gateway key not deleted yet', { customerId: entry.customerId, tier: entry.tier, error });
+  for (const record of run.rechecked.filter((r) => r.discrepancy))
+    logger.error(RECONCILIATION_DISCREPANCY_MESSAGE, { customerId: record.customerId, month: record.month, trigger: record.trigger, error: record.error });
   return { counts, problems: run.sync.problems.length };
 }).use(injectLambdaContext(logger));

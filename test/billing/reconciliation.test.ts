@@ -73,7 +73,7 @@ describe('reconciliation (DynamoDB Local, the local Stripe through the adapter)'
     const [record] = run.records;
     expect(record?.differences.map((d) => [d.kind, d.calls, d.explained])).toEqual([['meter-event-lost', -1_500, false]]);
     expect(record?.corrections).toEqual([
-      expect.objectContaining({ kind: 'push-shortfall', calls: 1_500, status: 'applied', identifier: `${customer.customerId}:${MONTH}:fix:1500` }),
+      expect.objectContaining({ kind: 'push-shortfall', calls: 1_500, status: 'applied', identifier: `${customer.customerId}:${MONTH}:fix:1500:0` }),
     ]);
     expect(await inStripe(customer)).toBe(1_500);
     expect(record?.error.calls).toBe(1_500);

@@ -50,11 +50,16 @@ describe('reconcile (CLI child process, local stack with the local Stripe)', () 
 
     const first = await cli('reconcile', '--json');
     expect(first.code).toBe(0);
-    const report = JSON.parse(first.stdout) as { rate: { rate: { calls: number; cents: number } }; records: ReconciliationRecord[] };
+    const report = JSON.parse(first.stdout) as {
+      rate: { rate: { calls: number; cents: number } };
+      experiment: { fromMonth: string; customerMonths: number; rate: { calls: number; cents: number } };
+      records: ReconciliationRecord[];
+    };
     expect(report.records.map((r) => [r.customerId, r.month, r.before.countedCalls, r.before.pushedCalls, r.before.stripeCalls])).toEqual([
       [customer.customerId, month, 12_345, 12_345, 12_345],
     ]);
     expect(report.rate.rate).toEqual({ calls: 0, cents: 0 });
+    expect(report.experiment).toMatchObject({ fromMonth: month, customerMonths: 1, rate: { calls: 0, cents: 0 } });
 
     // Stripe loses the event; twenty minutes on, Stripe's summary would show it if it had it.
     stack.billing!.localStripe!.loseMeterEvent(`${customer.customerId}:${month}:1`);
@@ -70,6 +75,7 @@ describe('reconcile (CLI child process, local stack with the local Stripe)', () 
     expect(fixed.code).toBe(0); // corrected: nothing is still wrong
     expect(fixed.stdout).toMatch(/push-shortfall \(applied\)/);
     expect(fixed.stdout).toMatch(/^billing error rate 100\.000% of calls, .* after corrections 0\.000% \/ 0\.000%$/m);
+    expect(fixed.stdout).toMatch(new RegExp(`^since ${month}: billing error rate 100\\.000% of calls, .* over 1 reconciled customer-months`, 'm'));
     expect(inStripe()).toBe(12_345);
     const audit = JSON.parse((await cli('audit', '--customer', customer.customerId, '--json')).stdout) as Array<{ action: string; by: string }>;
     expect(audit).toContainEqual(expect.objectContaining({ action: 'reconcile-push-shortfall', by: 'reconciliation (on-demand)' }));

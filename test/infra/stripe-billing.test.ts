@@ -125,6 +125,7 @@ describe('Stripe billing infrastructure, in detail', () => {
       {
         Customers: ['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'],
         ApiKeys: [],
+        UsageEvents: ['dynamodb:Scan'],
         Counters: ['dynamodb:GetItem', 'dynamodb:Query'],
         Billing: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
         Idempotency: [],
