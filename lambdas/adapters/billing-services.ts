@@ -27,6 +27,9 @@ import {
   type ReconciliationRun,
 } from '#core/reconciliation.ts';
 import { utcMonth } from '#core/time.ts';
+import { experimentReport, type ExperimentReport, type ExperimentState } from '#core/experiment.ts';
+import { dynamoExperimentData } from './experiment-data.ts';
+import { DynamoTicketStore } from './tickets-store.ts';
 import { DynamoReconciliationRecords } from './reconciliation-records.ts';
 import { DynamoRecountSources } from './recount-sources.ts';
 import { DynamoBillingStateStore } from './billing-state.ts';
@@ -61,6 +64,10 @@ export interface BillingServices {
    * (default: from the month the first customer was created): the experiment's figure so far.
    */
   errorRateSince(fromMonth?: string): Promise<ErrorRate & { readonly fromMonth: string }>;
+  /** The experiment's rollout state (#core/experiment.ts); `undefined` while planned. */
+  experiment(): Promise<ExperimentState | undefined>;
+  /** The experiment's report: figures, intervals and verdicts over [from, now) (default: since the beta started). */
+  experimentReport(options?: { from?: number }): Promise<ExperimentReport>;
   /** Reconciles again the customer-months whose last run asked for it (`recheckAfter`), at most 50 a call. */
   recheckReconciliations(alerts: AlertSink): Promise<ReconciliationRecord[]>;
   /** The scheduled billing run (#core/scheduled-billing.ts), as the sync Lambda and the local timer run it. */
@@ -154,6 +161,18 @@ export function billingServices(options: {
       }
       const records = (await Promise.all(months.map((month) => reconciliationRecords.forMonth(month)))).flat();
       return { ...errorRate(records), fromMonth: first };
+    },
+    experiment: () => state.getExperiment(),
+    async experimentReport(report = {}) {
+      const data = dynamoExperimentData({
+        doc: options.doc,
+        tables: options.tables,
+        customers: () => customers.listCustomers(),
+        tickets: () => new DynamoTicketStore(options.doc, options.tables.billing).list(),
+        feedback: async () => [],
+        billingErrorRate: (fromMonth) => services.errorRateSince(fromMonth),
+      });
+      return experimentReport(data, await state.getExperiment(), { now: now(), from: report.from, config });
     },
     async recheckReconciliations(alerts) {
       const due = await reconciliationRecords.dueRechecks(now());

@@ -1,10 +1,12 @@
 /** Product-wide billing state in the Billing table (pk/sk). */
 import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { BillingStateStore, CatalogIds, PauseState } from '#core/ports.ts';
+import type { ExperimentState } from '#core/experiment.ts';
 import { writeIfCondition } from './dynamodb.ts';
 
 const CATALOG = { pk: 'CONFIG', sk: 'CATALOG' };
 const PAUSE = { pk: 'CONFIG', sk: 'PAUSE' };
+const EXPERIMENT = { pk: 'CONFIG', sk: 'EXPERIMENT' };
 
 export class DynamoBillingStateStore implements BillingStateStore {
   constructor(
@@ -33,6 +35,27 @@ export class DynamoBillingStateStore implements BillingStateStore {
 
   async setPause(state: PauseState): Promise<void> {
     await this.doc.send(new PutCommand({ TableName: this.billingTable, Item: { ...PAUSE, ...state } }));
+  }
+
+  async getExperiment(): Promise<ExperimentState | undefined> {
+    const item = await this.get<ExperimentState & Record<string, unknown>>(EXPERIMENT);
+    if (!item) return undefined;
+    const { pk: _pk, sk: _sk, ...state } = item;
+    return state as ExperimentState;
+  }
+
+  /** Moves the experiment to `next`, only if it is still in phase `from` (two operators cannot both start it); false when it moved. */
+  putExperiment(next: ExperimentState, from: ExperimentState['phase']): Promise<boolean> {
+    return writeIfCondition(() =>
+      this.doc.send(
+        new PutCommand({
+          TableName: this.billingTable,
+          Item: { ...EXPERIMENT, ...next },
+          ConditionExpression: from === 'planned' ? 'attribute_not_exists(pk) OR phase = :from' : 'phase = :from',
+          ExpressionAttributeValues: { ':from': from },
+        }),
+      ),
+    );
   }
 
   async recordInvoice(invoice: {

@@ -51,6 +51,8 @@ export async function createCustomer(input: NewCustomer, deps: CustomerDeps): Pr
     tier: input.tier,
     status: 'active',
     capBehaviour: input.capBehaviour ?? 'block',
+    initialTier: input.tier,
+    ...(input.tier !== 'free' && { paidSince: deps.now() }),
     gatewayKeyId: gateway.gatewayKeyId,
     gatewayKeyValue: gateway.gatewayKeyValue,
     createdAt,

@@ -35,6 +35,14 @@ export interface Customer {
    * scheduled run moves the customer to Free once the configured grace has passed.
    */
   readonly paymentIssueSince?: number;
+  /** The tier the customer started on (the experiment's upgrade rate counts customers who started on Free). */
+  readonly initialTier?: TierName;
+  /** Epoch ms of the last move from Free to a paid tier. */
+  readonly upgradedAt?: number;
+  /** Epoch ms of the last move from a paid tier to Free (a cancellation, an opt-out, an operator's downgrade): churn. */
+  readonly downgradedAt?: number;
+  /** Epoch ms since which the customer has been on a paid tier, without a break. */
+  readonly paidSince?: number;
 }
 
 export type ApiKeyStatus = 'active' | 'revoked';

@@ -65,6 +65,10 @@ export async function changeTier(customerId: string, tier: TierName, deps: TierC
     if (now?.tier === tier) return { ok: true, from: tier, to: tier, changed: false };
     throw new Error(`customer ${customerId} changed gateway keys during the tier change; run it again`);
   }
+  // The experiment's upgrades and churn are read from these (#core/experiment.ts).
+  const at = deps.now();
+  if (customer.tier === 'free') await deps.registry.updateCustomer(customerId, { upgradedAt: at, paidSince: at });
+  else if (tier === 'free') await deps.registry.updateCustomer(customerId, { downgradedAt: at, paidSince: undefined });
   return { ok: true, from: customer.tier, to: tier, changed: true };
 }
 
