@@ -4,6 +4,7 @@ import { registerBillingCommands } from './commands/billing.ts';
 import { registerCountingCommands, registerUsageCommand } from './commands/counting.ts';
 import { registerDlqCommand } from './commands/dlq.ts';
 import { registerReconcileCommand } from './commands/reconcile.ts';
+import { registerExperimentCommands } from './commands/experiment.ts';
 import { registerCustomerCommands } from './commands/customers.ts';
 import { registerTicketCommands } from './commands/tickets.ts';
 import { registerGuardrailCommands } from './commands/guardrails.ts';
@@ -23,6 +24,7 @@ export function buildProgram(connectTo?: () => Promise<CliContext>): Command {
   registerCountingCommands(program, connect);
   registerUsageCommand(program, connect);
   registerReconcileCommand(program, connect);
+  registerExperimentCommands(program, connect);
   registerDlqCommand(program, connect);
   registerTicketCommands(program, connect);
   registerGuardrailCommands(program, connect);

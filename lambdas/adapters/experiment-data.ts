@@ -39,7 +39,10 @@ export function dynamoExperimentData(options: {
           day[field] += n;
           byDay.set(hour.slice(0, 10), day);
         };
-        const [hours, outcomes] = await Promise.all([between(customer.customerId, 'HOUR#', fromHour, toHour), between(customer.customerId, 'OUTCOME#', fromHour, toHour)]);
+        const [hours, outcomes] = await Promise.all([
+          between(customer.customerId, 'HOUR#', fromHour, toHour),
+          between(customer.customerId, 'OUTCOME#', fromHour, toHour),
+        ]);
         for (const item of hours) add(String(item.sk).slice('HOUR#'.length), 'billable', Number(item.billable ?? 0));
         for (const item of outcomes) {
           const hour = String(item.sk).slice('OUTCOME#'.length);
@@ -61,7 +64,8 @@ export function dynamoExperimentData(options: {
         });
         for (const item of items) {
           const at = Date.parse(String(item.at));
-          if (item.status === 'paid' && at >= fromMs && at < toMs) paid.push({ customerId: customer.customerId, paidCents: Number(item.amountPaidCents ?? 0), at });
+          if (item.status === 'paid' && at >= fromMs && at < toMs)
+            paid.push({ customerId: customer.customerId, paidCents: Number(item.amountPaidCents ?? 0), at });
         }
       }
       return paid;

@@ -26,6 +26,7 @@
 import type { Alert, AlertSink } from './alerts.ts';
 import type { BillingConfig } from './config.ts';
 import { feeCreditCents } from './grandfather.ts';
+import { shadowWindow } from './experiment.ts';
 import type { Customer } from './model.ts';
 import type { BillingProvider, PeriodInvoice } from './ports.ts';
 import { estimateBill } from './pricing.ts';
@@ -353,7 +354,8 @@ export async function reconcileCustomerMonth(
 
   // The bill in cents: what is billable, and what the customer is billed (a final invoice's total less its
   // credit notes; before that, the meter's total priced, plus the credits already on the draft).
-  const shouldCents = billCents(customer, before.shouldBeBilledCalls, month, invoiceBefore !== undefined, deps.config);
+  const shadow = shadowWindow(customer.customerId, await deps.sync.experiment?.());
+  const shouldCents = billCents(customer, before.shouldBeBilledCalls, month, invoiceBefore !== undefined, deps.config, shadow);
   const billedNow = (calls: number, invoice: ReconciliationFigures['invoice'], draftItems: number) =>
     invoice && invoice.status !== 'draft' ? invoice.totalCents - invoice.creditedCents : meterCents(customer, calls, deps.config) + draftItems;
   const draftItemsCents = (invoice: PeriodInvoice | undefined) =>
@@ -531,11 +533,18 @@ function meterCents(customer: Customer, calls: number, config: Pick<BillingConfi
   return estimateBill(customer.tier, calls, config).totalCents;
 }
 
-/** The month's bill for `calls` billable calls: the fee for grandfathered days is credited once the invoice exists. */
-function billCents(customer: Customer, calls: number, month: string, invoiced: boolean, config: Pick<BillingConfig, 'tiers'>): number {
+/** The month's bill for `calls` billable calls: the fee for grandfathered (or shadow-billed) days is credited once the invoice exists. */
+function billCents(
+  customer: Customer,
+  calls: number,
+  month: string,
+  invoiced: boolean,
+  config: Pick<BillingConfig, 'tiers'>,
+  shadow: { from: number; until: number } | undefined,
+): number {
   if (!customer.stripeCustomerId) return 0;
   const { start, end } = monthBounds(month);
-  return meterCents(customer, calls, config) - (invoiced ? feeCreditCents(customer, start, end, config) : 0);
+  return meterCents(customer, calls, config) - (invoiced ? feeCreditCents(customer, start, end, config, shadow) : 0);
 }
 
 /** Stores the record, audits each applied correction, alerts on what the design does not explain. */

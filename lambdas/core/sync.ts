@@ -13,7 +13,8 @@ import type { Customer } from './model.ts';
 import { callsBillableUnderCap } from './pricing.ts';
 import type { BillingProvider } from './ports.ts';
 import { utcHour, utcMonth } from './time.ts';
-import { freeHours, grandfatherWindow } from './grandfather.ts';
+import { freeHours, freeWindows } from './grandfather.ts';
+import { shadowWindow, type ExperimentState } from './experiment.ts';
 
 const HOUR_MS = 3_600_000;
 /** Stripe accepts meter events up to 35 days old; keep a margin for the run's own duration. */
@@ -72,6 +73,8 @@ export interface SyncDeps {
   readonly meterId: string;
   readonly config: Pick<BillingConfig, 'tiers' | 'billingCapCents' | 'settleWindowMinutes'>;
   readonly now: () => number;
+  /** The experiment's rollout: during the beta, customers outside the cohort are shadow billed (nothing pushed). */
+  readonly experiment?: () => Promise<ExperimentState | undefined>;
 }
 
 export type SyncOutcome =
@@ -114,28 +117,40 @@ export function syncCutoff(month: string, now: number, config: Pick<BillingConfi
 export interface BillableCount {
   /** Billable calls the counters hold for the hours before the cutoff. */
   readonly counted: number;
-  /** Of those, calls in grandfathered hours: counted but never charged. */
+  /** Of those, calls in grandfathered or shadow-billed hours: counted but never charged. */
   readonly grandfathered: number;
   /** What Stripe must hold: the charged calls, up to the billing cap. */
   readonly billable: number;
 }
 
 /** The one definition of what a customer's month bills, shared by the sync and the reconciliation. */
-export async function billableBefore(customer: Customer, month: string, cutoff: number, deps: Pick<SyncDeps, 'usage' | 'config'>): Promise<BillableCount> {
+export async function billableBefore(
+  customer: Customer,
+  month: string,
+  cutoff: number,
+  deps: Pick<SyncDeps, 'usage' | 'config' | 'experiment'>,
+): Promise<BillableCount> {
   const bounds = monthBounds(month);
   const beforeHour = (t: number) => (t >= bounds.end ? undefined : utcHour(t));
   const counted = cutoff <= bounds.start ? 0 : await deps.usage.billableCalls(customer.customerId, month, beforeHour(cutoff));
   let grandfathered = 0;
-  // Grandfathered calls are counted but never charged: they are left out of what reaches Stripe.
-  const window = grandfatherWindow(customer);
-  if (window) {
-    const { fromHourStart, untilHourStart } = freeHours(window);
+  // Grandfathered calls, and a shadow-billed customer's calls during the beta, are counted but never charged.
+  const experiment = await deps.experiment?.();
+  // Counters are per hour: each window is rounded out to whole hours, then overlaps are merged, so no hour is taken off twice.
+  const hourWindows = freeWindows(
+    {},
+    ...freeWindows(customer, shadowWindow(customer.customerId, experiment)).map((w) => {
+      const { fromHourStart, untilHourStart } = freeHours(w);
+      return { from: fromHourStart, until: untilHourStart };
+    }),
+  );
+  for (const { from: fromHourStart, until: untilHourStart } of hourWindows) {
     const freeEnd = Math.min(cutoff, untilHourStart);
     const freeStart = Math.max(bounds.start, fromHourStart);
     if (freeEnd > freeStart) {
       const upToEnd = await deps.usage.billableCalls(customer.customerId, month, beforeHour(freeEnd));
       const beforeStart = freeStart > bounds.start ? await deps.usage.billableCalls(customer.customerId, month, utcHour(freeStart)) : 0;
-      grandfathered = upToEnd - beforeStart;
+      grandfathered += upToEnd - beforeStart;
     }
   }
   const billable = callsBillableUnderCap(customer.tier, counted - grandfathered, customer.capCents ?? deps.config.billingCapCents, deps.config);
