@@ -23,6 +23,8 @@ export async function benchMonth(): Promise<void> {
       customers: CUSTOMERS,
       calls: CALLS,
       seed: 11,
+      // A scheduled run per simulated day: each run reads every customer's month (about a second per 40 customers on DynamoDB Local).
+      syncEveryHours: 24,
       log: (line) => console.log(`  ${line}`),
     });
     const f = result.faults;
@@ -36,13 +38,23 @@ export async function benchMonth(): Promise<void> {
         `${f.webhooksOutOfOrder} webhook(s) out of order, ${f.webhooksReplayed} replayed, ${f.lateVoids} voids after their push, ${f.outcomeBatchesRedelivered} access-log batches redelivered`,
     );
     console.log(`  webhooks: ${JSON.stringify(result.webhookOutcomes)}`);
+    console.log(
+      `  where the time went: ${Object.entries(result.timings)
+        .map(([stage, seconds]) => `${stage} ${seconds.toFixed(0)} s`)
+        .join(', ')}`,
+    );
     console.log(`  simulation: ${result.simulationSeconds.toFixed(1)} s wall time, ${result.stripeRequests.toLocaleString('en-US')} Stripe requests`);
     console.log(
       `  reconciliation of ${result.customers} customers: ${result.reconciliation.seconds.toFixed(1)} s wall time, ${result.reconciliation.stripeRequests.toLocaleString('en-US')} Stripe requests; ` +
         `error ${result.rate.error.calls} calls / ${result.rate.error.cents} cents (residual ${(result.rate.residualRate.calls * 100).toFixed(2)}%)`,
     );
     for (const record of result.records.filter((r) => r.discrepancy))
-      console.log(`  discrepancy ${record.customerId}: ${record.differences.filter((d) => !d.explained).map((d) => d.detail).join('; ')}`);
+      console.log(
+        `  discrepancy ${record.customerId}: ${record.differences
+          .filter((d) => !d.explained)
+          .map((d) => d.detail)
+          .join('; ')}`,
+      );
     console.log(`  whole bench: ${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(1)} s`);
     console.log(monthLine(result));
   } finally {
