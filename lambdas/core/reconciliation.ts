@@ -251,9 +251,7 @@ export async function reconcileCustomerMonth(
         ? {
             invoiceId: invoice.invoiceId,
             status: invoice.status,
-            meteredCalls: invoice.lines
-              .filter((line) => line.kind === 'subscription' && line.priceId !== null && deps.usagePriceIds.has(line.priceId))
-              .reduce((sum, line) => sum + line.quantity, 0),
+            meteredCalls: meteredLineCalls(invoice, deps.usagePriceIds) ?? stripeCalls,
             totalCents: invoice.totalCents,
             creditedCents: invoice.creditedCents,
           }
@@ -522,6 +520,15 @@ export async function reconcileCustomerMonth(
   };
   if (!dryRun) await report(record, deps);
   return record;
+}
+
+/**
+ * The calls the invoice's metered lines bill; `undefined` when it has none: a tier without a usage
+ * price (Free) bills its calls at $0 on no line, so the meter's total stands for them.
+ */
+function meteredLineCalls(invoice: PeriodInvoice, usagePriceIds: ReadonlySet<string>): number | undefined {
+  const lines = invoice.lines.filter((line) => line.kind === 'subscription' && line.priceId !== null && usagePriceIds.has(line.priceId));
+  return lines.length === 0 ? undefined : lines.reduce((sum, line) => sum + line.quantity, 0);
 }
 
 function sameOutbox(a: SyncState | undefined, b: SyncState | undefined): boolean {
