@@ -175,7 +175,7 @@ export class StripeBillingProvider implements BillingProvider {
       const invoice = await this.stripe.invoices.retrieve(input.invoiceId);
       // A correction of what we billed: what the customer has paid already goes to their balance,
       // which Stripe applies to their next invoice (no refund of a card charge).
-      const note = await this.createCreditNote(invoice, input.amountCents, input.memo, 'credit_amount', input.idempotencyKey);
+      const note = await this.createCreditNote(invoice, input.amountCents, input.memo, 'credit_amount', 'correction', input.idempotencyKey);
       return { creditNoteId: note.id };
     } catch (error) {
       throw asBillingError(error, 'credit note');
@@ -188,7 +188,7 @@ export class StripeBillingProvider implements BillingProvider {
       const latest = invoices.data.filter((i) => i.status === 'paid' || i.status === 'open').sort((a, b) => b.created - a.created)[0];
       if (!latest?.id) return undefined;
       // The refund lever: what has been paid already goes back as a refund of the payment.
-      const note = await this.createCreditNote(latest, input.amountCents, input.memo, 'refund_amount');
+      const note = await this.createCreditNote(latest, input.amountCents, input.memo, 'refund_amount', 'refund');
       return { creditNoteId: note.id, invoiceId: latest.id };
     } catch (error) {
       throw asBillingError(error, 'credit note');
@@ -205,12 +205,21 @@ export class StripeBillingProvider implements BillingProvider {
     amountCents: number,
     memo: string,
     postPaymentAs: 'credit_amount' | 'refund_amount',
+    /** Reconciliation tells a refund (an operator's goodwill: not a billing error) from its own corrections by it. */
+    purpose: 'refund' | 'correction',
     idempotencyKey?: string,
   ): Promise<Stripe.CreditNote> {
     const prePayment = invoice.status === 'open' ? Math.min(amountCents, invoice.amount_remaining) : 0;
     const postPayment = amountCents - prePayment;
     return this.stripe.creditNotes.create(
-      { invoice: invoice.id!, amount: amountCents, memo, reason: 'product_unsatisfactory', ...(postPayment > 0 && { [postPaymentAs]: postPayment }) },
+      {
+        invoice: invoice.id!,
+        amount: amountCents,
+        memo,
+        reason: 'product_unsatisfactory',
+        metadata: { purpose },
+        ...(postPayment > 0 && { [postPaymentAs]: postPayment }),
+      },
       idempotencyKey ? { idempotencyKey } : undefined,
     );
   }
@@ -263,7 +272,15 @@ export class StripeBillingProvider implements BillingProvider {
         const lines = invoice.lines.has_more
           ? await this.stripe.invoices.listLineItems(invoice.id, { limit: 100 }).autoPagingToArray({ limit: 10_000 })
           : invoice.lines.data;
-        return toPeriodInvoice(invoice, invoice.id, lines);
+        // Refunds are read only when the invoice has credit notes at all: one more request, for few invoices.
+        const credited = invoice.pre_payment_credit_notes_amount + invoice.post_payment_credit_notes_amount;
+        const refundedCents =
+          credited === 0
+            ? 0
+            : (await this.stripe.creditNotes.list({ invoice: invoice.id, limit: 100 }).autoPagingToArray({ limit: 1_000 }))
+                .filter((note) => note.status !== 'void' && note.metadata?.purpose === 'refund')
+                .reduce((sum, note) => sum + note.amount, 0);
+        return { ...toPeriodInvoice(invoice, invoice.id, lines), refundedCents };
       }
       return undefined;
     } catch (error) {
@@ -275,7 +292,7 @@ export class StripeBillingProvider implements BillingProvider {
 const INVOICE_STATUSES: ReadonlyArray<PeriodInvoice['status']> = ['draft', 'open', 'paid', 'uncollectible', 'void'];
 
 /** What reconciliation needs of an invoice; a line's kind is the object that generated it (its `parent`). */
-function toPeriodInvoice(invoice: Stripe.Invoice, invoiceId: string, lines: readonly Stripe.InvoiceLineItem[]): PeriodInvoice {
+function toPeriodInvoice(invoice: Stripe.Invoice, invoiceId: string, lines: readonly Stripe.InvoiceLineItem[]): Omit<PeriodInvoice, 'refundedCents'> {
   const status = INVOICE_STATUSES.find((s) => s === invoice.status);
   if (!status) throw new ApiBillingError(`Stripe invoice ${invoiceId} has an unexpected status: ${String(invoice.status)}`, { retryable: false });
   return {

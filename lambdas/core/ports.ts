@@ -167,6 +167,8 @@ export interface PeriodInvoice {
   readonly totalCents: number;
   /** Credit notes issued on the invoice, before and after payment. */
   readonly creditedCents: number;
+  /** Of those, refunds an operator gave (the refund lever): goodwill, not a correction of the bill. */
+  readonly refundedCents: number;
   readonly hostedInvoiceUrl: string | null;
 }
 

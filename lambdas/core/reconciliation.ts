@@ -75,6 +75,8 @@ export interface ReconciliationFigures {
     readonly meteredCalls: number;
     readonly totalCents: number;
     readonly creditedCents: number;
+    /** Of the credited, an operator's refunds: goodwill after billing, not part of what the month bills. */
+    readonly refundedCents: number;
   } | null;
 }
 
@@ -254,6 +256,7 @@ export async function reconcileCustomerMonth(
             meteredCalls: meteredLineCalls(invoice, deps.usagePriceIds) ?? stripeCalls,
             totalCents: invoice.totalCents,
             creditedCents: invoice.creditedCents,
+            refundedCents: invoice.refundedCents,
           }
         : null,
     };
@@ -355,7 +358,9 @@ export async function reconcileCustomerMonth(
   const shadow = shadowWindow(customer.customerId, await deps.sync.experiment?.());
   const shouldCents = billCents(customer, before.shouldBeBilledCalls, month, invoiceBefore !== undefined, deps.config, shadow);
   const billedNow = (calls: number, invoice: ReconciliationFigures['invoice'], draftItems: number) =>
-    invoice && invoice.status !== 'draft' ? invoice.totalCents - invoice.creditedCents : meterCents(customer, calls, deps.config) + draftItems;
+    invoice && invoice.status !== 'draft'
+      ? invoice.totalCents - invoice.creditedCents + invoice.refundedCents
+      : meterCents(customer, calls, deps.config) + draftItems;
   const draftItemsCents = (invoice: PeriodInvoice | undefined) =>
     invoice?.status === 'draft' ? invoice.lines.filter((l) => l.kind === 'invoice-item').reduce((sum, l) => sum + l.amountCents, 0) : 0;
   const billedCentsBefore = billedNow(before.stripeCalls, before.invoice, draftItemsCents(invoiceBefore));

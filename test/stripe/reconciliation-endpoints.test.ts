@@ -152,6 +152,7 @@ describe('reconciliation endpoints of the local Stripe, through the Stripe adapt
         ]),
         totalCents: 5_900 - 300,
         creditedCents: 0,
+        refundedCents: 0,
         hostedInvoiceUrl: null, // Stripe makes the hosted page at finalization
       });
       expect(draft?.lines).toHaveLength(3);
@@ -165,6 +166,7 @@ describe('reconciliation endpoints of the local Stripe, through the Stripe adapt
         status: 'paid',
         totalCents: 5_600,
         creditedCents: 250,
+        refundedCents: 0, // a correction, not a refund
         hostedInvoiceUrl: `${stripe.url}/_local/invoices/${invoiceId}`,
       });
       expect(await provider.periodInvoice(stripeCustomerId, DEC)).toMatchObject({ status: 'draft', periodStartSec: DEC, periodEndSec: JAN });
@@ -239,11 +241,21 @@ describe('reconciliation endpoints of the local Stripe, through the Stripe adapt
       const again = await provider.creditInvoice(credit);
 
       expect(again).toEqual(first);
-      expect(await provider.periodInvoice(stripeCustomerId, NOV)).toMatchObject({ creditedCents: 900 });
+      expect(await provider.periodInvoice(stripeCustomerId, NOV)).toMatchObject({ creditedCents: 900, refundedCents: 0 });
+      // The refund lever's credit note is told apart from a correction: goodwill, not a billing error.
+      expect(await provider.creditLatestInvoice({ stripeCustomerId, amountCents: 500, memo: 'goodwill' })).toMatchObject({ invoiceId });
+      expect(await provider.periodInvoice(stripeCustomerId, NOV)).toMatchObject({ creditedCents: 1_400, refundedCents: 500 });
       expect((await client.creditNotes.list({ invoice: invoiceId })).data).toEqual([
-        expect.objectContaining({ id: first.creditNoteId, type: 'post_payment', post_payment_amount: 900, credit_amount: 900 }),
+        expect.objectContaining({ refund_amount: 500, metadata: { purpose: 'refund' } }),
+        expect.objectContaining({
+          id: first.creditNoteId,
+          type: 'post_payment',
+          post_payment_amount: 900,
+          credit_amount: 900,
+          metadata: { purpose: 'correction' },
+        }),
       ]);
-      expect(stripe.state.invoices.get(invoiceId)).toMatchObject({ pre_payment_credit_notes_amount: 0, post_payment_credit_notes_amount: 900 });
+      expect(stripe.state.invoices.get(invoiceId)).toMatchObject({ pre_payment_credit_notes_amount: 0, post_payment_credit_notes_amount: 1_400 });
       expect((await client.customers.retrieve(stripeCustomerId)) as Stripe.Customer).toMatchObject({ balance: -900 });
       await advanceTo(Date.UTC(2027, 0, 1, 0, 5));
       await advanceTo(Date.UTC(2027, 0, 1, 1, 10));
