@@ -88,13 +88,6 @@ export function billingServices(options: {
   const state = new DynamoBillingStateStore(options.doc, options.tables.billing);
   const provider = new StripeBillingProvider(options.stripe);
   let cached: CatalogIds | undefined;
-  // Read by every customer-month's billable count: cached a minute (a phase changes once in weeks, and a
-  // launch applies from its recorded instant, whenever a run first sees it).
-  let experimentCache: { at: number; state: Promise<ExperimentState | undefined> } | undefined;
-  const experimentState = () => {
-    if (!experimentCache || Date.now() - experimentCache.at > 60_000) experimentCache = { at: Date.now(), state: state.getExperiment() };
-    return experimentCache.state;
-  };
   const counters = new CounterUsageReader(options.doc, options.tables.counters);
   const retirements = new DynamoGatewayKeyRetirementStore(options.doc, options.tables);
   const reconciliationRecords = new DynamoReconciliationRecords(options.doc, options.tables.billing);
@@ -130,7 +123,8 @@ export function billingServices(options: {
           meterId: cached.meterId,
           config,
           now,
-          experiment: experimentState,
+          // Read once per run by runSync and reconcileAll, which memoize it for the run.
+          experiment: () => state.getExperiment(),
         },
       };
     },

@@ -37,8 +37,17 @@ export class DynamoBillingStateStore implements BillingStateStore {
     await this.doc.send(new PutCommand({ TableName: this.billingTable, Item: { ...PAUSE, ...state } }));
   }
 
+  /** A Query, not a GetItem: the usage Lambda reads it too, and holds Query alone on this table. */
   async getExperiment(): Promise<ExperimentState | undefined> {
-    const item = await this.get<ExperimentState & Record<string, unknown>>(EXPERIMENT);
+    const result = await this.doc.send(
+      new QueryCommand({
+        TableName: this.billingTable,
+        KeyConditionExpression: 'pk = :pk AND sk = :sk',
+        ExpressionAttributeValues: { ':pk': EXPERIMENT.pk, ':sk': EXPERIMENT.sk },
+        ConsistentRead: true,
+      }),
+    );
+    const item = result.Items?.[0];
     if (!item) return undefined;
     const { pk: _pk, sk: _sk, ...state } = item;
     return state as ExperimentState;

@@ -15,5 +15,6 @@ export function dynamoUsageHistory(doc: DynamoDBDocumentClient, tables: Pick<Tab
     hourly: (...args) => counters.hourly(...args),
     invoicedByMonth: (customerId) => invoices.invoicedByMonth(customerId),
     reconciliations: (customerId) => reconciliations.forCustomer(customerId),
+    experiment: () => invoices.getExperiment(),
   };
 }

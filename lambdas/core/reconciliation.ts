@@ -30,7 +30,7 @@ import { shadowWindow } from './experiment.ts';
 import type { Customer } from './model.ts';
 import type { BillingProvider, PeriodInvoice } from './ports.ts';
 import { estimateBill } from './pricing.ts';
-import { billableBefore, monthBounds, syncCustomerMonth, syncCutoff, type SyncDeps, type SyncOutcome, type SyncState } from './sync.ts';
+import { billableBefore, monthBounds, syncCustomerMonth, syncCutoff, withRunExperiment, type SyncDeps, type SyncOutcome, type SyncState } from './sync.ts';
 import { utcHour, utcMonth } from './time.ts';
 
 const HOUR_MS = 3_600_000;
@@ -648,6 +648,7 @@ export async function reconcileAll(
   options: ReconcileOptions & { concurrency?: number },
 ): Promise<ReconciliationRun> {
   const records: ReconciliationRecord[] = [];
+  deps = { ...deps, sync: withRunExperiment(deps.sync) };
   let next = 0;
   // A customer's months run in sequence: Stripe takes one concurrent meter-event call per customer and meter.
   const worker = async () => {

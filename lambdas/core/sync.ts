@@ -157,6 +157,14 @@ export async function billableBefore(
   return { counted, grandfathered, billable };
 }
 
+/** The deps with the experiment's state read once for the whole run (every customer-month's count reads it). */
+export function withRunExperiment(deps: SyncDeps): SyncDeps {
+  if (!deps.experiment) return deps;
+  let read: Promise<ExperimentState | undefined> | undefined;
+  const experiment = deps.experiment;
+  return { ...deps, experiment: () => (read ??= experiment()) };
+}
+
 /** The billing months a run looks at: this one and the previous one, whose last hours may be unpushed. */
 export function monthsToSync(now: number): string[] {
   const current = utcMonth(now);
@@ -262,9 +270,10 @@ export interface SyncReport {
  */
 export async function runSync(
   customers: readonly Customer[],
-  deps: SyncDeps,
+  syncDeps: SyncDeps,
   options: { paused: boolean; flush?: boolean; concurrency?: number },
 ): Promise<SyncReport> {
+  const deps = withRunExperiment(syncDeps);
   const now = deps.now();
   const months = monthsToSync(now).map((month) => ({ month, flush: Boolean(options.flush) && now < monthBounds(month).end + PERIOD_CLOSE_MS }));
   const subscribed = customers.filter((c) => c.stripeCustomerId);

@@ -11,6 +11,7 @@ import { reconciliationSummary, type ReconciliationRecord, type ReconciliationSu
 import { startOfNextUtcMonth, utcHour, utcMonth } from './time.ts';
 import { upgradePrompt, type UpgradePrompt } from './upgrade.ts';
 import { feeCreditCents, freeHours, grandfatherWindow } from './grandfather.ts';
+import { billedInStripe, type ExperimentState } from './experiment.ts';
 
 export interface HourCount {
   /** `YYYY-MM-DDTHH`. */
@@ -25,6 +26,8 @@ export interface UsageHistory {
   invoicedByMonth(customerId: string): Promise<Record<string, number>>;
   /** The latest reconciliation record of each of the customer's months (`ReconciliationRecordStore.forCustomer`). */
   reconciliations(customerId: string): Promise<readonly ReconciliationRecord[]>;
+  /** The experiment's rollout: during the beta, a customer outside the cohort is shadow billed. */
+  experiment?(): Promise<ExperimentState | undefined>;
 }
 
 /** A month's reconciliation as the customer sees it, with the instant up to which calls are billed while the month is open. */
@@ -46,6 +49,11 @@ export interface UsageReport {
   readonly customerId: string;
   readonly tier: Customer['tier'];
   readonly standing: AccountStanding;
+  /**
+   * `charged`: the estimate is what Stripe bills. `shadow`: during the experiment's beta this customer's
+   * calls are metered and priced (the estimate is what it would pay) but not charged, until the launch.
+   */
+  readonly billing: { readonly mode: 'charged' | 'shadow'; readonly message: string | null };
   readonly month: string;
   readonly calls: number;
   /** Monthly quota where the tier has one, with what is left and when it resets. */
@@ -105,10 +113,11 @@ export async function usageReport(
   const nextHour = utcHour(now + HOUR_MS);
   const [y, m] = month.split('-').map(Number) as [number, number];
   const firstMonthStart = Date.UTC(y, m - 1 - monthsBack, 1);
-  const [hours, invoiced, records] = await Promise.all([
+  const [hours, invoiced, records, experiment] = await Promise.all([
     history.hourly(customer.customerId, utcHour(firstMonthStart), nextHour),
     history.invoicedByMonth(customer.customerId),
     history.reconciliations(customer.customerId),
+    history.experiment?.(),
   ]);
   const reconciled = new Map(records.map((record) => [record.month, record]));
   const reconciliationOf = (of: string): MonthReconciliation | null => {
@@ -187,6 +196,13 @@ export async function usageReport(
     customerId: customer.customerId,
     tier: customer.tier,
     standing: accountStanding(customer, capCents, now),
+    billing: billedInStripe(customer.customerId, now, experiment)
+      ? { mode: 'charged', message: null }
+      : {
+          mode: 'shadow',
+          message:
+            'You are not charged during our billing beta: your calls are metered and priced, and the estimate shows what you would pay. Billing starts when the beta ends, never for beta usage.',
+        },
     month,
     calls,
     quota:

@@ -50,6 +50,9 @@ function render(report) {
   $('#standing').hidden = report.standing.state === 'active';
   $('#standing').dataset.state = report.standing.state;
   setField('standing-message', report.standing.message ?? '');
+  // The experiment's beta: this customer's calls are priced, not charged.
+  $('#shadow-billing').hidden = report.billing?.mode !== 'shadow';
+  setField('shadow-message', report.billing?.message ?? '');
 
   $('#quota').hidden = !report.quota;
   if (report.quota) {
