@@ -76,6 +76,7 @@ export class ApiBillingStack extends Stack {
     });
     new CfnOutput(this, 'StripeWebhookUrl', { value: this.stripeBilling.webhookUrl, description: 'Register this URL as a Stripe webhook endpoint' });
     new CfnOutput(this, 'DashboardUrl', { value: this.customerApi.dashboardUrl, description: 'The usage dashboard: customers sign in with their API key' });
+    new CfnOutput(this, 'PricingUrl', { value: this.customerApi.pricingUrl, description: 'The public pricing page, generated from the billing config' });
 
     const api = this.meteredApi.api;
     new CfnOutput(this, 'ApiUrl', { value: api.url, description: 'Base URL of the API; metered routes are under api/' });

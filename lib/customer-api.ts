@@ -19,8 +19,8 @@ export interface CustomerApiProps {
 
 /**
  * What customers reach besides the metered API: `GET /usage` (authenticated by their key, never
- * metered: no API key requirement, so no usage plan) and the dashboard page (public assets; the
- * page signs in with the key and calls /usage).
+ * metered: no API key requirement, so no usage plan), the dashboard page (public assets; the
+ * page signs in with the key and calls /usage) and the public pricing page.
  */
 export class CustomerApi extends Construct {
   readonly usageFunction: ProductFunction;
@@ -28,6 +28,8 @@ export class CustomerApi extends Construct {
   readonly supportFunction: ProductFunction;
   /** The dashboard's URL. */
   readonly dashboardUrl: string;
+  /** The public pricing page's URL (the default upgrade link of the quota 429). */
+  readonly pricingUrl: string;
 
   constructor(scope: Construct, id: string, props: CustomerApiProps) {
     super(scope, id);
@@ -69,7 +71,7 @@ export class CustomerApi extends Construct {
 
     this.dashboardFunction = new ProductFunction(this, 'DashboardFunction', {
       handlerName: 'dashboard',
-      description: 'Serves the usage dashboard (page, script, styles) with a strict Content-Security-Policy',
+      description: 'Serves the usage dashboard (page, script, styles) and the pricing page, with a strict Content-Security-Policy',
       assets: 'lambdas/dashboard/assets',
     });
     const integration = new apigateway.LambdaIntegration(this.dashboardFunction);
@@ -81,6 +83,14 @@ export class CustomerApi extends Construct {
         });
       }
     }
-    this.dashboardUrl = api.urlForPath('/dashboard');
+    const pricing = addRoute(api, ROUTES.pricing, integration);
+    for (const rule of ['AwsSolutions-APIG4', 'AwsSolutions-COG4']) {
+      Validations.of(pricing).acknowledge({
+        id: rule,
+        reason: 'Public pricing page: the published prices, rendered from the billing config; it holds no customer data.',
+      });
+    }
+    this.dashboardUrl = api.urlForPath(ROUTES.dashboard.resource);
+    this.pricingUrl = api.urlForPath(ROUTES.pricing.resource);
   }
 }

@@ -1,10 +1,10 @@
-import { Duration, Validations } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { billingConfig, monthlyQuotaOf, TIER_NAMES, type BillingConfig, type TierName } from '../lambdas/core/config.ts';
-import { ACCESS_LOG_FORMAT, gatewayResponses } from '../lambdas/core/gateway-contract.ts';
+import { ACCESS_LOG_FORMAT, gatewayResponses, upgradeUrlFor } from '../lambdas/core/gateway-contract.ts';
 import { TABLE_ENV } from '../lambdas/adapters/env.ts';
 import { ROUTES } from '../lambdas/core/routes.ts';
 import { ProductFunction } from './lambda-defaults.ts';
@@ -15,7 +15,7 @@ export interface MeteredApiProps {
   /** The product's tables: the authorizer resolves keys in them and writes one usage event per call. */
   readonly tables: BillingTables;
   /**
-   * Tiers, rate limit and upgrade link.
+   * Tiers, rate limit and upgrade link (unset `upgradeUrl`: this API's `GET /pricing`).
    * @default billingConfig (lambdas/core/config.ts)
    */
   readonly config?: BillingConfig;
@@ -69,6 +69,7 @@ export class MeteredApi extends Construct {
       throw new Error(`MeteredApi ${id}: stageThrottle needs a positive rateLimit and burstLimit, got ${JSON.stringify(stageThrottle)}`);
     }
     const { tables } = props;
+    const stageName = props.stageName ?? 'prod';
 
     this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
       retention: props.accessLogRetention ?? logs.RetentionDays.THREE_MONTHS,
@@ -83,7 +84,7 @@ export class MeteredApi extends Construct {
       // Execution logging (errors only) needs the account-level CloudWatch role.
       cloudWatchRole: true,
       deployOptions: {
-        stageName: props.stageName ?? 'prod',
+        stageName,
         accessLogDestination: new apigateway.LogGroupLogDestination(this.accessLogGroup),
         accessLogFormat: apigateway.AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FORMAT)),
         tracingEnabled: true,
@@ -160,7 +161,11 @@ export class MeteredApi extends Construct {
       }),
     ) as Record<TierName, apigateway.UsagePlan>;
 
-    for (const [type, spec] of Object.entries(gatewayResponses(config.upgradeUrl))) {
+    // The default invoke URL built from the API's id and the stage's name as a literal: api.urlForPath
+    // would reference the Stage, which depends on the Deployment, which depends on these responses (a cycle).
+    const { region, urlSuffix } = Stack.of(this);
+    const invokeUrl = `https://${this.api.restApiId}.execute-api.${region}.${urlSuffix}/${stageName}`;
+    for (const [type, spec] of Object.entries(gatewayResponses(upgradeUrlFor(config, invokeUrl)))) {
       this.api.addGatewayResponse(`Response-${type}`, {
         type: apigateway.ResponseType.of(type),
         ...(spec.statusCode !== undefined && { statusCode: String(spec.statusCode) }),

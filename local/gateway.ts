@@ -8,7 +8,13 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayAuthorizerResult, APIGatewayProxyEvent, APIGatewayProxyResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { monthlyQuotaOf, type BillingConfig } from '../lambdas/core/config.ts';
-import { type ACCESS_LOG_FORMAT, gatewayResponses, type GatewayResponseType } from '../lambdas/core/gateway-contract.ts';
+import {
+  type ACCESS_LOG_FORMAT,
+  gatewayResponses,
+  type GatewayResponseSpec,
+  type GatewayResponseType,
+  upgradeUrlFor,
+} from '../lambdas/core/gateway-contract.ts';
 import type { RouteSpec } from '../lambdas/core/routes.ts';
 import { utcMonth } from '../lambdas/core/time.ts';
 import type { LocalGatewayKeyRegistry } from '../lambdas/adapters/gateway-keys-local.ts';
@@ -82,7 +88,8 @@ class TokenBuckets {
 
 export async function startLocalGateway(options: LocalGatewayOptions): Promise<RunningLocalGateway> {
   const now = options.now ?? Date.now;
-  const responses = gatewayResponses(options.config.upgradeUrl);
+  // Filled in once the server listens: the default upgrade link is this gateway's own /pricing.
+  let responses: Record<GatewayResponseType, GatewayResponseSpec> | undefined;
   const buckets = new TokenBuckets(options.config.rateLimit.requestsPerMinute / 60, options.config.rateLimit.burst);
   const quotaUsed = new Map<string, number>(); // `${gatewayKeyId}|${month}` -> calls counted against the quota
 
@@ -118,7 +125,7 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<R
     const sendGatewayResponse = (type: GatewayResponseType, status?: number, message?: string) => {
       responseType = type;
       if (message) context['error.message'] = message;
-      const spec = responses[type];
+      const spec = responses![type];
       const filled = Object.fromEntries(
         Object.entries(spec.body).map(([k, v]) => [k, v.replace(/\$context\.([A-Za-z.]+)/g, (_, name: string) => context[name] ?? '')]),
       );
@@ -227,8 +234,10 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<R
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
+  const url = `http://127.0.0.1:${port}/${STAGE}`;
+  responses = gatewayResponses(upgradeUrlFor(options.config, url));
   return {
-    url: `http://127.0.0.1:${port}/${STAGE}`,
+    url,
     server,
     chargeQuota(gatewayKeyId, month, calls) {
       quotaUsed.set(`${gatewayKeyId}|${month}`, (quotaUsed.get(`${gatewayKeyId}|${month}`) ?? 0) + calls);

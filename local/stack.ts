@@ -146,7 +146,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     },
   });
 
-  const dashboard = createDashboard(join(__dirname, '../lambdas/dashboard/assets'));
+  const dashboard = createDashboard(join(__dirname, '../lambdas/dashboard/assets'), config);
   const alertsFile = join(options.dir, 'alerts.log');
   const alerts = new FileAlertSink(alertsFile, options.echoAlerts ?? false);
   const tickets = new DynamoTicketStore(connection.doc, tables.billing);
@@ -166,6 +166,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     { route: ROUTES.supportTickets, handler: createSupportApi({ store: tickets, alerts, now }) },
     { route: ROUTES.dashboard, handler: dashboard },
     { route: ROUTES.dashboardAsset, handler: dashboard },
+    { route: ROUTES.pricing, handler: dashboard },
     ...(options.extraRoutes ?? []),
   ];
   const billing = options.stripe

@@ -43,6 +43,7 @@ api-billing is running locally.
 
   API gateway     ${stack.gateway.url}   (metered routes: /api and /api/*)
   Dashboard       ${stack.gateway.url}/dashboard
+  Pricing         ${stack.gateway.url}/pricing
   Usage API       ${stack.gateway.url}/usage
   Stripe          ${stack.billing?.stripeApiBase ?? 'Stripe test mode (STRIPE_SECRET_KEY)'}
   DynamoDB Local  ${stack.dynamoDbEndpoint}

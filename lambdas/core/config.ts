@@ -66,8 +66,12 @@ export const BillingConfigSchema = z
       .int()
       .min(0)
       .max(24 * 60),
-    /** Where a 429 for an exhausted quota sends the customer. */
-    upgradeUrl: z.string().url(),
+    /**
+     * Where a 429 for an exhausted quota (or the rate limit) sends the customer. Unset, it is the
+     * API's own pricing page (`GET /pricing` on the deployed API's URL, or on the local gateway's):
+     * set it when the pricing lives on a page of your own.
+     */
+    upgradeUrl: z.string().url().optional(),
     /**
      * Days a customer whose subscription is behind on payment (`past_due` or `unpaid`) keeps its
      * paid tier, counted from the first webhook that reported it; then it is moved to Free. 0 means at once.
@@ -118,7 +122,6 @@ export const billingConfig: BillingConfig = BillingConfigSchema.parse({
   keyCacheTtlSeconds: 30,
   keyCacheMaxEntries: 10_000,
   settleWindowMinutes: 15,
-  upgradeUrl: 'https://billing.example.com/dashboard#upgrade',
   pastDueGraceDays: 7,
 } satisfies z.input<typeof BillingConfigSchema>);
 

@@ -3,6 +3,8 @@
  * format), the outcome path (which parses the log) and the local gateway (which imitates both).
  */
 import * as z from 'zod';
+import type { BillingConfig } from './config.ts';
+import { ROUTES } from './routes.ts';
 
 /** Context the authorizer hands to the gateway; available as `$context.authorizer.<name>`. */
 export interface AuthorizerContext {
@@ -80,6 +82,14 @@ export interface GatewayResponseSpec {
   readonly statusCode?: number;
   /** JSON body; `$context.*` variables are filled in by API Gateway (or the local gateway). */
   readonly body: Record<string, string>;
+}
+
+/**
+ * Where the quota and rate-limit 429s send the customer: the configured `upgradeUrl`, else the
+ * API's own pricing page under `apiUrl` (the invoke URL with its stage, e.g. `https://…/prod`).
+ */
+export function upgradeUrlFor(config: Pick<BillingConfig, 'upgradeUrl'>, apiUrl: string): string {
+  return config.upgradeUrl ?? `${apiUrl.replace(/\/$/, '')}${ROUTES.pricing.resource}`;
 }
 
 /** The JSON bodies of the gateway's own answers: a client always gets a machine-readable error. */

@@ -8,7 +8,7 @@
  * How a route is reached:
  * - `metered`: the key authorizer writes a usage event and the tier's usage plan throttles and counts it;
  * - `free`: the key authorizer names the customer, but nothing is metered and no usage plan applies;
- * - `public`: no authorizer (the dashboard's static page);
+ * - `public`: no authorizer (the dashboard's static page, the pricing page);
  * - `stripe-signed`: no authorizer; the handler verifies Stripe's signature (served by an API of its own).
  */
 export type RouteAccess = 'metered' | 'free' | 'public' | 'stripe-signed';
@@ -29,6 +29,7 @@ export const ROUTES = {
   billingUpgrade: { method: 'POST', resource: '/billing/upgrade', access: 'free' },
   dashboard: { method: 'GET', resource: '/dashboard', access: 'public' },
   dashboardAsset: { method: 'GET', resource: '/dashboard/{asset}', access: 'public' },
+  pricing: { method: 'GET', resource: '/pricing', access: 'public' },
   stripeWebhook: { method: 'POST', resource: '/webhooks/stripe', access: 'stripe-signed' },
 } as const satisfies Record<string, RouteSpec>;
 

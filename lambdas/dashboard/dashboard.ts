@@ -1,8 +1,14 @@
-/** Serves the dashboard's three bundled assets (no CDN) with a strict Content-Security-Policy. */
+/**
+ * Serves the dashboard's three bundled assets (no CDN) with a strict Content-Security-Policy, and
+ * the pricing page, rendered from the billing config.
+ */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { billingConfig } from '#core/config.ts';
 import { apiBasePath } from '#core/gateway-contract.ts';
+import { ROUTES } from '#core/routes.ts';
+import { PRICING_CONTENT_SECURITY_POLICY, type PricingPageConfig, renderPricingPage } from './pricing-page.ts';
 
 const ASSETS = {
   '': { file: 'index.html', type: 'text/html; charset=utf-8' },
@@ -14,12 +20,29 @@ const ASSETS = {
 export const CONTENT_SECURITY_POLICY =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
-/** The dashboard's handler: the page (with its base path filled in), its script and styles. */
-export function createDashboard(assetsDir: string) {
+const page = (type: string, csp: string, body: string): APIGatewayProxyResult => ({
+  statusCode: 200,
+  headers: {
+    'content-type': type,
+    'content-security-policy': csp,
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'cache-control': 'no-cache',
+  },
+  body,
+});
+
+/**
+ * The dashboard's handler: the page (with its base path filled in), its script and styles, and
+ * `GET /pricing` (the pricing page of `config`, its links on the request's base path).
+ */
+export function createDashboard(assetsDir: string, config: PricingPageConfig = billingConfig) {
   const files = Object.fromEntries(
     Object.entries(ASSETS).map(([name, asset]) => [name, { body: readFileSync(join(assetsDir, asset.file), 'utf8'), type: asset.type }]),
   );
-  return async (event: Pick<APIGatewayProxyEvent, 'pathParameters' | 'path' | 'requestContext'>): Promise<APIGatewayProxyResult> => {
+  return async (event: Pick<APIGatewayProxyEvent, 'resource' | 'pathParameters' | 'path' | 'requestContext'>): Promise<APIGatewayProxyResult> => {
+    if (event.resource === ROUTES.pricing.resource)
+      return page('text/html; charset=utf-8', PRICING_CONTENT_SECURITY_POLICY, renderPricingPage(config, apiBasePath(event)));
     const name = event.pathParameters?.asset ?? '';
     const asset = files[name];
     if (!asset)
@@ -28,16 +51,6 @@ export function createDashboard(assetsDir: string) {
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ error: 'not_found', message: 'No such dashboard asset.' }),
       };
-    return {
-      statusCode: 200,
-      headers: {
-        'content-type': asset.type,
-        'content-security-policy': CONTENT_SECURITY_POLICY,
-        'x-content-type-options': 'nosniff',
-        'referrer-policy': 'no-referrer',
-        'cache-control': 'no-cache',
-      },
-      body: name === '' ? asset.body.replaceAll('{{base}}', apiBasePath(event)) : asset.body,
-    };
+    return page(asset.type, CONTENT_SECURITY_POLICY, name === '' ? asset.body.replaceAll('{{base}}', apiBasePath(event)) : asset.body);
   };
 }

@@ -1,4 +1,4 @@
-/** Lambda entry of the dashboard (GET /dashboard and /dashboard/{asset}); the stack copies the assets beside the bundle. */
+/** Lambda entry of the dashboard (GET /dashboard, /dashboard/{asset} and /pricing); the stack copies the assets beside the bundle. */
 import { join } from 'node:path';
 import { createDashboard } from './dashboard.ts';
 

@@ -103,7 +103,7 @@ describe('dashboard in headless Chromium against the local stack', () => {
     expect(await page.locator('#estimate-lines tbody tr').count()).toBe(report.estimate.lines.length);
     expect(await text(page, 'cap-used')).toBe(String(report.cap.usedPercent));
     const bars = await page
-      .locator('#daily-chart rect')
+      .locator('#daily-chart rect.bar')
       .evaluateAll((rects) => rects.map((r) => ({ day: (r as SVGElement).dataset.day, calls: Number((r as SVGElement).dataset.calls) })));
     expect(bars).toEqual(report.daily);
     expect(await page.locator('#previous-months tbody tr').count()).toBe(report.previousMonths.length);
@@ -118,6 +118,63 @@ describe('dashboard in headless Chromium against the local stack', () => {
     expect(await page.evaluate(() => [sessionStorage.length, localStorage.length])).toEqual([1, 0]);
     expect(cspViolations).toEqual([]);
     await page.screenshot({ path: join(SCREENSHOTS, 'dashboard-free-85-percent.png'), fullPage: true });
+    await page.close();
+  });
+
+  it("labels the calls-per-day chart's axes and gives each day's figure as a tooltip and in a table a screen reader reads", async () => {
+    const { stripe } = await stack.billing!.services.ready();
+    const created = await createCustomer({ name: 'Chart Co', tier: 'pro' }, { registry: stack.store, gatewayKeys: stack.gatewayKeys, now, stripe });
+    await addHourCounts(stack.doc, stack.tables.counters, created.customer.customerId, [
+      { hour: utcHour(now() - 48 * HOUR), billable: 1_234 },
+      { hour: utcHour(now() - 24 * HOUR), billable: 1 },
+      { hour: utcHour(now()), billable: 56 },
+    ]);
+    const report = await usageApi(created.apiKey.key);
+    const days = report.daily.filter((d) => d.calls > 0);
+    expect(days.map((d) => d.calls)).toEqual([1_234, 1, 56]);
+    const callsText = (n: number) => `${n.toLocaleString('en-US')} call${n === 1 ? '' : 's'}`;
+
+    const page = await browser.newPage();
+    await signIn(page, created.apiKey.key);
+    await page.locator('#usage').waitFor({ state: 'visible' });
+
+    const chart = page.getByRole('img', { name: /^Calls per day from/ });
+    expect(await chart.getAttribute('aria-label')).toBe(
+      `Calls per day from ${report.daily[0]!.day} to ${report.daily.at(-1)!.day}: 1,291 calls in total, the most on ${days[0]!.day} (1,234 calls). Each day's figure is in the table that follows.`,
+    );
+    expect(await chart.locator('text.axis-title').allTextContents()).toEqual(['Calls', 'Day of the month (UTC)']);
+    // The y axis's ticks reach the busiest day; the x axis is labelled with days of the month.
+    expect(await chart.locator('text:not(.axis-title)').allTextContents()).toEqual(expect.arrayContaining(['0', '1,000', '2,000', '1', '15']));
+    // One tooltip per day, on a full-height target, so a day without calls has one too.
+    expect(await chart.locator('g.day > title').allTextContents()).toEqual(report.daily.map((d) => `${d.day}: ${callsText(d.calls)}`));
+    expect(await chart.locator('g.day > rect.hit').count()).toBe(report.daily.length);
+
+    const table = page.getByRole('table', { name: 'Calls per day (UTC)' });
+    expect(await table.locator('tbody tr').evaluateAll((rows) => rows.map((r) => [...r.children].map((c) => c.textContent)))).toEqual(
+      report.daily.map((d) => [d.day, d.calls.toLocaleString('en-US')]),
+    );
+    // Visually hidden, not hidden from the accessibility tree (getByRole skips what is): a screen reader reads each row.
+    const spoken = await table.ariaSnapshot();
+    for (const d of days) expect(spoken).toContain(`- row "${d.day} ${d.calls.toLocaleString('en-US')}"`);
+
+    // Drawn in its own pixels at any width: resized to a phone, it is drawn again at the new width.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForFunction(
+      () =>
+        document.querySelector('#daily-chart')?.getAttribute('viewBox') ===
+        `0 0 ${Math.round(document.querySelector('#daily-chart')!.getBoundingClientRect().width)} 200`,
+    );
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await chart.screenshot({ path: join(SCREENSHOTS, 'dashboard-calls-per-day-phone.png') });
+    await page.close();
+  });
+
+  it('links to the pricing page', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${stack.gateway.url}/dashboard`);
+    await page.getByRole('link', { name: 'Pricing: tiers, included calls and prices' }).click();
+    await page.waitForURL(`${stack.gateway.url}/pricing`);
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Pricing');
     await page.close();
   });
 

@@ -1,6 +1,9 @@
-import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { billingConfig, TIER_NAMES } from '../../lambdas/core/config.ts';
 import { gatewayResponses } from '../../lambdas/core/gateway-contract.ts';
+import { MeteredApi } from '../../lib/metered-api.ts';
+import { BillingTables } from '../../lib/tables.ts';
 import { actionsOn, logicalIdAt, statementsOfFunction, synthesizeStack } from './synth.ts';
 
 let template: Template;
@@ -117,16 +120,30 @@ describe('metered REST API', () => {
   });
 
   describe('gateway responses', () => {
-    const responses = Object.entries(gatewayResponses(billingConfig.upgradeUrl));
+    /** A template value with its intrinsics written out: `{ Ref: X }` as `${X}`, Fn::Join joined. */
+    const rendered = (value: unknown): string => {
+      if (typeof value === 'string') return value;
+      const intrinsic = value as { Ref?: string; 'Fn::Join'?: [string, unknown[]] };
+      if (intrinsic.Ref) return `\${${intrinsic.Ref}}`;
+      if (intrinsic['Fn::Join']) return intrinsic['Fn::Join'][1].map(rendered).join(intrinsic['Fn::Join'][0]);
+      throw new Error(`unexpected template value ${JSON.stringify(value)}`);
+    };
+    // The default upgrade link: this API's own pricing page on its default invoke URL.
+    const pricingUrl = () => `https://\${${ids.api}}.execute-api.\${AWS::Region}.\${AWS::URLSuffix}/prod/pricing`;
+    const responseBody = (type: string) => {
+      const [response] = Object.values(template.findResources('AWS::ApiGateway::GatewayResponse', { Properties: { ResponseType: type } }));
+      return rendered(response!.Properties.ResponseTemplates['application/json']);
+    };
+    const responses = Object.entries(gatewayResponses('https://unused.example'));
 
     it.each(responses)('%s answers with the contract JSON body', (type, spec) => {
       template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
         RestApiId: { Ref: ids.api },
         ResponseType: type,
         StatusCode: spec.statusCode === undefined ? Match.absent() : String(spec.statusCode),
-        ResponseTemplates: { 'application/json': JSON.stringify(spec.body) },
         ResponseParameters: Match.objectLike({ 'gatewayresponse.header.Content-Type': "'application/json'" }),
       });
+      expect(responseBody(type)).toBe(JSON.stringify(gatewayResponses(pricingUrl())[type as keyof ReturnType<typeof gatewayResponses>].body));
     });
 
     it.each([
@@ -138,16 +155,60 @@ describe('metered REST API', () => {
       template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', { ResponseType: type, StatusCode: status });
     });
 
-    it('QUOTA_EXCEEDED links to the upgrade page', () => {
-      const [response] = Object.values(template.findResources('AWS::ApiGateway::GatewayResponse', { Properties: { ResponseType: 'QUOTA_EXCEEDED' } }));
-      const body = JSON.parse(response!.Properties.ResponseTemplates['application/json']) as Record<string, string>;
+    it("QUOTA_EXCEEDED links to the API's own pricing page by default", () => {
+      const body = JSON.parse(responseBody('QUOTA_EXCEEDED')) as Record<string, string>;
 
-      expect(body.upgradeUrl).toBe(billingConfig.upgradeUrl);
+      expect(billingConfig.upgradeUrl).toBeUndefined();
+      expect(body.upgradeUrl).toBe(pricingUrl());
       expect(body.error).toBe('quota_exceeded');
+    });
+
+    it("QUOTA_EXCEEDED links to the operator's own page when the config names one", () => {
+      const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+      const stack = new Stack(app, 'Own');
+      new MeteredApi(stack, 'MeteredApi', {
+        tables: new BillingTables(stack, 'Tables'),
+        config: { ...billingConfig, upgradeUrl: 'https://billing.example.com/pricing' },
+      });
+      const own = Template.fromStack(stack);
+
+      own.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+        ResponseType: 'QUOTA_EXCEEDED',
+        ResponseTemplates: { 'application/json': Match.stringLikeRegexp('"upgradeUrl":"https://billing.example.com/pricing"') },
+      });
     });
 
     it('covers every response type of the contract', () => {
       template.resourceCountIs('AWS::ApiGateway::GatewayResponse', responses.length);
+    });
+
+    it('names the pricing page without a dependency cycle (a Ref to the Stage would close one through the Deployment)', () => {
+      const resources = template.toJSON().Resources as Record<string, { DependsOn?: string | string[]; Properties?: unknown }>;
+      const referencesOf = (value: unknown): string[] => {
+        if (Array.isArray(value)) return value.flatMap(referencesOf);
+        if (value === null || typeof value !== 'object') return [];
+        const object = value as Record<string, unknown>;
+        if (typeof object.Ref === 'string') return [object.Ref];
+        if (Array.isArray(object['Fn::GetAtt'])) return [String(object['Fn::GetAtt'][0])];
+        return Object.values(object).flatMap(referencesOf);
+      };
+      const edges = new Map(
+        Object.entries(resources).map(([id, r]) => [id, [...[r.DependsOn ?? []].flat(), ...referencesOf(r.Properties)].filter((d) => d in resources)]),
+      );
+      // Depth-first search; a resource met again while still on the path closes a cycle.
+      const state = new Map<string, 'open' | 'done'>();
+      const cycles: string[][] = [];
+      const visit = (id: string, path: string[]) => {
+        if (state.get(id) === 'done') return;
+        if (state.get(id) === 'open') return void cycles.push([...path.slice(path.indexOf(id)), id]);
+        state.set(id, 'open');
+        for (const next of edges.get(id) ?? []) visit(next, [...path, id]);
+        state.set(id, 'done');
+      };
+      for (const id of edges.keys()) visit(id, []);
+
+      expect(responseBody('QUOTA_EXCEEDED')).toContain(pricingUrl());
+      expect(cycles).toEqual([]);
     });
   });
 

@@ -1,6 +1,6 @@
 import type { Template } from 'aws-cdk-lib/assertions';
 import { ROUTES, type RouteSpec } from '../../lambdas/core/routes.ts';
-import { synthesizeStack } from './synth.ts';
+import { logicalIdAt, synthesizeStack } from './synth.ts';
 
 type Resources = Record<string, { Type: string; Properties: Record<string, any> }>;
 
@@ -31,7 +31,8 @@ const EXPECTED: Record<RouteSpec['access'], { authorizationType: string; apiKeyR
 };
 
 describe('one route table for the stack, the authorizer and the local gateway', () => {
-  const methods = methodsOf(synthesizeStack().template);
+  const { template } = synthesizeStack();
+  const methods = methodsOf(template);
 
   it.each(Object.entries(ROUTES))('%s is deployed as its access says', (_, route) => {
     const deployed = methods.filter((m) => m.method === route.method && m.resource === route.resource);
@@ -43,5 +44,15 @@ describe('one route table for the stack, the authorizer and the local gateway', 
       .map((r) => `${r.method} ${r.resource}`)
       .sort();
     expect(methods.map((m) => `${m.method} ${m.resource}`).sort()).toEqual(table);
+  });
+
+  it('serves GET /pricing publicly from the dashboard function: no authorizer, no API key', () => {
+    const resources = template.toJSON().Resources as Resources;
+    const pricing = resources[logicalIdAt(template, 'ApiBilling/MeteredApi/Api/Default/pricing/GET/Resource')]!.Properties;
+
+    expect(ROUTES.pricing).toEqual({ method: 'GET', resource: '/pricing', access: 'public' });
+    expect(pricing).toMatchObject({ HttpMethod: 'GET', AuthorizationType: 'NONE', ApiKeyRequired: false });
+    expect(pricing.AuthorizerId).toBeUndefined();
+    expect(JSON.stringify(pricing.Integration.Uri)).toContain(logicalIdAt(template, 'ApiBilling/CustomerApi/DashboardFunction/Resource'));
   });
 });

@@ -108,7 +108,7 @@ describe('local gateway (same authorizer, usage plans and gateway responses)', (
     expect(statuses.filter((s) => s === 200)).toHaveLength(1_000);
     const over = await call(stack, { 'x-api-key': apiKey.key });
     expect(over.status).toBe(429);
-    expect(await over.json()).toMatchObject({ error: 'quota_exceeded', upgradeUrl: billingConfig.upgradeUrl });
+    expect(await over.json()).toMatchObject({ error: 'quota_exceeded', upgradeUrl: `${stack.gateway.url}/pricing` });
     // The authorizer metered it before the usage plan refused it: the access log says QUOTA_EXCEEDED,
     // which is what the outcome path voids it by.
     expect(accessLog(stack).at(-1)).toMatchObject({ status: '429', responseType: 'QUOTA_EXCEEDED' });
@@ -122,6 +122,38 @@ describe('local gateway (same authorizer, usage plans and gateway responses)', (
     expect(month.Item).toMatchObject({ billable: 1_000, voided: 1 });
     expect((await events(stack)).filter((e) => e.voided)).toEqual([expect.objectContaining({ voidReason: 'QUOTA_EXCEEDED' })]);
   }, 180_000); // 1,001 calls through the authorizer to DynamoDB Local: minutes on a loaded 2-core machine
+
+  it('links the quota 429 to its own pricing page, which it serves publicly from the config, unmetered', async () => {
+    const config: BillingConfig = { ...billingConfig, tiers: { ...billingConfig.tiers, free: { pricing: 'free', monthlyQuota: 1 } } };
+    stack = await localStack(config);
+    const { apiKey } = await customer('free');
+    expect((await call(stack, { 'x-api-key': apiKey.key })).status).toBe(200);
+    const over = await call(stack, { 'x-api-key': apiKey.key });
+    expect(over.status).toBe(429);
+    const { upgradeUrl } = (await over.json()) as { upgradeUrl: string };
+    expect(upgradeUrl).toBe(`${stack.gateway.url}/pricing`);
+
+    const page = await fetch(upgradeUrl); // no key: a public page
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'none'");
+    const html = await page.text();
+    expect(html).toContain('<strong data-figure="free-quota">1 call</strong>'); // this stack's config, not the shipped one
+    expect(html).toContain('href="/prod/dashboard"');
+    expect((await events(stack)).map((e) => e.route)).toEqual(['/api/{proxy+}', '/api/{proxy+}']); // the two API calls only
+  });
+
+  it("links the quota 429 to the operator's page when the config names one", async () => {
+    stack = await localStack({
+      ...billingConfig,
+      tiers: { ...billingConfig.tiers, free: { pricing: 'free', monthlyQuota: 1 } },
+      upgradeUrl: 'https://billing.example.com/plans',
+    });
+    const { apiKey } = await customer('free');
+    await call(stack, { 'x-api-key': apiKey.key });
+    const over = await call(stack, { 'x-api-key': apiKey.key });
+    expect(await over.json()).toMatchObject({ error: 'quota_exceeded', upgradeUrl: 'https://billing.example.com/plans' });
+  });
 
   it('does not hold a Pro customer to the Free quota', async () => {
     stack = await localStack({ ...billingConfig, tiers: { ...billingConfig.tiers, free: { pricing: 'free', monthlyQuota: 1 } } });
@@ -189,6 +221,7 @@ describe('which routes write usage events, through the local gateway', () => {
     billingUpgrade: { path: '/billing/upgrade', init: { method: 'POST', body: JSON.stringify({ tier: 'enterprise' }) }, status: 200 },
     dashboard: { path: '/dashboard', status: 200 },
     dashboardAsset: { path: '/dashboard/app.js', status: 200 },
+    pricing: { path: '/pricing', status: 200 },
     stripeWebhook: { path: '/webhooks/stripe', init: { method: 'POST', body: '{}' }, status: 400 }, // no Stripe signature
   };
 

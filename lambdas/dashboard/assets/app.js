@@ -172,28 +172,95 @@ function reconciliation(summary) {
   return nodes;
 }
 
-/** @param {{ day: string, calls: number }[]} daily */
+const SVG = 'http://www.w3.org/2000/svg';
+/** An SVG element with its attributes. */
+function svgElement(/** @type {string} */ name, /** @type {Record<string, string | number>} */ attributes = {}) {
+  const el = document.createElementNS(SVG, name);
+  for (const [key, value] of Object.entries(attributes)) el.setAttribute(key, String(value));
+  return el;
+}
+
+/** The smallest of 1, 2 or 5 times a power of ten that is at least `max`: the y axis's top. */
+function niceCeiling(/** @type {number} */ max) {
+  const power = 10 ** Math.floor(Math.log10(max));
+  return [1, 2, 5, 10].map((m) => m * power).find((v) => v >= max) ?? 10 * power;
+}
+
+/** @type {{ day: string, calls: number }[] | null} */
+let drawnDaily = null;
+
+/**
+ * Calls per day: bars on labelled axes (calls, day of the month), drawn in the chart's own pixels (no
+ * stretched text; redrawn on resize). Each day has a tooltip (SVG title); the image's label sums it up
+ * and the visually hidden table below gives every day's figure to a screen reader.
+ * @param {{ day: string, calls: number }[]} daily
+ */
 function drawDaily(daily) {
+  drawnDaily = daily;
   const svg = $('#daily-chart');
-  const max = Math.max(1, ...daily.map((d) => d.calls));
-  const width = 620 / Math.max(daily.length, 1);
-  svg.replaceChildren(
-    ...daily.map((d, i) => {
-      const rect = document.createElementNS('http://www.w3.org/2000/svg', 'rect');
-      const height = (d.calls / max) * 150;
-      rect.setAttribute('x', String(i * width + 1));
-      rect.setAttribute('y', String(160 - height));
-      rect.setAttribute('width', String(Math.max(width - 2, 1)));
-      rect.setAttribute('height', String(height));
-      rect.dataset.day = d.day;
-      rect.dataset.calls = String(d.calls);
-      const title = document.createElementNS('http://www.w3.org/2000/svg', 'title');
-      title.textContent = `${d.day}: ${d.calls} calls`;
-      rect.append(title);
-      return rect;
-    }),
+  const width = Math.round(svg.getBoundingClientRect().width) || 620;
+  const height = 200;
+  const top = 24;
+  const bottom = height - 44;
+  const yMax = niceCeiling(Math.max(1, ...daily.map((d) => d.calls)));
+  const ticks = yMax >= 2 ? [0, yMax / 2, yMax] : [0, yMax];
+  const left = 10 + 7 * Math.max(...ticks.map((t) => t.toLocaleString('en-US').length));
+  const right = width - 8;
+  const y = (/** @type {number} */ calls) => bottom - (calls / yMax) * (bottom - top);
+  // A day with calls gets at least a pixel, so it never reads as a day without.
+  const barTop = (/** @type {number} */ calls) => (calls > 0 ? Math.min(y(calls), bottom - 1) : bottom);
+  const slot = (right - left) / Math.max(daily.length, 1);
+  const gap = Math.min(2, slot * 0.15);
+  // Label every day that fits (about 28 px a label), always the first and the last.
+  const labelEvery = Math.max(1, Math.ceil(28 / slot));
+
+  svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+  /** @type {Element[]} */
+  const parts = [svgElement('text', { x: 0, y: 12, class: 'axis-title' })];
+  parts[0].textContent = 'Calls';
+  for (const tick of ticks) {
+    parts.push(svgElement('line', { x1: left, x2: right, y1: y(tick), y2: y(tick), class: tick === 0 ? 'axis' : 'grid' }));
+    const label = svgElement('text', { x: left - 6, y: y(tick) + 4, 'text-anchor': 'end' });
+    label.textContent = tick.toLocaleString('en-US');
+    parts.push(label);
+  }
+  parts.push(svgElement('line', { x1: left, x2: left, y1: top, y2: bottom, class: 'axis' }));
+  daily.forEach((d, i) => {
+    const group = svgElement('g', { class: 'day' });
+    const title = svgElement('title');
+    title.textContent = `${d.day}: ${callCount(d.calls)}`;
+    const bar = svgElement('rect', {
+      class: 'bar',
+      x: left + i * slot + gap,
+      y: barTop(d.calls),
+      width: Math.max(slot - 2 * gap, 1),
+      height: bottom - barTop(d.calls),
+    });
+    bar.setAttribute('data-day', d.day);
+    bar.setAttribute('data-calls', String(d.calls));
+    // A full-height target, so a day with few or no calls still shows its tooltip.
+    group.append(title, svgElement('rect', { class: 'hit', x: left + i * slot, y: top, width: slot, height: bottom - top }), bar);
+    parts.push(group);
+    if (i % labelEvery === 0 || i === daily.length - 1) {
+      const label = svgElement('text', { x: left + (i + 0.5) * slot, y: bottom + 16, 'text-anchor': 'middle' });
+      label.textContent = String(Number(d.day.slice(8, 10)));
+      parts.push(label);
+    }
+  });
+  const xTitle = svgElement('text', { x: (left + right) / 2, y: height - 6, 'text-anchor': 'middle', class: 'axis-title' });
+  xTitle.textContent = 'Day of the month (UTC)';
+  parts.push(xTitle);
+  svg.replaceChildren(...parts);
+
+  const total = daily.reduce((sum, d) => sum + d.calls, 0);
+  const busiest = daily.reduce((best, d) => (d.calls > best.calls ? d : best), daily[0] ?? { day: '', calls: 0 });
+  svg.setAttribute(
+    'aria-label',
+    daily.length === 0
+      ? 'Calls per day: no days yet this month.'
+      : `Calls per day from ${daily[0]?.day} to ${daily.at(-1)?.day}: ${callCount(total)} in total, the most on ${busiest.day} (${callCount(busiest.calls)}). Each day's figure is in the table that follows.`,
   );
-  $('#daily-table tbody').replaceChildren(...daily.map((d) => row([d.day, String(d.calls)])));
+  $('#daily-table tbody').replaceChildren(...daily.map((d) => row([d.day, d.calls.toLocaleString('en-US')])));
 }
 
 document.addEventListener('DOMContentLoaded', () => {
@@ -235,4 +302,9 @@ document.addEventListener('DOMContentLoaded', () => {
     $('#report-status').textContent = response.ok ? 'Sent: billing support answers within 4 hours.' : 'Could not send; please try again.';
   });
   if (sessionStorage.getItem(KEY_STORAGE)) void load();
+});
+
+// The chart is drawn in its own pixels: draw it again at the new width.
+window.addEventListener('resize', () => {
+  if (drawnDaily && !$('#usage').hidden) drawDaily(drawnDaily);
 });
