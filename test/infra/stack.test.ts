@@ -33,8 +33,8 @@ describe('the stack', () => {
   });
 
   describe('Lambda defaults', () => {
-    it('has the ten product functions', () => {
-      template.resourceCountIs('AWS::Lambda::Function', 10);
+    it('has the eleven product functions', () => {
+      template.resourceCountIs('AWS::Lambda::Function', 11);
     });
 
     it.each([
@@ -48,6 +48,7 @@ describe('the stack', () => {
       'SyncFunction',
       'WebhookFunction',
       'UpgradeFunction',
+      'ReconcileFunction',
     ])('%s: Node.js 22 on arm64, traced, Powertools environment', (name) => {
       const [, fn] = functions().find(([id]) => id.includes(name))!;
 
