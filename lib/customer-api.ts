@@ -47,7 +47,12 @@ export class CustomerApi extends Construct {
       },
     });
     // GetItem never touches an index: grant on the table alone (Table.grant would add its index ARNs).
-    iam.Grant.addToPrincipal({ grantee: this.usageFunction, actions: ['dynamodb:GetItem'], resourceArns: [tables.customers.tableArn] });
+    // The Billing table's: the customer's latest survey answer, for the survey prompt.
+    iam.Grant.addToPrincipal({
+      grantee: this.usageFunction,
+      actions: ['dynamodb:GetItem'],
+      resourceArns: [tables.customers.tableArn, tables.billing.tableArn],
+    });
     tables.counters.grant(this.usageFunction, 'dynamodb:Query');
     tables.billing.grant(this.usageFunction, 'dynamodb:Query');
     const usage = addRoute(api, ROUTES.usage, new apigateway.LambdaIntegration(this.usageFunction), meteredApi.authorizer);
@@ -58,16 +63,19 @@ export class CustomerApi extends Construct {
 
     this.supportFunction = new ProductFunction(this, 'SupportFunction', {
       handlerName: 'support-api',
-      description: 'POST /support/tickets: a customer reports a billing problem; the operator is alerted at once',
+      description: 'POST /support/tickets (a billing problem; the operator is alerted at once) and POST /feedback (the NPS survey)',
       environment: { [TABLE_ENV.billing]: tables.billing.tableName, ALERT_TOPIC_ARN: props.alerts.topic.topicArn },
     });
-    tables.billing.grant(this.supportFunction, 'dynamodb:PutItem');
+    // PutItem: tickets, and the survey's two items (one transaction); GetItem: the customer's latest answer.
+    iam.Grant.addToPrincipal({ grantee: this.supportFunction, actions: ['dynamodb:GetItem', 'dynamodb:PutItem'], resourceArns: [tables.billing.tableArn] });
     props.alerts.grantPublish(this.supportFunction);
-    const support = addRoute(api, ROUTES.supportTickets, new apigateway.LambdaIntegration(this.supportFunction), meteredApi.authorizer);
-    Validations.of(support).acknowledge({
-      id: 'AwsSolutions-COG4',
-      reason: 'Authorized by the Lambda REQUEST authorizer that checks the API key hash; a free route, never metered.',
-    });
+    const supportIntegration = new apigateway.LambdaIntegration(this.supportFunction);
+    for (const route of [ROUTES.supportTickets, ROUTES.feedback]) {
+      Validations.of(addRoute(api, route, supportIntegration, meteredApi.authorizer)).acknowledge({
+        id: 'AwsSolutions-COG4',
+        reason: 'Authorized by the Lambda REQUEST authorizer that checks the API key hash; a free route, never metered.',
+      });
+    }
 
     this.dashboardFunction = new ProductFunction(this, 'DashboardFunction', {
       handlerName: 'dashboard',

@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { billingConfig, monthlyQuotaOf, TIER_NAMES, type BillingConfig, type TierName } from '../lambdas/core/config.ts';
-import { ACCESS_LOG_FORMAT, gatewayResponses, upgradeUrlFor } from '../lambdas/core/gateway-contract.ts';
+import { ACCESS_LOG_FORMAT, gatewayResponses, methodThrottles, upgradeUrlFor } from '../lambdas/core/gateway-contract.ts';
 import { TABLE_ENV } from '../lambdas/adapters/env.ts';
 import { ROUTES } from '../lambdas/core/routes.ts';
 import { ProductFunction } from './lambda-defaults.ts';
@@ -94,6 +94,19 @@ export class MeteredApi extends Construct {
         dataTraceEnabled: false,
         throttlingRateLimit: stageThrottle.rateLimit,
         throttlingBurstLimit: stageThrottle.burstLimit,
+        // A method setting replaces the stage's for that method: it repeats the logging and metrics choices.
+        methodOptions: Object.fromEntries(
+          methodThrottles(config).map(({ route, rateLimit, burstLimit }) => [
+            `${route.resource}/${route.method}`,
+            {
+              throttlingRateLimit: rateLimit,
+              throttlingBurstLimit: burstLimit,
+              loggingLevel: apigateway.MethodLoggingLevel.ERROR,
+              dataTraceEnabled: false,
+              metricsEnabled: true,
+            },
+          ]),
+        ),
       },
     });
 

@@ -13,6 +13,7 @@ import {
   gatewayResponses,
   type GatewayResponseSpec,
   type GatewayResponseType,
+  methodThrottles,
   upgradeUrlFor,
 } from '../lambdas/core/gateway-contract.ts';
 import type { RouteSpec } from '../lambdas/core/routes.ts';
@@ -32,7 +33,7 @@ export interface LocalGatewayOptions {
   readonly authorizer: (event: APIGatewayRequestAuthorizerEvent) => Promise<APIGatewayAuthorizerResult>;
   readonly routes: readonly LocalRoute[];
   readonly gatewayKeys: Pick<LocalGatewayKeyRegistry, 'findByValue'>;
-  readonly config: Pick<BillingConfig, 'tiers' | 'rateLimit' | 'upgradeUrl'>;
+  readonly config: Pick<BillingConfig, 'tiers' | 'rateLimit' | 'upgradeUrl' | 'survey'>;
   readonly accessLog: (line: RawAccessLogLine) => void;
   /** @default 0 - any free port */
   readonly port?: number;
@@ -92,6 +93,9 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<R
   let responses: Record<GatewayResponseType, GatewayResponseSpec> | undefined;
   const buckets = new TokenBuckets(options.config.rateLimit.requestsPerMinute / 60, options.config.rateLimit.burst);
   const quotaUsed = new Map<string, number>(); // `${gatewayKeyId}|${month}` -> calls counted against the quota
+  // The stage's per-method throttles: one bucket per route, shared by every caller, applied before the authorizer as API Gateway does.
+  const routeKey = (route: RouteSpec) => `${route.method} ${route.resource}`;
+  const methodBuckets = new Map(methodThrottles(options.config).map((t) => [routeKey(t.route), new TokenBuckets(t.rateLimit, t.burstLimit)]));
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const startedAt = now();
@@ -139,6 +143,7 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<R
     const route = match?.route;
     if (!inStage) return send(403, JSON.stringify({ message: 'Forbidden' }));
     if (!match || !route || !pathParameters) return sendGatewayResponse('DEFAULT_4XX', 403, 'Missing Authentication Token');
+    if (methodBuckets.get(routeKey(route))?.take(routeKey(route), now()) === false) return sendGatewayResponse('THROTTLED');
     const proxyEvent = (authorizerContext: Record<string, unknown> | undefined): APIGatewayProxyEvent => ({
       resource: route.resource,
       path: url.pathname,

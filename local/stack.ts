@@ -22,6 +22,8 @@ import { createDashboard } from '../lambdas/dashboard/dashboard.ts';
 import { createSupportApi } from '../lambdas/support-api/support-api.ts';
 import { FileAlertSink } from '../lambdas/adapters/alert-sinks.ts';
 import { DynamoTicketStore } from '../lambdas/adapters/tickets-store.ts';
+import { DynamoFeedbackStore } from '../lambdas/adapters/feedback-store.ts';
+import { createFeedbackApi } from '../lambdas/support-api/feedback-api.ts';
 import { createAggregator } from '../lambdas/aggregator/aggregator.ts';
 import { DynamoCounterStore } from '../lambdas/adapters/counting-store.ts';
 import { DynamoGapStore } from '../lambdas/adapters/counter-gaps.ts';
@@ -150,6 +152,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const alertsFile = join(options.dir, 'alerts.log');
   const alerts = new FileAlertSink(alertsFile, options.echoAlerts ?? false);
   const tickets = new DynamoTicketStore(connection.doc, tables.billing);
+  const feedback = new DynamoFeedbackStore(connection.doc, tables.billing);
   // The API's methods, from the route table the stack reads too.
   const routes: LocalRoute[] = [
     { route: ROUTES.api, handler: sampleBackend },
@@ -159,11 +162,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       handler: createUsageApi({
         registry: store,
         history: dynamoUsageHistory(connection.doc, tables),
+        feedback,
         config,
         now,
       }),
     },
     { route: ROUTES.supportTickets, handler: createSupportApi({ store: tickets, alerts, now }) },
+    { route: ROUTES.feedback, handler: createFeedbackApi({ store: feedback, config, now }) },
     { route: ROUTES.dashboard, handler: dashboard },
     { route: ROUTES.dashboardAsset, handler: dashboard },
     { route: ROUTES.pricing, handler: dashboard },

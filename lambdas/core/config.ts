@@ -77,6 +77,17 @@ export const BillingConfigSchema = z
      * paid tier, counted from the first webhook that reported it; then it is moved to Free. 0 means at once.
      */
     pastDueGraceDays: z.number().int().min(0).max(60),
+    /** The dashboard's NPS survey and its `POST /feedback` route (lambdas/core/feedback.ts). */
+    survey: z.object({
+      /** A customer is asked, and may answer or dismiss, at most once in this many days. */
+      intervalDays: positiveInt,
+      /** A customer is first asked once its account is this many days old: it has used the API by then. */
+      minCustomerAgeDays: nonNegativeInt,
+      /** Longest comment kept, in UTF-16 code units (a browser's `maxlength`), after control and bidi characters are stripped. */
+      maxCommentChars: z.number().int().min(1).max(10_000),
+      /** Stage throttle of `POST /feedback`, across all callers (a free route has no per-key usage plan). */
+      throttle: z.object({ rateLimit: positiveInt, burstLimit: positiveInt }),
+    }),
   })
   .superRefine((config, ctx) => {
     const free = config.tiers.free;
@@ -123,6 +134,7 @@ export const billingConfig: BillingConfig = BillingConfigSchema.parse({
   keyCacheMaxEntries: 10_000,
   settleWindowMinutes: 15,
   pastDueGraceDays: 7,
+  survey: { intervalDays: 30, minCustomerAgeDays: 7, maxCommentChars: 1_000, throttle: { rateLimit: 10, burstLimit: 20 } },
 } satisfies z.input<typeof BillingConfigSchema>);
 
 /** The monthly quota a tier's usage plan enforces, or `undefined` where the tier has none. */

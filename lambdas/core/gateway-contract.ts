@@ -4,7 +4,7 @@
  */
 import * as z from 'zod';
 import type { BillingConfig } from './config.ts';
-import { ROUTES } from './routes.ts';
+import { ROUTES, type RouteSpec } from './routes.ts';
 
 /** Context the authorizer hands to the gateway; available as `$context.authorizer.<name>`. */
 export interface AuthorizerContext {
@@ -142,4 +142,19 @@ export function apiBasePath(event: { readonly path: string; readonly requestCont
   const seen = event.requestContext.path ?? event.path;
   const prefix = seen.endsWith(event.path) ? seen.slice(0, seen.length - event.path.length) : '';
   return `${prefix}/`;
+}
+
+/** A stage-level throttle on one route, across all callers (API Gateway's per-method throttling). */
+export interface MethodThrottle {
+  readonly route: RouteSpec;
+  readonly rateLimit: number;
+  readonly burstLimit: number;
+}
+
+/**
+ * Routes the stage throttles on their own: free routes that write (they have no usage plan, so no
+ * per-key throttle). The stack sets them as method settings; the local gateway applies them.
+ */
+export function methodThrottles(config: Pick<BillingConfig, 'survey'>): MethodThrottle[] {
+  return [{ route: ROUTES.feedback, ...config.survey.throttle }];
 }

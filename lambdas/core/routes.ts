@@ -26,6 +26,7 @@ export const ROUTES = {
   apiProxy: { method: 'ANY', resource: '/api/{proxy+}', access: 'metered' },
   usage: { method: 'GET', resource: '/usage', access: 'free' },
   supportTickets: { method: 'POST', resource: '/support/tickets', access: 'free' },
+  feedback: { method: 'POST', resource: '/feedback', access: 'free' },
   billingUpgrade: { method: 'POST', resource: '/billing/upgrade', access: 'free' },
   dashboard: { method: 'GET', resource: '/dashboard', access: 'public' },
   dashboardAsset: { method: 'GET', resource: '/dashboard/{asset}', access: 'public' },

@@ -34,3 +34,13 @@ export function createSupportApi(deps: { store: TicketStore; alerts: AlertSink; 
     });
   };
 }
+
+type ProxyHandler = (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult>;
+
+/** One Lambda behind several routes: the handler of the resource API Gateway matched. */
+export function byResource(handlers: Record<string, ProxyHandler>): ProxyHandler {
+  return async (event) => {
+    const handler = Object.hasOwn(handlers, event.resource) ? handlers[event.resource] : undefined;
+    return handler ? handler(event) : json(404, { error: 'not_found', message: `No handler for ${event.resource}.` });
+  };
+}

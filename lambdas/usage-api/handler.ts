@@ -6,6 +6,7 @@ import { billingConfig } from '#core/config.ts';
 import { DynamoCustomerStore } from '#adapters/customer-store.ts';
 import { connectDynamoDb } from '#adapters/dynamodb.ts';
 import { readEnv, tableEnv } from '#adapters/env.ts';
+import { DynamoFeedbackStore } from '#adapters/feedback-store.ts';
 import { dynamoUsageHistory } from '#adapters/usage-history.ts';
 import { createUsageApi } from './usage-api.ts';
 
@@ -17,6 +18,7 @@ export const handler = middy(
   createUsageApi({
     registry: new DynamoCustomerStore(doc, { customers: env.CUSTOMERS_TABLE, apiKeys: env.API_KEYS_TABLE }),
     history: dynamoUsageHistory(doc, { counters: env.COUNTERS_TABLE, billing: env.BILLING_TABLE }),
+    feedback: new DynamoFeedbackStore(doc, env.BILLING_TABLE),
     config: billingConfig,
     now: Date.now,
   }),

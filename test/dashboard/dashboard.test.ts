@@ -13,6 +13,7 @@ import { startLocalStack, type LocalStack } from '../../local/stack.ts';
 import { launchChromium } from '../harness/browser.ts';
 import { midMonthClock } from '../harness/clock.ts';
 import { addHourCounts } from '../harness/counters.ts';
+import { DynamoFeedbackStore } from '../../lambdas/adapters/feedback-store.ts';
 
 const SCREENSHOTS = resolve(__dirname, '../../test-output/screenshots');
 const HOUR = 3_600_000;
@@ -335,6 +336,82 @@ describe('dashboard in headless Chromium against the local stack', () => {
     expect(await reconciliationColumn.nth(1).textContent()).toBe('–');
     await page.screenshot({ path: join(SCREENSHOTS, 'reconciliation.png'), fullPage: true });
     await page.close();
+  });
+
+  describe('the NPS survey', () => {
+    const DAY = 24 * HOUR;
+    /** A customer of eight days: old enough to be asked (`survey.minCustomerAgeDays`). */
+    async function weekOldCustomer() {
+      const created = await freeCustomer(10);
+      await stack.store.updateCustomer(created.customerId, { createdAt: new Date(now() - 8 * DAY).toISOString() });
+      return created;
+    }
+    const surveyOf = (page: Page) => page.getByRole('region', { name: 'A quick question' });
+    const scaleOf = (page: Page) => page.getByRole('group', { name: 'How likely are you to recommend this API to a colleague?' });
+
+    it('asks a customer of a week, sends the answer to POST /feedback, and is gone on reload', async () => {
+      const { customerId, key } = await weekOldCustomer();
+      expect((await usageApi(key)) as unknown).toMatchObject({ survey: { ask: true } });
+      const page = await browser.newPage();
+      await signIn(page, key);
+      await surveyOf(page).waitFor();
+      expect(await scaleOf(page).getByRole('radio').allTextContents()).toHaveLength(11);
+      // Send without a score: the survey says what is missing and sends nothing.
+      await surveyOf(page).getByRole('button', { name: 'Send' }).click();
+      await page.getByRole('alert').filter({ hasText: 'Choose a score' }).waitFor();
+      await scaleOf(page).getByRole('radio', { name: '9', exact: true }).check();
+      await page.getByLabel('What is the main reason for your score? (optional)').fill('Clear bills, fast support');
+      await page.screenshot({ path: join(SCREENSHOTS, 'survey.png'), fullPage: true });
+      await surveyOf(page).getByRole('button', { name: 'Send' }).click();
+      await page.getByRole('status').filter({ hasText: 'Thank you for your answer' }).waitFor();
+      expect(await surveyOf(page).isHidden()).toBe(true);
+      expect(await new DynamoFeedbackStore(stack.doc, stack.tables.billing).last(customerId)).toMatchObject({
+        kind: 'answer',
+        score: 9,
+        comment: 'Clear bills, fast support',
+      });
+
+      await page.reload();
+      await page.locator('#usage').waitFor({ state: 'visible' });
+      expect(await page.locator('#survey').isHidden()).toBe(true);
+      expect((await usageApi(key)) as unknown).toMatchObject({ survey: { ask: false } });
+      await page.close();
+    });
+
+    it('is answered by keyboard and dismissed with "Not now", which also hides it on reload', async () => {
+      const { customerId, key } = await weekOldCustomer();
+      const page = await browser.newPage();
+      await signIn(page, key);
+      await surveyOf(page).waitFor();
+      // One tab stop for the group; arrows move the choice, as in any radio group.
+      await scaleOf(page).getByRole('radio', { name: '0', exact: true }).focus();
+      await page.keyboard.press('ArrowRight');
+      await page.keyboard.press('ArrowRight');
+      expect(await scaleOf(page).getByRole('radio', { name: '2', exact: true }).isChecked()).toBe(true);
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate(() => document.activeElement?.id)).toBe('survey-comment');
+      await page.keyboard.press('Tab');
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate(() => document.activeElement?.id)).toBe('survey-dismiss');
+      await page.keyboard.press('Enter');
+      await page.getByRole('status').filter({ hasText: 'We will not ask again' }).waitFor();
+      expect(await page.evaluate(() => document.activeElement?.id)).toBe('survey-done');
+      expect(await new DynamoFeedbackStore(stack.doc, stack.tables.billing).last(customerId)).toMatchObject({ kind: 'dismissal' });
+
+      await page.reload();
+      await page.locator('#usage').waitFor({ state: 'visible' });
+      expect(await page.locator('#survey').isHidden()).toBe(true);
+      await page.close();
+    });
+
+    it('is not shown to a customer of less than a week', async () => {
+      const { key } = await freeCustomer(10);
+      const page = await browser.newPage();
+      await signIn(page, key);
+      await page.locator('#usage').waitFor({ state: 'visible' });
+      expect(await page.locator('#survey').isHidden()).toBe(true);
+      await page.close();
+    });
   });
 
   it('can be used by keyboard alone', async () => {

@@ -23,6 +23,8 @@ import { billingConfig, type TierName } from '../../lambdas/core/config.ts';
 import { settledBefore, syncCustomerMonth } from '../../lambdas/core/sync.ts';
 import { priceIdsOfTier } from '../../lambdas/core/subscriptions.ts';
 import type { UsageReport } from '../../lambdas/core/usage-report.ts';
+import type { UsageResponse } from '../../lambdas/usage-api/usage-api.ts';
+import { DynamoFeedbackStore } from '../../lambdas/adapters/feedback-store.ts';
 import type { TableNames, TableRole } from '../../lambdas/adapters/env.ts';
 import { billingFixture, type BillingFixture } from '../harness/billing.ts';
 import { midMonthClock } from '../harness/clock.ts';
@@ -375,6 +377,28 @@ describe('deployed handler modules, each with its environment, against DynamoDB 
     });
   });
 
+  it('usage-api: GET /usage asks the NPS survey of a customer of 7 days or more until it answers or dismisses it', async () => {
+    const { customer: c } = await customer('free');
+    const { handler } = loadHandler<APIGatewayProxyEvent, APIGatewayProxyResult>('usage-api', environmentOf('usage-api'));
+    const survey = async () =>
+      (
+        JSON.parse(
+          (
+            await handler(
+              proxyEvent({ method: 'GET', path: '/usage', resource: '/usage', authorizer: { customerId: c.customerId, principalId: c.customerId } }),
+              lambdaContext('usage-api'),
+            )
+          ).body,
+        ) as UsageResponse
+      ).survey;
+
+    expect(await survey()).toEqual({ ask: false }); // a new customer has not used the API yet
+    await f.services.customers.updateCustomer(c.customerId, { createdAt: new Date(now - 8 * 86_400_000).toISOString() });
+    expect(await survey()).toEqual({ ask: true });
+    await new DynamoFeedbackStore(f.doc, f.tables.billing).record({ kind: 'dismissal', customerId: c.customerId, at: Date.now() }, 0);
+    expect(await survey()).toEqual({ ask: false });
+  });
+
   it("usage-api: GET /usage tells the month's reconciliation (metered, billed, when, corrections) once one has run, and says so before", async () => {
     const { customer: c } = await customer('pro');
     const month = hourOf(now).slice(0, 7);
@@ -443,6 +467,41 @@ describe('deployed handler modules, each with its environment, against DynamoDB 
       ],
     ]);
     expect(mocks.sns.commandCalls(sdk.sns.PublishCommand)).toHaveLength(1);
+  });
+
+  it('support-api: POST /feedback stores an NPS answer in the Billing table; another within 30 days is a 429 with when, bad input a 400, both changing nothing', async () => {
+    const { handler, mocks } = loadHandler<APIGatewayProxyEvent, APIGatewayProxyResult>('support-api', environmentOf('support-api'));
+    const post = async (body: string) => {
+      const response = await handler(
+        proxyEvent({ method: 'POST', path: '/feedback', resource: '/feedback', body, authorizer: { customerId: 'cust_nps', principalId: 'cust_nps' } }),
+        lambdaContext('support-api'),
+      );
+      return { status: response.statusCode, headers: response.headers, body: JSON.parse(response.body) as Record<string, unknown> };
+    };
+    const billingItems = async () => (await f.doc.send(new ScanCommand({ TableName: f.tables.billing, ConsistentRead: true }))).Items ?? [];
+
+    const before = await billingItems();
+    expect(await post(JSON.stringify({ score: 11 }))).toMatchObject({ status: 400, body: { error: 'bad_request' } });
+    expect(await post('x'.repeat(100_000))).toMatchObject({ status: 413, body: { error: 'bad_request' } });
+    expect(await billingItems()).toEqual(before);
+
+    const sentAt = Date.now();
+    const answered = await post(JSON.stringify({ score: 9, comment: 'Clear bills\u202e, fast support' }));
+    expect(answered).toMatchObject({ status: 201, body: { recorded: 'answer' } });
+    const askedAgainIn = Date.parse(String(answered.body.nextSurveyAt)) - sentAt;
+    expect(askedAgainIn).toBeGreaterThanOrEqual(30 * 86_400_000);
+    expect(askedAgainIn).toBeLessThan(30 * 86_400_000 + 60_000);
+    const stored = await billingItems();
+    expect(stored).toContainEqual(
+      expect.objectContaining({ pk: 'CUSTOMER#cust_nps', sk: 'FEEDBACK', kind: 'answer', score: 9, comment: 'Clear bills, fast support' }),
+    );
+    expect(stored).toContainEqual(expect.objectContaining({ pk: `FEEDBACK#${hourOf(now).slice(0, 7)}`, customerId: 'cust_nps', score: 9 }));
+
+    const again = await post(JSON.stringify({ dismissed: true }));
+    expect(again).toMatchObject({ status: 429, body: { error: 'too_soon', retryAt: answered.body.nextSurveyAt } });
+    expect(Number(again.headers?.['retry-after'])).toBeGreaterThan(29 * 86_400);
+    expect(await billingItems()).toEqual(stored);
+    expect(mocks.sns.calls()).toEqual([]); // feedback pages nobody
   });
 
   it('billing-api: POST /billing/upgrade starts a Checkout session in the local Stripe that returns to the dashboard', async () => {

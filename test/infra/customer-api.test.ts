@@ -1,5 +1,6 @@
-import type { Template } from 'aws-cdk-lib/assertions';
-import { logicalIdAt, statementsOfFunction, synthesizeStack } from './synth.ts';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { billingConfig } from '../../lambdas/core/config.ts';
+import { actionsOn, logicalIdAt, statementsOfFunction, synthesizeStack } from './synth.ts';
 
 let template: Template;
 beforeAll(() => {
@@ -27,5 +28,47 @@ describe('customer API: usage and dashboard', () => {
   it('lets the usage function read only what it reports', () => {
     const actions = statementsOfFunction(template, logicalIdAt(template, 'ApiBilling/CustomerApi/UsageFunction/Resource')).flatMap((s) => [s.Action].flat());
     expect(actions.filter((a) => a.startsWith('dynamodb:')).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Query']);
+  });
+
+  it('serves POST /feedback through the key authorizer with no usage-plan key, from the support function: authenticated, never metered', () => {
+    const method = methodAt('ApiBilling/MeteredApi/Api/Default/feedback/POST/Resource');
+    expect(method).toMatchObject({
+      HttpMethod: 'POST',
+      AuthorizationType: 'CUSTOM',
+      AuthorizerId: { Ref: logicalIdAt(template, 'ApiBilling/MeteredApi/Authorizer/Resource') },
+      ApiKeyRequired: false,
+    });
+    expect(JSON.stringify(method.Integration)).toContain(logicalIdAt(template, 'ApiBilling/CustomerApi/SupportFunction/Resource'));
+  });
+
+  it("throttles POST /feedback on the stage (it has no usage plan), keeping the stage's error logging and metrics for it", () => {
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      MethodSettings: Match.arrayWith([
+        {
+          ResourcePath: '/~1feedback',
+          HttpMethod: 'POST',
+          ThrottlingRateLimit: billingConfig.survey.throttle.rateLimit,
+          ThrottlingBurstLimit: billingConfig.survey.throttle.burstLimit,
+          LoggingLevel: 'ERROR',
+          MetricsEnabled: true,
+          DataTraceEnabled: false,
+        },
+      ]),
+    });
+    expect(billingConfig.survey.throttle).toEqual({ rateLimit: 10, burstLimit: 20 });
+  });
+
+  it('lets the support function read and put items in the Billing table only (tickets, survey answers), and the usage function read the latest answer', () => {
+    const billing = logicalIdAt(template, 'ApiBilling/Tables/Billing/Resource');
+    const support = statementsOfFunction(template, logicalIdAt(template, 'ApiBilling/CustomerApi/SupportFunction/Resource'));
+    expect(
+      support
+        .flatMap((st) => [st.Action].flat())
+        .filter((a) => a.startsWith('dynamodb:'))
+        .sort(),
+    ).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem']);
+    expect(actionsOn(support, billing)).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem']);
+    const usage = statementsOfFunction(template, logicalIdAt(template, 'ApiBilling/CustomerApi/UsageFunction/Resource'));
+    expect(actionsOn(usage, billing)).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
   });
 });

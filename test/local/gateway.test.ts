@@ -218,6 +218,7 @@ describe('which routes write usage events, through the local gateway', () => {
     apiProxy: { path: '/api/anything', status: 200 },
     usage: { path: '/usage', status: 200 },
     supportTickets: { path: '/support/tickets', init: { method: 'POST', body: JSON.stringify({ message: 'route check' }) }, status: 201 },
+    feedback: { path: '/feedback', init: { method: 'POST', body: JSON.stringify({ score: 9 }) }, status: 201 },
     billingUpgrade: { path: '/billing/upgrade', init: { method: 'POST', body: JSON.stringify({ tier: 'enterprise' }) }, status: 200 },
     dashboard: { path: '/dashboard', status: 200 },
     dashboardAsset: { path: '/dashboard/app.js', status: 200 },

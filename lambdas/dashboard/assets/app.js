@@ -97,6 +97,7 @@ function render(report) {
       ]),
     ),
   );
+  renderSurvey(report.survey);
 }
 
 /** A table row; a cell is text or the nodes to put in it. */
@@ -263,7 +264,59 @@ function drawDaily(daily) {
   $('#daily-table tbody').replaceChildren(...daily.map((d) => row([d.day, d.calls.toLocaleString('en-US')])));
 }
 
+/** The NPS survey: shown when the usage API says to ask (`survey.ask`); an answer or "Not now" hides it for the survey interval. */
+function renderSurvey(/** @type {{ ask: boolean } | undefined} */ survey) {
+  $('#survey').hidden = !survey?.ask;
+  $('#survey-done').hidden = true;
+  $('#survey-error').textContent = '';
+}
+
+function setUpSurvey() {
+  const form = /** @type {HTMLFormElement} */ ($('#survey-form'));
+  const done = (/** @type {string} */ message) => {
+    $('#survey').hidden = true;
+    $('#survey-done').hidden = false;
+    $('#survey-done').textContent = message;
+    $('#survey-done').focus();
+  };
+  const post = async (/** @type {object} */ body) => {
+    for (const button of form.querySelectorAll('button')) button.disabled = true;
+    try {
+      const response = await api('feedback', { method: 'POST', body: JSON.stringify(body) });
+      const answer = await response.json().catch(() => ({}));
+      // 429: already answered or dismissed (another tab, say) within the interval; nothing more to ask.
+      if (response.ok || response.status === 429) return { ok: true, answer };
+      return { ok: false, message: answer.message ?? 'Could not send; please try again.' };
+    } catch {
+      return { ok: false, message: 'Could not send; please try again.' };
+    } finally {
+      for (const button of form.querySelectorAll('button')) button.disabled = false;
+    }
+  };
+  form.addEventListener('change', () => {
+    $('#survey-error').textContent = '';
+  });
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const checked = /** @type {HTMLInputElement | null} */ (form.querySelector('input[name="score"]:checked'));
+    if (!checked) {
+      $('#survey-error').textContent = 'Choose a score from 0 to 10, or choose "Not now".';
+      return;
+    }
+    const comment = /** @type {HTMLTextAreaElement} */ ($('#survey-comment')).value.trim();
+    const sent = await post({ score: Number(checked.value), ...(comment && { comment }) });
+    if (sent.ok) done('Thank you for your answer.');
+    else $('#survey-error').textContent = sent.message;
+  });
+  $('#survey-dismiss').addEventListener('click', async () => {
+    const sent = await post({ dismissed: true });
+    if (sent.ok) done('We will not ask again for a while.');
+    else $('#survey-error').textContent = sent.message;
+  });
+}
+
 document.addEventListener('DOMContentLoaded', () => {
+  setUpSurvey();
   const params = new URLSearchParams(location.search);
   if (params.get('upgraded')) {
     $('#upgraded').hidden = false;
