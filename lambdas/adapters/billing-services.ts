@@ -30,6 +30,7 @@ import { utcMonth } from '#core/time.ts';
 import { experimentReport, type ExperimentReport, type ExperimentState } from '#core/experiment.ts';
 import { dynamoExperimentData } from './experiment-data.ts';
 import { DynamoTicketStore } from './tickets-store.ts';
+import { DynamoFeedbackStore } from './feedback-store.ts';
 import { DynamoReconciliationRecords } from './reconciliation-records.ts';
 import { DynamoRecountSources } from './recount-sources.ts';
 import { DynamoBillingStateStore } from './billing-state.ts';
@@ -171,7 +172,7 @@ export function billingServices(options: {
         tables: options.tables,
         customers: () => customers.listCustomers(),
         tickets: () => new DynamoTicketStore(options.doc, options.tables.billing).list(),
-        feedback: async () => [],
+        feedback: (fromMs, toMs) => new DynamoFeedbackStore(options.doc, options.tables.billing).answers(fromMs, toMs),
         billingErrorRate: (fromMonth) => services.errorRateSince(fromMonth),
       });
       return experimentReport(data, await state.getExperiment(), { now: now(), from: report.from, config });

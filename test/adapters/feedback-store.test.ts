@@ -2,6 +2,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { billingConfig } from '../../lambdas/core/config.ts';
 import { submitFeedback, type FeedbackEntry } from '../../lambdas/core/feedback.ts';
 import { DynamoFeedbackStore } from '../../lambdas/adapters/feedback-store.ts';
+import { billingFixture, type BillingFixture } from '../harness/billing.ts';
 import { freshTables, type TestTables } from '../harness/dynamodb.ts';
 
 const DAY = 86_400_000;
@@ -91,5 +92,24 @@ describe('NPS feedback in the Billing table (DynamoDB Local)', () => {
     // Half-open: `from` is in, `to` is out.
     expect((await store.answers(T0, T0 + 2 * 60_000)).map((a) => a.customerId)).toEqual(['b']);
     expect(await store.answers(T0 + DAY, T0)).toEqual([]);
+  });
+});
+
+describe('the experiment report reads the stored answers (billing services, DynamoDB Local)', () => {
+  let f: BillingFixture;
+  beforeEach(async () => {
+    f = await billingFixture(T0 + DAY);
+  });
+  afterEach(async () => f.stop());
+
+  it('counts every answer of the window in the NPS, and no dismissal', async () => {
+    const store = new DynamoFeedbackStore(f.doc, f.tables.billing);
+    const scores = [10, 9, 9, 7, 3];
+    for (const [i, score] of scores.entries()) await store.record(answer(`c${i}`, score, T0 - i * DAY), 0);
+    await store.record({ kind: 'dismissal', customerId: 'quiet', at: T0 }, 0);
+    await store.record(answer('before', 0, T0 - 40 * DAY), 0); // outside the window
+    const report = await f.services.experimentReport({ from: T0 - 30 * DAY });
+    // 3 promoters, 1 passive, 1 detractor of 5: NPS (3 - 1) / 5 = 40.
+    expect(report.nps).toMatchObject({ n: 5, estimate: 40 });
   });
 });
