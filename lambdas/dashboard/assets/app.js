@@ -284,8 +284,9 @@ function setUpSurvey() {
     try {
       const response = await api('feedback', { method: 'POST', body: JSON.stringify(body) });
       const answer = await response.json().catch(() => ({}));
-      // 429: already answered or dismissed (another tab, say) within the interval; nothing more to ask.
-      if (response.ok || response.status === 429) return { ok: true, answer };
+      // too_soon: already answered or dismissed (another tab, say) within the interval; nothing more to ask.
+      // A 429 that is the gateway's throttle (rate_limited) is not an answer: the customer may send again.
+      if (response.ok || answer.error === 'too_soon') return { ok: true, answer };
       return { ok: false, message: answer.message ?? 'Could not send; please try again.' };
     } catch {
       return { ok: false, message: 'Could not send; please try again.' };
