@@ -9,6 +9,7 @@ import { Monitoring } from './monitoring.ts';
 import { CustomerApi } from './customer-api.ts';
 import { StripeBilling } from './stripe-billing.ts';
 import { Reconciliation } from './reconciliation.ts';
+import { ExperimentMonitoring } from './experiment-monitoring.ts';
 import { MeteredApi } from './metered-api.ts';
 import { BillingTables } from './tables.ts';
 
@@ -25,7 +26,7 @@ export interface ApiBillingStackProps extends StackProps {
   readonly alertEmails?: readonly string[];
 }
 
-/** The whole product: tables, metered gateway, aggregation, billing sync, alerts, dashboard. */
+/** The whole product: tables, metered gateway, aggregation, billing sync, reconciliation, the experiment's daily metrics, alerts, dashboard. */
 export class ApiBillingStack extends Stack {
   readonly tables: BillingTables;
   readonly meteredApi: MeteredApi;
@@ -33,6 +34,7 @@ export class ApiBillingStack extends Stack {
   readonly customerApi: CustomerApi;
   readonly stripeBilling: StripeBilling;
   readonly reconciliation: Reconciliation;
+  readonly experimentMonitoring: ExperimentMonitoring;
   readonly alerts: Alerts;
   readonly monitoring: Monitoring;
 
@@ -56,6 +58,7 @@ export class ApiBillingStack extends Stack {
       stripeSecret: this.stripeBilling.stripeSecret,
       alerts: this.alerts,
     });
+    this.experimentMonitoring = new ExperimentMonitoring(this, 'ExperimentMonitoring', { tables: this.tables, alerts: this.alerts });
     // The aggregation alarms (dead letters, stream lag) reach the operators too.
     for (const alarm of [this.aggregation.deadLetterAlarm, this.aggregation.iteratorAgeAlarm])
       alarm.addAlarmAction(new cloudwatchActions.SnsAction(this.alerts.topic));
@@ -64,6 +67,7 @@ export class ApiBillingStack extends Stack {
       aggregation: this.aggregation,
       stripeBilling: this.stripeBilling,
       reconciliation: this.reconciliation,
+      experiment: this.experimentMonitoring,
       alerts: this.alerts,
     });
     new CfnOutput(this, 'AlertTopicArn', {

@@ -7,12 +7,15 @@ import type { Alerts } from './alerts.ts';
 import type { MeteredApi } from './metered-api.ts';
 import type { StripeBilling } from './stripe-billing.ts';
 import type { Reconciliation } from './reconciliation.ts';
+import type { ExperimentMonitoring } from './experiment-monitoring.ts';
 
 export interface MonitoringProps {
   readonly meteredApi: MeteredApi;
   readonly aggregation: Aggregation;
   readonly stripeBilling: StripeBilling;
   readonly reconciliation: Reconciliation;
+  /** The experiment's daily metrics: their widgets and the run's alarm. */
+  readonly experiment: ExperimentMonitoring;
   readonly alerts: Alerts;
 }
 
@@ -24,7 +27,7 @@ export class Monitoring extends Construct {
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
-    const { meteredApi, aggregation, stripeBilling, reconciliation } = props;
+    const { meteredApi, aggregation, stripeBilling, reconciliation, experiment } = props;
     const api = meteredApi.api;
     const authorizer = meteredApi.authorizerFunction;
     const fiveMinutes = { period: Duration.minutes(5) };
@@ -95,6 +98,7 @@ export class Monitoring extends Construct {
             ],
           }),
         ],
+        ...experiment.widgets(),
         [
           new cloudwatch.AlarmStatusWidget({
             title: 'Alarms',
@@ -107,6 +111,7 @@ export class Monitoring extends Construct {
               stripeBilling.syncProblemsAlarm,
               reconciliation.errorsAlarm,
               reconciliation.discrepancyAlarm,
+              experiment.errorsAlarm,
             ],
             width: 24,
           }),

@@ -16,7 +16,6 @@ import type { Customer } from '#core/model.ts';
 import { stripeSetup, type StripeSetup } from '#core/subscriptions.ts';
 import type { SyncDeps } from '#core/sync.ts';
 import {
-  errorRate,
   monthsToReconcile,
   reconcileAll,
   type ErrorRate,
@@ -26,11 +25,8 @@ import {
   type ReconciliationRecord,
   type ReconciliationRun,
 } from '#core/reconciliation.ts';
-import { utcMonth } from '#core/time.ts';
-import { experimentReport, type ExperimentReport, type ExperimentState } from '#core/experiment.ts';
-import { dynamoExperimentData } from './experiment-data.ts';
-import { DynamoTicketStore } from './tickets-store.ts';
-import { DynamoFeedbackStore } from './feedback-store.ts';
+import type { ExperimentReport, ExperimentState } from '#core/experiment.ts';
+import { experimentReporting } from './experiment-reporting.ts';
 import { DynamoReconciliationRecords } from './reconciliation-records.ts';
 import { DynamoRecountSources } from './recount-sources.ts';
 import { DynamoBillingStateStore } from './billing-state.ts';
@@ -94,6 +90,7 @@ export function billingServices(options: {
   const reconciliationRecords = new DynamoReconciliationRecords(options.doc, options.tables.billing);
   const usageEvents = options.tables.usageEvents;
   const rawEvents = usageEvents && new DynamoRecountSources(options.doc, { usageEvents, counters: options.tables.counters });
+  const reporting = experimentReporting({ doc: options.doc, tables: options.tables, config, now });
   const services: BillingServices = {
     customers,
     retirements,
@@ -153,30 +150,9 @@ export function billingServices(options: {
       const paused = options.paused ?? (await state.getPause())?.paused ?? false;
       return reconcileAll(all, months ?? monthsToReconcile(now()), deps, { ...options, paused });
     },
-    async errorRateSince(fromMonth) {
-      const first = fromMonth ?? (await customers.listCustomers()).map((c) => c.createdAt.slice(0, 7)).sort()[0] ?? utcMonth(now());
-      const months: string[] = [];
-      for (let [y, m] = first.split('-').map(Number) as [number, number]; ; m++) {
-        const month = utcMonth(Date.UTC(y, m - 1, 1));
-        if (month > utcMonth(now())) break;
-        months.push(month);
-        if (months.length > 120) break;
-      }
-      const records = (await Promise.all(months.map((month) => reconciliationRecords.forMonth(month)))).flat();
-      return { ...errorRate(records), fromMonth: first };
-    },
-    experiment: () => state.getExperiment(),
-    async experimentReport(report = {}) {
-      const data = dynamoExperimentData({
-        doc: options.doc,
-        tables: options.tables,
-        customers: () => customers.listCustomers(),
-        tickets: () => new DynamoTicketStore(options.doc, options.tables.billing).list(),
-        feedback: (fromMs, toMs) => new DynamoFeedbackStore(options.doc, options.tables.billing).answers(fromMs, toMs),
-        billingErrorRate: (fromMonth) => services.errorRateSince(fromMonth),
-      });
-      return experimentReport(data, await state.getExperiment(), { now: now(), from: report.from, config });
-    },
+    errorRateSince: (fromMonth) => reporting.errorRateSince(fromMonth),
+    experiment: () => reporting.experiment(),
+    experimentReport: (report) => reporting.experimentReport(report),
     async recheckReconciliations(alerts) {
       const due = await reconciliationRecords.dueRechecks(now());
       if (due.length === 0) return [];

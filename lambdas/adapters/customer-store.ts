@@ -46,15 +46,8 @@ export class DynamoCustomerStore implements KeyDirectory, CustomerRegistry {
     return result.Items?.[0] as Customer | undefined;
   }
 
-  async listCustomers(): Promise<Customer[]> {
-    const customers: Customer[] = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.doc.send(new ScanCommand({ TableName: this.tables.customers, ExclusiveStartKey }));
-      customers.push(...((page.Items ?? []) as Customer[]));
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-    return customers.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  listCustomers(): Promise<Customer[]> {
+    return scanCustomers(this.doc, this.tables.customers);
   }
 
   async updateCustomer(customerId: string, fields: Partial<Omit<Customer, 'customerId'>>): Promise<boolean> {
@@ -113,4 +106,16 @@ export class DynamoCustomerStore implements KeyDirectory, CustomerRegistry {
       ),
     );
   }
+}
+
+/** Every customer, oldest first (a Scan of the Customers table): for readers that need no API keys (the experiment's daily run). */
+export async function scanCustomers(doc: DynamoDBDocumentClient, customersTable: string): Promise<Customer[]> {
+  const customers: Customer[] = [];
+  let ExclusiveStartKey: Record<string, unknown> | undefined;
+  do {
+    const page = await doc.send(new ScanCommand({ TableName: customersTable, ExclusiveStartKey }));
+    customers.push(...((page.Items ?? []) as Customer[]));
+    ExclusiveStartKey = page.LastEvaluatedKey;
+  } while (ExclusiveStartKey);
+  return customers.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
 }

@@ -15,7 +15,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, CloudWatchLogsEvent, Context, ScheduledEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createCustomer } from '../../lambdas/core/customers.ts';
@@ -25,6 +25,9 @@ import { priceIdsOfTier } from '../../lambdas/core/subscriptions.ts';
 import type { UsageReport } from '../../lambdas/core/usage-report.ts';
 import type { UsageResponse } from '../../lambdas/usage-api/usage-api.ts';
 import { DynamoFeedbackStore } from '../../lambdas/adapters/feedback-store.ts';
+import { type ExperimentReport, startBeta } from '../../lambdas/core/experiment.ts';
+import { EXPERIMENT_METRICS_NAMESPACE } from '../../lambdas/core/experiment-monitoring.ts';
+import { EXPERIMENT_SNAPSHOT_PK } from '../../lambdas/adapters/experiment-snapshots.ts';
 import type { TableNames, TableRole } from '../../lambdas/adapters/env.ts';
 import { billingFixture, type BillingFixture } from '../harness/billing.ts';
 import { midMonthClock } from '../harness/clock.ts';
@@ -48,6 +51,7 @@ const FUNCTIONS = {
   'stripe-webhook': 'ApiBilling/StripeBilling/WebhookFunction/Resource',
   'billing-api': 'ApiBilling/StripeBilling/UpgradeFunction/Resource',
   reconciliation: 'ApiBilling/Reconciliation/ReconcileFunction/Resource',
+  'experiment-metrics': 'ApiBilling/ExperimentMonitoring/MetricsFunction/Resource',
 } as const;
 type HandlerName = keyof typeof FUNCTIONS;
 
@@ -605,6 +609,113 @@ describe('deployed handler modules, each with its environment, against DynamoDB 
         TopicArn: TOPIC_ARN,
         Subject: `[api-billing] PAGE: billing discrepancy for ${c.customerId} in ${month}`,
         MessageAttributes: { severity: { DataType: 'String', StringValue: 'page' } },
+      }),
+    ]);
+  });
+
+  it('experiment-metrics: the daily event stores the snapshot, publishes the metrics as EMF, pages on a tripped failure criterion and sends the summary', async () => {
+    const { customer: c } = await customer('pro');
+    const month = new Date(now).toISOString().slice(0, 7);
+    const yesterday = hourOf(now - 24 * 3_600_000);
+    // Yesterday: 120 calls, 118 answered 2xx and 2 with a 5xx (the outcome counts); two hours ago, 1,200 more.
+    await serveCalls(f.doc, f.tables, c.customerId, yesterday, 120);
+    await f.doc.send(
+      new UpdateCommand({
+        TableName: f.tables.counters,
+        Key: { pk: `CUSTOMER#${c.customerId}`, sk: `OUTCOME#${yesterday}` },
+        UpdateExpression: 'ADD s2xx :ok, s5xx :err',
+        ExpressionAttributeValues: { ':ok': 118, ':err': 2 },
+      }),
+    );
+    await serveCalls(f.doc, f.tables, c.customerId, hourOf(now - 2 * 3_600_000), 1_200);
+    // Stripe loses the month's meter event; the daily reconciliation finds it (a 100% billing error before its correction).
+    // The beta started two days ago with this customer in its cohort.
+    const beta = startBeta(undefined, [c.customerId], now - 2 * 24 * 3_600_000);
+    expect(beta.ok && (await f.services.state.putExperiment(beta.state, 'planned'))).toBe(true);
+    const { sync } = await f.services.ready();
+    expect(await syncCustomerMonth(c, month, sync)).toMatchObject({ kind: 'pushed', value: 1_320 });
+    f.stripe.loseMeterEvent(`${c.customerId}:${month}:1`);
+    jest.setSystemTime(Date.now() + 20 * 60_000); // past the summaries' consistency lag
+    f.clock.now = Date.now();
+    expect((await f.services.reconcile({ alerts: f.alertSink, trigger: 'daily' })).rate).toMatchObject({ discrepancies: 1, rate: { calls: 1 } });
+
+    const { handler, mocks, sdk } = loadHandler<ScheduledEvent, { day: string; verdict: string; paged: string[]; metrics: number }>(
+      'experiment-metrics',
+      environmentOf('experiment-metrics'),
+      (s, m) => void m.sns.on(s.sns.PublishCommand).resolves({ MessageId: 'msg-1' }),
+    );
+    const stdout = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const event: ScheduledEvent = {
+      version: '0',
+      id: 'c0ffee00-0000-0000-0000-000000000003',
+      'detail-type': 'Scheduled Event',
+      source: 'aws.events',
+      account: '123456789012',
+      time: new Date(now).toISOString(),
+      region: 'us-east-1',
+      resources: ['arn:aws:events:us-east-1:123456789012:rule/ApiBilling-ExperimentMonitoringDailySchedule'],
+      detail: {},
+    };
+    let result: Awaited<ReturnType<typeof handler>>;
+    let written: string[];
+    try {
+      result = await handler(event, lambdaContext('experiment-metrics'));
+    } finally {
+      written = stdout.mock.calls.map(([chunk]) => String(chunk));
+      stdout.mockRestore();
+    }
+    const day = new Date(Date.now()).toISOString().slice(0, 10);
+    expect(result).toMatchObject({ day, verdict: 'failure', paged: ['billingErrorRateCeiling'] });
+
+    // The day's snapshot, in the Billing table.
+    const snapshot = (await f.doc.send(new GetCommand({ TableName: f.tables.billing, Key: { pk: EXPERIMENT_SNAPSHOT_PK, sk: day }, ConsistentRead: true })))
+      .Item as { report: ExperimentReport } | undefined;
+    expect(snapshot?.report.verdict.overall).toBe('failure');
+    expect(snapshot?.report.callsPerDay.days.find((d) => d.day === yesterday.slice(0, 10))).toEqual({
+      day: yesterday.slice(0, 10),
+      served: 120,
+      billable: 120,
+      refused: 0,
+      errors: 2,
+    });
+
+    // The metrics, as one EMF line on stdout under the experiment's namespace and the service dimension.
+    const emf = written.filter((line) => line.includes('"_aws"'));
+    expect(emf).toHaveLength(1);
+    const metrics = JSON.parse(emf[0]!) as Record<string, unknown> & {
+      _aws: { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][]; Metrics: Array<{ Name: string; Unit: string }> }> };
+    };
+    expect(metrics._aws.CloudWatchMetrics).toEqual([expect.objectContaining({ Namespace: EXPERIMENT_METRICS_NAMESPACE, Dimensions: [['service']] })]);
+    expect(metrics._aws.CloudWatchMetrics[0]!.Metrics).toEqual(
+      expect.arrayContaining([
+        { Name: 'CallsBillable', Unit: 'Count' },
+        { Name: 'BillingErrorRate', Unit: 'Percent' },
+      ]),
+    );
+    expect(metrics).toMatchObject({
+      service: 'api-billing',
+      CallsBillable: 120,
+      CallsServerErrors: 2,
+      BillingErrorRate: 100,
+      FailureCriteriaMet: 1,
+      ActiveUsers: 1,
+    });
+    expect(metrics._aws.CloudWatchMetrics[0]!.Metrics).toHaveLength(result.metrics);
+
+    // The page at once, then the daily summary, on the stack's topic.
+    const published = mocks.sns.commandCalls(sdk.sns.PublishCommand).map((call) => call.args[0].input);
+    expect(published).toEqual([
+      expect.objectContaining({
+        TopicArn: TOPIC_ARN,
+        Subject: '[api-billing] PAGE: experiment failure criterion met: Billing error rate > 5%',
+        Message: expect.stringContaining('- Billing error rate > 5%: 100.00%'),
+        MessageAttributes: { severity: { DataType: 'String', StringValue: 'page' } },
+      }),
+      expect.objectContaining({
+        TopicArn: TOPIC_ARN,
+        Subject: `[api-billing] Experiment api-billing-001 on ${day}: failure`,
+        Message: expect.stringContaining('Billing error rate: 100.00% of calls'),
+        MessageAttributes: { severity: { DataType: 'String', StringValue: 'notify' } },
       }),
     ]);
   });
