@@ -5,6 +5,7 @@ import { registerCountingCommands, registerUsageCommand } from './commands/count
 import { registerDlqCommand } from './commands/dlq.ts';
 import { registerReconcileCommand } from './commands/reconcile.ts';
 import { registerExperimentCommands } from './commands/experiment.ts';
+import { registerReportCommand } from './commands/report.ts';
 import { registerCustomerCommands } from './commands/customers.ts';
 import { registerTicketCommands } from './commands/tickets.ts';
 import { registerGuardrailCommands } from './commands/guardrails.ts';
@@ -25,6 +26,7 @@ export function buildProgram(connectTo?: () => Promise<CliContext>): Command {
   registerUsageCommand(program, connect);
   registerReconcileCommand(program, connect);
   registerExperimentCommands(program, connect);
+  registerReportCommand(program, connect);
   registerDlqCommand(program, connect);
   registerTicketCommands(program, connect);
   registerGuardrailCommands(program, connect);

@@ -388,10 +388,16 @@ interface Bar {
 function barChart(
   text: ChartText,
   bars: readonly Bar[],
-  options: { tick: (v: number) => string; whole: boolean; groups?: ReadonlyArray<{ from: number; to: number; label: string; detail: string; colour: string }> },
+  options: {
+    tick: (v: number) => string;
+    whole: boolean;
+    /** The axis reaches at least this far, so an empty chart still reads (a dollar, not a cent). @default 0 */
+    minTop?: number;
+    groups?: ReadonlyArray<{ from: number; to: number; label: string; detail: string; colour: string }>;
+  },
 ): string {
   const height = options.groups ? H + 44 : H;
-  const y = scale(Math.max(0, ...bars.map((b) => b.value)), options.whole);
+  const y = scale(Math.max(options.minTop ?? 0, ...bars.map((b) => b.value)), options.whole);
   const band = PLOT_W / Math.max(1, bars.length);
   const xAt = (i: number) => M.left + band * (i + 0.5);
   const yAt = (v: number) => M.top + PLOT_H - (v / y.top) * PLOT_H;
@@ -515,7 +521,7 @@ export function reportHtml(report: ExperimentReport, options: { generatedAt?: st
         yTitle: 'Paid (USD)',
       },
       r.revenue.perDay.map((d) => ({ label: d.day.slice(5), value: d.paidCents, colour: COLOURS.blue, tip: `${d.day}: ${usd(d.paidCents)} paid` })),
-      { tick: (v) => usd(v).replace(/\.00$/, ''), whole: true },
+      { tick: (v) => usd(v).replace(/\.00$/, ''), whole: true, minTop: 100 },
     ) +
       dataTable(
         'Revenue per day (figures of the chart above)',
