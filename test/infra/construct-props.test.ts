@@ -32,7 +32,7 @@ describe('construct props', () => {
     });
 
     it('creates no sample backend', () => {
-      template.resourceCountIs('AWS::Lambda::Function', 10);
+      template.resourceCountIs('AWS::Lambda::Function', 11);
       expect(JSON.stringify(template.toJSON())).not.toContain('SampleBackend');
     });
   });

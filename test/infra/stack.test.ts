@@ -33,8 +33,8 @@ describe('the stack', () => {
   });
 
   describe('Lambda defaults', () => {
-    it('has the eleven product functions', () => {
-      template.resourceCountIs('AWS::Lambda::Function', 11);
+    it('has the twelve product functions', () => {
+      template.resourceCountIs('AWS::Lambda::Function', 12);
     });
 
     it.each([
@@ -49,6 +49,7 @@ describe('the stack', () => {
       'WebhookFunction',
       'UpgradeFunction',
       'ReconcileFunction',
+      'MetricsFunction',
     ])('%s: Node.js 22 on arm64, traced, Powertools environment', (name) => {
       const [, fn] = functions().find(([id]) => id.includes(name))!;
 
