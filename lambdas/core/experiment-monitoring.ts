@@ -93,7 +93,7 @@ export function dailySummary(report: ExperimentReport, day: string): Alert {
   const figures = [
     `Revenue: ${usd(r.revenue.paidCents)} paid in the window; this month so far ${usd(r.revenue.monthEstimateCents)} billed, ${usd(r.revenue.shadowEstimateCents)} shadow billed`,
     yesterday
-      ? `Calls on ${yesterday.day}: ${count(yesterday.served)} served, ${count(yesterday.billable)} billable, ${count(yesterday.refused)} refused (4xx), ${count(yesterday.errors)} errors (5xx); ${count(r.callsPerDay.average, 1)} billable a day on average`
+      ? `Calls on ${yesterday.day}: ${count(yesterday.served)} served, ${count(yesterday.billable)} billable, ${count(yesterday.refused)} refused at the gateway (429), ${count(yesterday.errors)} errors (5xx); ${count(r.callsPerDay.average, 1)} billable a day on average`
       : `Calls: ${count(r.callsPerDay.average, 1)} billable a day on average (no whole day yet)`,
     `Upgrade rate: ${r.upgradeRate.interval ? `${percent(r.upgradeRate.interval.estimate)} (${r.upgradeRate.upgraded} of ${r.upgradeRate.startedOnFree})` : 'no customer started on Free'}`,
     `API error rate: ${r.errorRate.rate === null ? 'no call served' : `${percent(r.errorRate.rate, 2)} of ${count(r.errorRate.served)} served`}; ${count(r.errorRate.refused)} refused`,

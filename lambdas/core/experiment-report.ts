@@ -147,7 +147,7 @@ export function reportMarkdown(report: ExperimentReport): string {
     'API error rate',
     err.rate === null
       ? 'No call was served in the window.'
-      : `${percent(err.rate, 2)}: ${count(err.serverErrors)} 5xx answers of ${count(err.served)} calls served; ${count(err.refused)} refused (4xx), shown apart.`,
+      : `${percent(err.rate, 2)}: ${count(err.serverErrors)} 5xx answers of ${count(err.served)} calls served; ${count(err.refused)} refused at the gateway (429), shown apart.`,
   );
   const nps = r.nps;
   section(
@@ -490,7 +490,7 @@ export function reportHtml(report: ExperimentReport, options: { generatedAt?: st
       {
         id: 'calls',
         title: 'API calls per day',
-        description: `Line chart of calls per UTC day from ${days[0] ?? '–'} to ${days.at(-1) ?? '–'}: served, billable, refused (4xx) and errors (5xx). The figures are in the table below.`,
+        description: `Line chart of calls per UTC day from ${days[0] ?? '–'} to ${days.at(-1) ?? '–'}: served, billable, refused at the gateway (429) and errors (5xx). The figures are in the table below.`,
         xTitle: 'Day (UTC)',
         yTitle: 'Calls',
       },
@@ -498,13 +498,13 @@ export function reportHtml(report: ExperimentReport, options: { generatedAt?: st
       [
         { name: 'Served', colour: COLOURS.blue, dash: '0', values: r.callsPerDay.days.map((d) => d.served) },
         { name: 'Billable', colour: COLOURS.green, dash: '8 4', values: r.callsPerDay.days.map((d) => d.billable) },
-        { name: 'Refused (4xx)', colour: COLOURS.orange, dash: '2 3', values: r.callsPerDay.days.map((d) => d.refused) },
+        { name: 'Refused at the gateway (429)', colour: COLOURS.orange, dash: '2 3', values: r.callsPerDay.days.map((d) => d.refused) },
         { name: 'Errors (5xx)', colour: COLOURS.vermillion, dash: '10 3 2 3', values: r.callsPerDay.days.map((d) => d.errors) },
       ],
     ) +
       dataTable(
         'Calls per day (figures of the chart above)',
-        ['Day (UTC)', 'Served', 'Billable', 'Refused (4xx)', 'Errors (5xx)'],
+        ['Day (UTC)', 'Served', 'Billable', 'Refused at the gateway (429)', 'Errors (5xx)'],
         r.callsPerDay.days.map((d) => [d.day, count(d.served), count(d.billable), count(d.refused), count(d.errors)]),
       ),
   );
@@ -650,7 +650,7 @@ export function reportHtml(report: ExperimentReport, options: { generatedAt?: st
   const cards = `<div class="figures">${[
     card('Revenue this month (billed in Stripe)', usd(r.revenue.monthEstimateCents), `shadow billed ${usd(r.revenue.shadowEstimateCents)}`),
     card('Paid in the window', usd(r.revenue.paidCents)),
-    card('API error rate (5xx of served)', err.rate === null ? '–' : percent(err.rate, 2), `${count(err.refused)} refused (4xx) apart`),
+    card('API error rate (5xx of served)', err.rate === null ? '–' : percent(err.rate, 2), `${count(err.refused)} refused at the gateway (429) apart`),
     card(
       'Billing error rate',
       b ? percent(Math.max(b.calls, b.cents), 2) : '–',

@@ -58,7 +58,9 @@ export interface NpsResult extends Interval {
  * Net Promoter Score (% promoters 9–10 minus % detractors 0–6, from −100 to 100) with its 95% interval
  * from the standard variance formula: Var = (p_P + p_D − (p_P − p_D)²) / n.
  */
-export function npsInterval(scores: readonly number[], z = Z95): NpsResult | null {
+export function npsInterval(answers: readonly number[], z = Z95): NpsResult | null {
+  // Only answers the survey can give count: an integer from 0 to 10.
+  const scores = answers.filter((s) => Number.isInteger(s) && s >= 0 && s <= 10);
   const n = scores.length;
   if (n === 0) return null;
   const distribution = Array.from({ length: 11 }, (_, s) => scores.filter((x) => x === s).length);
@@ -222,7 +224,7 @@ export interface ExperimentReport {
 
 const paid = (tier: TierName) => tier !== 'free';
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-const usd = (cents: number) => `$${(cents / 100).toFixed(2)}`;
+const usd = (cents: number) => `$${(cents / 100).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
 
 function median(values: readonly number[]): number | null {
   if (values.length === 0) return null;
@@ -274,12 +276,15 @@ export async function experimentReport(
   // Calls per day: every day of the window, served = answered 2xx/4xx/5xx after an Allow (outcome counts).
   const byDay = new Map<string, { served: number; billable: number; refused: number; errors: number }>();
   for (let t = fromDay; t < to; t += DAY_MS) byDay.set(new Date(t).toISOString().slice(0, 10), { served: 0, billable: 0, refused: 0, errors: 0 });
+  // The outcome counts are every answer after the authorizer's Allow; the billable count is what was not
+  // voided. So served (answered by the backend) = billable + 5xx, and the gateway's refusals (throttle,
+  // quota) are the 2xx/4xx answers that were voided. A backend's own 4xx is served and billed.
   for (const d of days) {
     const day = byDay.get(d.day);
     if (!day) continue;
     day.billable += d.billable;
-    day.served += d.s2xx + d.s4xx + d.s5xx;
-    day.refused += d.s4xx;
+    day.served += d.billable + d.s5xx;
+    day.refused += Math.max(0, d.s2xx + d.s4xx - d.billable);
     day.errors += d.s5xx;
   }
   const dayRows = [...byDay].map(([day, v]) => ({ day, ...v }));
@@ -304,7 +309,7 @@ export async function experimentReport(
 
   // Upgrades: customers who started on Free in the window and are on a paid tier (or moved to one) since.
   const startedOnFree = customers.filter((c) => (c.initialTier ?? c.tier) === 'free' && Date.parse(c.createdAt) >= from && Date.parse(c.createdAt) < to);
-  const upgraded = startedOnFree.filter((c) => paid(c.tier) || (c.upgradedAt !== undefined && c.upgradedAt < to));
+  const upgraded = startedOnFree.filter((c) => (c.upgradedAt !== undefined ? c.upgradedAt < to : paid(c.tier)));
   // Churn: customers paying at the window's start who cancelled or went back to Free since.
   const paidAtStart = customers.filter(
     (c) => Date.parse(c.createdAt) < from && (c.paidSince !== undefined ? c.paidSince < from : paid(c.initialTier ?? c.tier)),
@@ -322,7 +327,7 @@ export async function experimentReport(
   const upgradeInterval = wilsonInterval(upgraded.length, startedOnFree.length);
   const churnInterval = wilsonInterval(churned.length, paidAtStart.length);
   const enough = active >= EXPERIMENT_PLAN.sampleSize.minimum;
-  const elapsedFull = windowDays >= EXPERIMENT_PLAN.durationDays;
+  const elapsedFull = to - from >= EXPERIMENT_PLAN.durationDays * DAY_MS;
   const billingErrorRate =
     billingErrors.customerMonths > 0
       ? {
@@ -439,12 +444,16 @@ export async function experimentReport(
   ];
   const tripped = criteria.filter((c) => c.kind === 'failure' && c.verdict === 'met');
   const unmet = criteria.filter((c) => c.kind === 'success' && c.verdict !== 'met');
-  const overall = tripped.length ? 'failure' : unmet.length === 0 ? 'success' : 'inconclusive';
-  const reason = tripped.length
-    ? `failure criteria met: ${tripped.map((c) => c.description).join('; ')}`
-    : unmet.length === 0
-      ? 'every success criterion is met and no failure criterion'
-      : `not yet met: ${unmet.map((c) => `${c.description} (${c.verdict})`).join('; ')}`;
+  const started = experiment?.betaStartedAt !== undefined;
+  // Before the beta there is no experiment to judge: the figures are a baseline.
+  const overall = !started ? 'inconclusive' : tripped.length ? 'failure' : unmet.length === 0 ? 'success' : 'inconclusive';
+  const reason = !started
+    ? 'the experiment has not started (npm run cli -- experiment start): these figures are a baseline'
+    : tripped.length
+      ? `failure criteria met: ${tripped.map((c) => c.description).join('; ')}`
+      : unmet.length === 0
+        ? 'every success criterion is met and no failure criterion'
+        : `not yet met: ${unmet.map((c) => `${c.description} (${c.verdict})`).join('; ')}`;
 
   return {
     experiment: { id: EXPERIMENT_PLAN.id, hypothesis: EXPERIMENT_PLAN.hypothesis, phase: experiment?.phase ?? 'planned', cohort: experiment?.cohort ?? [] },

@@ -72,7 +72,7 @@ describe('the experiment report over 30 days of known ground truth (DynamoDB Loc
       });
     }
 
-    // Calls: the 120 first customers call every day of the window at 10:00: 40 billable, 2 refused, 1 server error.
+    // Calls: the 120 first customers call every day of the window at 10:00: 40 billable (2xx), 2 refused at the gateway (429, voided), 1 server error (voided).
     const active = customers.slice(0, 120);
     const items: Array<Record<string, unknown>> = [];
     for (const c of active) {
@@ -158,7 +158,7 @@ describe('the experiment report over 30 days of known ground truth (DynamoDB Loc
 
     expect(report.window).toEqual({ from: new Date(START).toISOString(), to: new Date(NOW).toISOString(), days: 31 });
     expect(report.callsPerDay.average).toBe(120 * 40);
-    expect(report.callsPerDay.days.slice(0, 30).every((d) => d.billable === 4_800 && d.served === 120 * 43 && d.refused === 240 && d.errors === 120)).toBe(
+    expect(report.callsPerDay.days.slice(0, 30).every((d) => d.billable === 4_800 && d.served === 120 * 41 && d.refused === 240 && d.errors === 120)).toBe(
       true,
     );
     expect(report.revenue.paidCents).toBe(51 * 4_900);
@@ -166,8 +166,9 @@ describe('the experiment report over 30 days of known ground truth (DynamoDB Loc
     expect(report.revenue.monthEstimateCents).toBe(87 * 4_900);
     expect(report.upgradeRate).toEqual({ startedOnFree: 150, upgraded: 36, interval: wilsonInterval(36, 150) });
     expect(report.churn).toEqual({ paidAtStart: 60, churned: 9, interval: wilsonInterval(9, 60) });
-    expect(report.errorRate).toMatchObject({ served: 120 * 43 * 30, serverErrors: 120 * 30, refused: 120 * 2 * 30 });
-    expect(report.errorRate.rate).toBeCloseTo(1 / 43, 12);
+    // Served by the backend: the 40 billable and the 1 server error a day; the 2 refusals were voided.
+    expect(report.errorRate).toMatchObject({ served: 120 * 41 * 30, serverErrors: 120 * 30, refused: 120 * 2 * 30 });
+    expect(report.errorRate.rate).toBeCloseTo(1 / 41, 12);
     expect(report.nps).toEqual(npsInterval(scores));
     expect(report.nps?.estimate).toBe(50);
     expect(report.billingTickets).toEqual({ count: 10, slaBreaches: 2 + 4, medianAcknowledgeMinutes: 4.5 * 60, open: 2 });

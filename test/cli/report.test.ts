@@ -145,7 +145,7 @@ describe('report (CLI child process, local stack)', () => {
       }
       // The calls table reads the days' figures to a screen reader.
       const callRows = await page.$$eval('#chart-calls tbody tr', (rows) => rows.map((r) => [...r.children].map((c) => c.textContent)));
-      expect(callRows).toContainEqual([`${month}-13`, '0', '210', '0', '0']);
+      expect(callRows).toContainEqual([`${month}-13`, '210', '210', '0', '0']);
       expect(await page.title()).toMatch(/^Experiment api-billing-001: /);
       mkdirSync(SCREENSHOTS, { recursive: true });
       await page.screenshot({ path: join(SCREENSHOTS, 'experiment-report.png'), fullPage: true });

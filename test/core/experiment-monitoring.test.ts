@@ -52,13 +52,13 @@ describe('the experiment monitored daily (core, ports in memory)', () => {
       RevenuePaidUsd: ['None', 3283],
       RevenueMonthEstimateUsd: ['None', 3136],
       RevenueShadowEstimateUsd: ['None', 0],
-      CallsServed: ['Count', 2470],
+      CallsServed: ['Count', 2290],
       CallsBillable: ['Count', 2280],
-      CallsRefused: ['Count', 370],
+      CallsRefused: ['Count', 180],
       CallsServerErrors: ['Count', 10],
       CallsPerDayAverage: ['Count', 1706.55],
       UpgradeRate: ['Percent', 18],
-      ApiErrorRate: ['Percent', 1.59],
+      ApiErrorRate: ['Percent', 1.65],
       Nps: ['None', 35],
       NpsAnswers: ['Count', 60],
       BillingTickets: ['Count', 12],
@@ -71,7 +71,7 @@ describe('the experiment monitored daily (core, ports in memory)', () => {
     expect(alerts).toHaveLength(1);
     expect(alerts[0]).toMatchObject({ subject: 'Experiment api-billing-001 on 2026-11-30: inconclusive', severity: 'notify' });
     for (const c of report.criteria) expect(alerts[0]!.body).toContain(`- ${c.description}: `);
-    expect(alerts[0]!.body).toContain('Calls on 2026-11-29: 2,470 served, 2,280 billable, 370 refused (4xx), 10 errors (5xx)');
+    expect(alerts[0]!.body).toContain('Calls on 2026-11-29: 2,290 served, 2,280 billable, 180 refused at the gateway (429), 10 errors (5xx)');
   });
 
   it('pages at once when a failure criterion trips, once: not again the next day while it stays tripped', async () => {
