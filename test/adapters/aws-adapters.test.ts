@@ -62,11 +62,22 @@ describe('SNS alert sink', () => {
     };
     await new SnsAlertSink(new SNSClient({ region: 'us-east-1' }), TOPIC).publish(alert);
     expect(sns.commandCalls(PublishCommand).map((c) => c.args[0].input)).toEqual([
-      { TopicArn: TOPIC, Subject: '[api-billing] Acme reached 80% of its billing cap', Message: formatAlert(alert) },
+      {
+        TopicArn: TOPIC,
+        Subject: '[api-billing] Acme reached 80% of its billing cap',
+        Message: formatAlert(alert),
+        MessageAttributes: { severity: { DataType: 'String', StringValue: 'notify' } },
+      },
     ]);
     expect(formatAlert(alert)).toBe(
       'Acme has $80.00 billed.\n\nAct on it: npm run cli -- cap approve --customer cust_1 --cap <dollars> --reason "<why>"\nCustomer: cust_1',
     );
+  });
+
+  it('marks a page with the severity attribute a pager subscription filters on', async () => {
+    sns.on(PublishCommand).resolves({ MessageId: 'm2' });
+    await new SnsAlertSink(new SNSClient({ region: 'us-east-1' }), TOPIC).publish({ subject: 'PAGE: x', body: 'b', action: 'a', severity: 'page' });
+    expect(sns.commandCalls(PublishCommand)[0]!.args[0].input.MessageAttributes).toEqual({ severity: { DataType: 'String', StringValue: 'page' } });
   });
 
   it("cuts the subject to SNS e-mail's 100 characters, keeping the whole body", async () => {

@@ -35,13 +35,13 @@ describe('reconciliation (DynamoDB Local, the local Stripe through the adapter)'
 
   it('lines up equal figures for a month billed right: one record, a 0% error rate, no correction and no alert', async () => {
     const customer = await f.addCustomer('enterprise');
-    await serve(customer, '2026-11-20T10', 1_500);
+    await serve(customer, '2026-11-20T10', 150);
 
     const run = await reconcile();
 
     const [record] = run.records;
-    expect(record?.before).toMatchObject({ servedCalls: null, countedCalls: 1_500, shouldBeBilledCalls: 1_500, pushedCalls: 1_500, stripeCalls: 1_500 });
-    expect(record?.billed).toEqual({ calls: 1_500, cents: estimateBill('enterprise', 1_500).totalCents });
+    expect(record?.before).toMatchObject({ servedCalls: null, countedCalls: 150, shouldBeBilledCalls: 150, pushedCalls: 150, stripeCalls: 150 });
+    expect(record?.billed).toEqual({ calls: 150, cents: estimateBill('enterprise', 150).totalCents });
     expect(record?.corrections).toEqual([]);
     expect(run.rate).toMatchObject({ customerMonths: 1, discrepancies: 0, rate: { calls: 0, cents: 0 } });
     expect(await f.services.reconciliationRecords.forCustomer(customer.customerId)).toHaveLength(1);
@@ -50,12 +50,12 @@ describe('reconciliation (DynamoDB Local, the local Stripe through the adapter)'
 
   it("counts the month's unsettled last hour as metered, not yet billed, and not as an error", async () => {
     const customer = await f.addCustomer('enterprise');
-    await serve(customer, '2026-11-20T10', 1_500);
+    await serve(customer, '2026-11-20T10', 150);
     await serve(customer, '2026-11-25T11', 30); // ended at 12:00, settles at 12:15
 
     const [record] = (await reconcile()).records;
 
-    expect(record?.before).toMatchObject({ countedCalls: 1_530, settledBillableCalls: 1_500, shouldBeBilledCalls: 1_530, stripeCalls: 1_500 });
+    expect(record?.before).toMatchObject({ countedCalls: 180, settledBillableCalls: 150, shouldBeBilledCalls: 180, stripeCalls: 150 });
     expect(record?.differences.map((d) => [d.kind, d.calls, d.explained])).toEqual([['awaiting-sync', -30, true]]);
     expect(record?.error).toEqual({ calls: 0, cents: 0 });
     expect(record?.discrepancy).toBe(false);
@@ -63,7 +63,7 @@ describe('reconciliation (DynamoDB Local, the local Stripe through the adapter)'
 
   it('finds a meter event Stripe lost and pushes the shortfall once: a re-run repeats its identifier and pushes nothing more', async () => {
     const customer = await f.addCustomer('enterprise');
-    await serve(customer, '2026-11-20T10', 1_500);
+    await serve(customer, '2026-11-20T10', 150);
     await reconcile(); // syncs: 1,500 in Stripe
     f.stripe.loseMeterEvent(`${customer.customerId}:${MONTH}:1`);
     later(20 * MINUTE); // past the summaries' consistency lag
@@ -71,12 +71,12 @@ describe('reconciliation (DynamoDB Local, the local Stripe through the adapter)'
     const run = await reconcile();
 
     const [record] = run.records;
-    expect(record?.differences.map((d) => [d.kind, d.calls, d.explained])).toEqual([['meter-event-lost', -1_500, false]]);
+    expect(record?.differences.map((d) => [d.kind, d.calls, d.explained])).toEqual([['meter-event-lost', -150, false]]);
     expect(record?.corrections).toEqual([
-      expect.objectContaining({ kind: 'push-shortfall', calls: 1_500, status: 'applied', identifier: `${customer.customerId}:${MONTH}:fix:1500:0` }),
+      expect.objectContaining({ kind: 'push-shortfall', calls: 150, status: 'applied', identifier: `${customer.customerId}:${MONTH}:fix:150:0` }),
     ]);
-    expect(await inStripe(customer)).toBe(1_500);
-    expect(record?.error.calls).toBe(1_500);
+    expect(await inStripe(customer)).toBe(150);
+    expect(record?.error.calls).toBe(150);
     expect(record?.residual).toEqual({ calls: 0, cents: 0 });
     expect(run.rate.rate.calls).toBe(1);
     expect(run.rate.residualRate.calls).toBe(0);
@@ -85,7 +85,7 @@ describe('reconciliation (DynamoDB Local, the local Stripe through the adapter)'
     expect(audit).toContainEqual(
       expect.objectContaining({
         action: 'reconcile-push-shortfall',
-        details: expect.objectContaining({ before: expect.objectContaining({ stripeCalls: 0 }), after: expect.objectContaining({ stripeCalls: 1_500 }) }),
+        details: expect.objectContaining({ before: expect.objectContaining({ stripeCalls: 0 }), after: expect.objectContaining({ stripeCalls: 150 }) }),
       }),
     );
     expect(f.alerts).toEqual([expect.objectContaining({ severity: 'page', customerId: customer.customerId, subject: expect.stringMatching(/^PAGE: /) })]);
@@ -94,43 +94,43 @@ describe('reconciliation (DynamoDB Local, the local Stripe through the adapter)'
     const again = await reconcile();
     expect(again.records[0]?.corrections).toEqual([]);
     expect(again.records[0]?.discrepancy).toBe(false);
-    expect(await inStripe(customer)).toBe(1_500);
+    expect(await inStripe(customer)).toBe(150);
   });
 
   it('cancels a push Stripe holds twice, while Stripe still allows it (24 hours)', async () => {
     const customer = await f.addCustomer('enterprise');
-    await serve(customer, '2026-11-20T10', 1_500);
+    await serve(customer, '2026-11-20T10', 150);
     await reconcile();
     // A re-send under a fresh identifier, after the first had landed unseen: the outbox knows both.
     const identifier = `${customer.customerId}:${MONTH}:1:r1`;
     await f.services.provider.pushMeterEvent({
       identifier,
       stripeCustomerId: customer.stripeCustomerId!,
-      value: 1_500,
+      value: 150,
       timestampSec: Math.floor(f.clock.now / 1000),
     });
     const { sync } = await f.services.ready();
-    await sync.state.recordAttempt(customer.customerId, MONTH, { identifier, value: 1_500, at: f.clock.now });
-    expect(await inStripe(customer)).toBe(3_000);
+    await sync.state.recordAttempt(customer.customerId, MONTH, { identifier, value: 150, at: f.clock.now });
+    expect(await inStripe(customer)).toBe(300);
     later(2 * HOUR);
 
     const [record] = (await reconcile()).records;
 
     expect(record?.differences.map((d) => d.kind)).toEqual(['meter-event-duplicated']);
-    expect(record?.corrections).toEqual([expect.objectContaining({ kind: 'cancel-meter-event', identifier, calls: 1_500, status: 'applied' })]);
-    expect(await inStripe(customer)).toBe(1_500);
+    expect(record?.corrections).toEqual([expect.objectContaining({ kind: 'cancel-meter-event', identifier, calls: 150, status: 'applied' })]);
+    expect(await inStripe(customer)).toBe(150);
     expect(record?.residual).toEqual({ calls: 0, cents: 0 });
   });
 
   it('credits a duplicate found after 24 hours on the draft invoice, so the final invoice equals the bill', async () => {
     const customer = await f.addCustomer('enterprise');
-    await serve(customer, '2026-11-20T10', 1_500);
+    await serve(customer, '2026-11-20T10', 150);
     await reconcile();
     const identifier = `${customer.customerId}:${MONTH}:1:r1`;
     await f.services.provider.pushMeterEvent({
       identifier,
       stripeCustomerId: customer.stripeCustomerId!,
-      value: 1_500,
+      value: 150,
       timestampSec: Math.floor(f.clock.now / 1000),
     });
     later(25 * HOUR);
@@ -142,13 +142,13 @@ describe('reconciliation (DynamoDB Local, the local Stripe through the adapter)'
     setTime(f, Date.UTC(2026, 11, 1, 0, 5));
     await f.stripe.advanceBillingPeriods(); // drafts November's invoice
     const drafted = (await reconcile()).records[0]!;
-    const excess = estimateBill('enterprise', 3_000).totalCents - estimateBill('enterprise', 1_500).totalCents;
+    const excess = estimateBill('enterprise', 300).totalCents - estimateBill('enterprise', 150).totalCents;
     expect(drafted.corrections).toEqual([expect.objectContaining({ kind: 'credit-draft-invoice', cents: excess, status: 'applied' })]);
 
     setTime(f, Date.UTC(2026, 11, 1, 1, 10));
     await f.stripe.advanceBillingPeriods(); // finalizes and pays it
     const invoice = await invoiceOf(customer);
-    expect([invoice.status, invoice.total]).toEqual(['paid', estimateBill('enterprise', 1_500).totalCents]);
+    expect([invoice.status, invoice.total]).toEqual(['paid', estimateBill('enterprise', 150).totalCents]);
     const final = (await reconcile()).records[0]!;
     expect(final.corrections).toEqual([]);
     expect(final.discrepancy).toBe(false);
@@ -157,22 +157,22 @@ describe('reconciliation (DynamoDB Local, the local Stripe through the adapter)'
 
   it('credits a wrong line on a finalized invoice with a credit note, once', async () => {
     const customer = await f.addCustomer('enterprise');
-    await serve(customer, '2026-11-20T10', 1_500);
+    await serve(customer, '2026-11-20T10', 150);
     await reconcile();
     setTime(f, Date.UTC(2026, 11, 1, 0, 5));
     await f.stripe.advanceBillingPeriods();
     setTime(f, Date.UTC(2026, 11, 1, 1, 10));
     await f.stripe.advanceBillingPeriods();
     const invoice = await invoiceOf(customer);
-    const bill = estimateBill('enterprise', 1_500).totalCents;
-    const wrong = estimateBill('enterprise', 2_000).totalCents - estimateBill('enterprise', 0).totalCents;
-    f.stripe.tamperInvoiceLine(invoice.id!, { quantity: 2_000, amount: wrong });
-    expect((await invoiceOf(customer)).total).toBe(estimateBill('enterprise', 2_000).totalCents);
+    const bill = estimateBill('enterprise', 150).totalCents;
+    const wrong = estimateBill('enterprise', 200).totalCents - estimateBill('enterprise', 0).totalCents;
+    f.stripe.tamperInvoiceLine(invoice.id!, { quantity: 200, amount: wrong });
+    expect((await invoiceOf(customer)).total).toBe(estimateBill('enterprise', 200).totalCents);
 
     const [record] = (await reconcile()).records;
 
     expect(record?.differences.map((d) => d.kind)).toEqual(['invoice-line-wrong', 'overcharged']);
-    const over = estimateBill('enterprise', 2_000).totalCents - bill;
+    const over = estimateBill('enterprise', 200).totalCents - bill;
     expect(record?.corrections).toEqual([expect.objectContaining({ kind: 'credit-note', cents: over, invoiceId: invoice.id, status: 'applied' })]);
     expect(record?.billedAfter.cents).toBe(bill);
     expect(record?.residual.cents).toBe(0);
@@ -183,7 +183,7 @@ describe('reconciliation (DynamoDB Local, the local Stripe through the adapter)'
 
   it('plans the same corrections in a dry run and changes nothing: no push, no record, no audit, no alert', async () => {
     const customer = await f.addCustomer('enterprise');
-    await serve(customer, '2026-11-20T10', 1_500);
+    await serve(customer, '2026-11-20T10', 150);
     await reconcile();
     const recordsBefore = await f.services.reconciliationRecords.forCustomer(customer.customerId);
     f.stripe.loseMeterEvent(`${customer.customerId}:${MONTH}:1`);
@@ -191,7 +191,7 @@ describe('reconciliation (DynamoDB Local, the local Stripe through the adapter)'
 
     const [record] = (await reconcile({ dryRun: true })).records;
 
-    expect(record?.corrections).toEqual([expect.objectContaining({ kind: 'push-shortfall', calls: 1_500, status: 'planned' })]);
+    expect(record?.corrections).toEqual([expect.objectContaining({ kind: 'push-shortfall', calls: 150, status: 'planned' })]);
     expect(await inStripe(customer)).toBe(0);
     expect(await f.services.reconciliationRecords.forCustomer(customer.customerId)).toEqual(recordsBefore);
     expect(await f.services.state.auditLog(customer.customerId)).toEqual([]);
@@ -200,7 +200,7 @@ describe('reconciliation (DynamoDB Local, the local Stripe through the adapter)'
 
   it('does not count what a billing pause holds back as an error, and pushes nothing while paused', async () => {
     const customer = await f.addCustomer('enterprise');
-    await serve(customer, '2026-11-20T10', 1_500);
+    await serve(customer, '2026-11-20T10', 150);
     await f.services.state.setPause({ paused: true, by: 'ops', reason: 'checking a price', at: new Date(f.clock.now).toISOString() });
 
     const [record] = (await reconcile()).records;
@@ -213,13 +213,13 @@ describe('reconciliation (DynamoDB Local, the local Stripe through the adapter)'
 
   it('finds served calls the counters missed when asked to read the raw events, and alerts with the remedy', async () => {
     const customer = await f.addCustomer('enterprise');
-    await serve(customer, '2026-11-20T10', 1_500);
+    await serve(customer, '2026-11-20T10', 150);
     await serve(customer, '2026-11-20T11', 7, { counted: false }); // a batch the aggregator never applied
     await reconcile();
 
     const [record] = (await reconcile({ deep: true })).records;
 
-    expect(record?.before.servedCalls).toBe(1_507);
+    expect(record?.before.servedCalls).toBe(157);
     expect(record?.differences.map((d) => [d.kind, d.calls])).toEqual([['counters-missed-calls', -7]]);
     expect(record?.error.calls).toBe(7);
     expect(f.alerts.at(-1)?.body).toMatch(/dlq replay/);

@@ -617,8 +617,8 @@ describe('deployed handler modules, each with its environment, against DynamoDB 
     const { customer: c } = await customer('pro');
     const month = new Date(now).toISOString().slice(0, 7);
     const yesterday = hourOf(now - 24 * 3_600_000);
-    // Yesterday: 120 calls, 118 answered 2xx and 2 with a 5xx (the outcome counts); two hours ago, 1,200 more.
-    await serveCalls(f.doc, f.tables, c.customerId, yesterday, 120);
+    // Yesterday: 120 calls served, 118 answered 2xx (billable) and 2 with a 5xx (voided: not billable); two hours ago, 1,200 more.
+    await serveCalls(f.doc, f.tables, c.customerId, yesterday, 118);
     await f.doc.send(
       new UpdateCommand({
         TableName: f.tables.counters,
@@ -633,7 +633,7 @@ describe('deployed handler modules, each with its environment, against DynamoDB 
     const beta = startBeta(undefined, [c.customerId], now - 2 * 24 * 3_600_000);
     expect(beta.ok && (await f.services.state.putExperiment(beta.state, 'planned'))).toBe(true);
     const { sync } = await f.services.ready();
-    expect(await syncCustomerMonth(c, month, sync)).toMatchObject({ kind: 'pushed', value: 1_320 });
+    expect(await syncCustomerMonth(c, month, sync)).toMatchObject({ kind: 'pushed', value: 1_318 });
     f.stripe.loseMeterEvent(`${c.customerId}:${month}:1`);
     jest.setSystemTime(Date.now() + 20 * 60_000); // past the summaries' consistency lag
     f.clock.now = Date.now();
@@ -674,7 +674,7 @@ describe('deployed handler modules, each with its environment, against DynamoDB 
     expect(snapshot?.report.callsPerDay.days.find((d) => d.day === yesterday.slice(0, 10))).toEqual({
       day: yesterday.slice(0, 10),
       served: 120,
-      billable: 120,
+      billable: 118,
       refused: 0,
       errors: 2,
     });
@@ -694,7 +694,7 @@ describe('deployed handler modules, each with its environment, against DynamoDB 
     );
     expect(metrics).toMatchObject({
       service: 'api-billing',
-      CallsBillable: 120,
+      CallsBillable: 118,
       CallsServerErrors: 2,
       BillingErrorRate: 100,
       FailureCriteriaMet: 1,
