@@ -26,3 +26,8 @@ export function readEnv<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv =
 export function tableEnv<R extends TableRole>(...roles: R[]) {
   return z.object(Object.fromEntries(roles.map((role) => [TABLE_ENV[role], z.string().min(1)])) as Record<(typeof TABLE_ENV)[R], z.ZodString>);
 }
+
+/** The table names a handler read with `tableEnv(...roles)`, by role: what the adapters take. */
+export function tableNames<R extends TableRole>(env: Record<(typeof TABLE_ENV)[R], string>, ...roles: R[]): Pick<TableNames, R> {
+  return Object.fromEntries(roles.map((role) => [role, env[TABLE_ENV[role]]])) as Pick<TableNames, R>;
+}

@@ -5,7 +5,7 @@ import middy from '@middy/core';
 import * as z from 'zod';
 import { billingServices } from '#adapters/billing-services.ts';
 import { connectDynamoDb } from '#adapters/dynamodb.ts';
-import { readEnv, tableEnv } from '#adapters/env.ts';
+import { readEnv, tableEnv, tableNames } from '#adapters/env.ts';
 import { stripeClient } from '#adapters/stripe-billing.ts';
 import { loadStripeSecrets } from '#adapters/stripe-secrets.ts';
 import { createBillingApi } from './billing-api.ts';
@@ -16,7 +16,7 @@ const { doc } = connectDynamoDb();
 const services = loadStripeSecrets().then((secrets) =>
   billingServices({
     doc,
-    tables: { customers: env.CUSTOMERS_TABLE, apiKeys: env.API_KEYS_TABLE, counters: env.COUNTERS_TABLE, billing: env.BILLING_TABLE },
+    tables: tableNames(env, 'customers', 'apiKeys', 'counters', 'billing'),
     stripe: stripeClient({ secretKey: secrets.secretKey, baseUrl: process.env.STRIPE_API_BASE }),
   }),
 );

@@ -16,7 +16,7 @@ import { SnsAlertSink } from '#adapters/alert-sinks.ts';
 import { DynamoTicketStore } from '#adapters/tickets-store.ts';
 import { billingServices } from '#adapters/billing-services.ts';
 import { connectDynamoDb } from '#adapters/dynamodb.ts';
-import { readEnv, tableEnv } from '#adapters/env.ts';
+import { readEnv, tableEnv, tableNames } from '#adapters/env.ts';
 import { stripeClient } from '#adapters/stripe-billing.ts';
 import { loadStripeSecrets } from '#adapters/stripe-secrets.ts';
 
@@ -40,13 +40,7 @@ const gatewayKeys = new AwsGatewayKeyRegistry(new APIGatewayClient({}), {
 const servicesPromise = loadStripeSecrets().then((secrets) =>
   billingServices({
     doc,
-    tables: {
-      customers: env.CUSTOMERS_TABLE,
-      apiKeys: env.API_KEYS_TABLE,
-      usageEvents: env.USAGE_EVENTS_TABLE,
-      counters: env.COUNTERS_TABLE,
-      billing: env.BILLING_TABLE,
-    },
+    tables: tableNames(env, 'customers', 'apiKeys', 'usageEvents', 'counters', 'billing'),
     stripe: stripeClient({ secretKey: secrets.secretKey, baseUrl: process.env.STRIPE_API_BASE }),
   }),
 );

@@ -5,7 +5,7 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { billingServices } from '#adapters/billing-services.ts';
 import { connectDynamoDb } from '#adapters/dynamodb.ts';
-import { readEnv, tableEnv } from '#adapters/env.ts';
+import { readEnv, tableEnv, tableNames } from '#adapters/env.ts';
 import { AwsGatewayKeyRegistry } from '#adapters/gateway-keys-aws.ts';
 import { stripeClient } from '#adapters/stripe-billing.ts';
 import { loadStripeSecrets } from '#adapters/stripe-secrets.ts';
@@ -29,13 +29,7 @@ const ready = loadStripeSecrets().then((secrets) => {
   const stripe = stripeClient({ secretKey: secrets.secretKey, baseUrl: process.env.STRIPE_API_BASE });
   const services = billingServices({
     doc,
-    tables: {
-      customers: env.CUSTOMERS_TABLE,
-      apiKeys: env.API_KEYS_TABLE,
-      usageEvents: env.USAGE_EVENTS_TABLE,
-      counters: env.COUNTERS_TABLE,
-      billing: env.BILLING_TABLE,
-    },
+    tables: tableNames(env, 'customers', 'apiKeys', 'usageEvents', 'counters', 'billing'),
     stripe,
   });
   const gatewayKeys = new AwsGatewayKeyRegistry(new APIGatewayClient({}), {
