@@ -142,17 +142,9 @@ export class StripeBilling extends Construct {
         'Pushes settled usage to Stripe as meter events, exactly once (outbox per customer and month); ends expired payment graces; deletes retired gateway keys',
       timeout: Duration.minutes(5),
       memorySize: 512,
-      environment: {
-        ...tableEnvironment,
-        ...usagePlanEnvironment,
-        [TABLE_ENV.usageEvents]: tables.usageEvents.tableName,
-        ALERT_TOPIC_ARN: props.alerts.topic.topicArn,
-      },
+      environment: { ...tableEnvironment, ...usagePlanEnvironment, ALERT_TOPIC_ARN: props.alerts.topic.topicArn },
     });
     props.alerts.grantPublish(this.syncFunction);
-    // A reconciliation recheck (a month whose last reconciliation met a push too fresh to judge) reads the
-    // raw events, a Scan, when the figures disagree.
-    tables.usageEvents.grant(this.syncFunction, 'dynamodb:Scan');
     // One run at a time; the outbox is also safe under overlap.
     (this.syncFunction.node.defaultChild as import('aws-cdk-lib/aws-lambda').CfnFunction).reservedConcurrentExecutions = 1;
     // Scan to list customers; UpdateItem to block a customer at its cap (guardrails run on the same schedule)
@@ -186,16 +178,14 @@ export class StripeBilling extends Construct {
         ...tableEnvironment,
         ...usagePlanEnvironment,
         [TABLE_ENV.idempotency]: tables.idempotency.tableName,
-        [TABLE_ENV.usageEvents]: tables.usageEvents.tableName,
         ALERT_TOPIC_ARN: props.alerts.topic.topicArn,
       },
     });
     onCustomers(this.webhookFunction, ['dynamodb:GetItem', 'dynamodb:UpdateItem']);
     queryByStripeCustomer(this.webhookFunction);
-    // A drafted invoice's reconciliation: the hour counters and the month item, and the raw events (a Scan)
-    // only when the figures disagree; its discrepancies alert.
+    // A drafted invoice's reconciliation: the hour counters and the month item (never the raw events: a Scan
+    // has no place in the webhook's 30 seconds); its discrepancies alert.
     tables.counters.grant(this.webhookFunction, 'dynamodb:Query', 'dynamodb:GetItem');
-    tables.usageEvents.grant(this.webhookFunction, 'dynamodb:Scan');
     props.alerts.grantPublish(this.webhookFunction);
     // DeleteItem: a tier change drops its own "unfinished" entry when it switches the customer's key.
     tables.billing.grant(this.webhookFunction, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:DeleteItem');

@@ -279,7 +279,10 @@ export async function reconcileCustomerMonth(
     before.stripeCalls <= before.pushedCalls &&
     (before.pushedCalls >= before.settledBillableCalls || options.paused || dryRun) &&
     (!before.invoice || before.invoice.status === 'draft' || before.invoice.meteredCalls === before.stripeCalls);
-  if (options.deep || !cheapFiguresAgree) {
+  // Never inside the webhook's 30 seconds (a drafted invoice) or the sync's recheck: a Scan of the raw events
+  // grows with the table. The daily run and an operator's run read them; corrections never depend on them.
+  const mayScan = options.trigger === 'daily' || options.trigger === 'on-demand';
+  if (mayScan && (options.deep || !cheapFiguresAgree)) {
     const served = await deps.servedCalls(customer.customerId, month, cutoff >= end ? undefined : utcHour(cutoff));
     before = { ...before, servedCalls: served };
   }

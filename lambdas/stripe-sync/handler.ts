@@ -21,7 +21,7 @@ import { stripeClient } from '#adapters/stripe-billing.ts';
 import { loadStripeSecrets } from '#adapters/stripe-secrets.ts';
 
 const env = readEnv(
-  tableEnv('customers', 'apiKeys', 'usageEvents', 'counters', 'billing').extend({
+  tableEnv('customers', 'apiKeys', 'counters', 'billing').extend({
     ALERT_TOPIC_ARN: z.string().min(1),
     USAGE_PLAN_ID_FREE: z.string().min(1),
     USAGE_PLAN_ID_PRO: z.string().min(1),
@@ -40,7 +40,7 @@ const gatewayKeys = new AwsGatewayKeyRegistry(new APIGatewayClient({}), {
 const servicesPromise = loadStripeSecrets().then((secrets) =>
   billingServices({
     doc,
-    tables: tableNames(env, 'customers', 'apiKeys', 'usageEvents', 'counters', 'billing'),
+    tables: tableNames(env, 'customers', 'apiKeys', 'counters', 'billing'),
     stripe: stripeClient({ secretKey: secrets.secretKey, baseUrl: process.env.STRIPE_API_BASE }),
   }),
 );

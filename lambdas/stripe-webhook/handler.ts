@@ -16,7 +16,7 @@ import * as z from 'zod';
 import { createWebhookHandler } from './webhook.ts';
 
 const env = readEnv(
-  tableEnv('customers', 'apiKeys', 'usageEvents', 'counters', 'billing', 'idempotency').extend({
+  tableEnv('customers', 'apiKeys', 'counters', 'billing', 'idempotency').extend({
     ALERT_TOPIC_ARN: z.string().min(1),
     USAGE_PLAN_ID_FREE: z.string().min(1),
     USAGE_PLAN_ID_PRO: z.string().min(1),
@@ -29,7 +29,7 @@ const ready = loadStripeSecrets().then((secrets) => {
   const stripe = stripeClient({ secretKey: secrets.secretKey, baseUrl: process.env.STRIPE_API_BASE });
   const services = billingServices({
     doc,
-    tables: tableNames(env, 'customers', 'apiKeys', 'usageEvents', 'counters', 'billing'),
+    tables: tableNames(env, 'customers', 'apiKeys', 'counters', 'billing'),
     stripe,
   });
   const gatewayKeys = new AwsGatewayKeyRegistry(new APIGatewayClient({}), {

@@ -125,7 +125,7 @@ describe('Stripe billing infrastructure, in detail', () => {
       {
         Customers: ['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'],
         ApiKeys: [],
-        UsageEvents: ['dynamodb:Scan'],
+        UsageEvents: [],
         Counters: ['dynamodb:GetItem', 'dynamodb:Query'],
         Billing: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
         Idempotency: [],
@@ -133,13 +133,13 @@ describe('Stripe billing infrastructure, in detail', () => {
     ],
     // The byStripeCustomer Query is granted on the index ARN, checked below. Event claims: PutItem claims,
     // GetItem reads an existing claim, UpdateItem stores the outcome, DeleteItem releases a failed one.
-    // A drafted invoice's reconciliation reads the counters (hours and the month item) and, when figures disagree, scans the raw events.
+    // A drafted invoice's reconciliation reads the counters (hours and the month item), never the raw events.
     [
       'WebhookFunction',
       {
         Customers: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
         ApiKeys: [],
-        UsageEvents: ['dynamodb:Scan'],
+        UsageEvents: [],
         Counters: ['dynamodb:GetItem', 'dynamodb:Query'],
         Billing: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
         Idempotency: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
