@@ -73,7 +73,12 @@ describe('reconciliation property (DynamoDB Local, local Stripe)', () => {
               case 'calls': {
                 const at = Math.max(monthStart, f.clock.now - step.hoursAgo * HOUR);
                 const hour = utcHour(at);
-                const events = Array.from({ length: step.n }, () => usageEvent(`${customer.customerId}-${++seq}`, customer.customerId, hour));
+                // Kept a year from now: DynamoDB Local's TTL deletes expired raw events, as DynamoDB does.
+                const expiresAt = Math.floor(Date.now() / 1000) + 365 * 86_400;
+                const events = Array.from({ length: step.n }, () => ({
+                  ...usageEvent(`${customer.customerId}-${++seq}`, customer.customerId, hour),
+                  expiresAt,
+                }));
                 for (let i = 0; i < events.length; i += 25)
                   await f.doc.send(
                     new BatchWriteCommand({ RequestItems: { [f.tables.usageEvents]: events.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })) } }),

@@ -34,7 +34,12 @@ export async function serveCalls(
   n: number,
   options: { counted?: boolean } = {},
 ): Promise<void> {
-  const events = Array.from({ length: n }, (_, i) => usageEvent(`${customerId}-${hour}-${i}-${Math.random().toString(36).slice(2)}`, customerId, hour));
+  // Kept a year from now whatever the event's hour: DynamoDB Local's TTL deletes expired items, as DynamoDB does.
+  const expiresAt = Math.floor(Date.now() / 1000) + 365 * 86_400;
+  const events = Array.from({ length: n }, (_, i) => ({
+    ...usageEvent(`${customerId}-${hour}-${i}-${Math.random().toString(36).slice(2)}`, customerId, hour),
+    expiresAt,
+  }));
   for (let i = 0; i < events.length; i += 25) {
     const batch = events.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } }));
     await doc.send(new BatchWriteCommand({ RequestItems: { [tables.usageEvents]: batch } }));
