@@ -237,7 +237,6 @@ export async function reconcileCustomerMonth(
       deps.monthItem(customer.customerId, month),
       readOutboxAndStripe(),
     ]);
-    const state = outbox;
     return {
       servedCalls: served,
       countedCalls: count.counted,
@@ -246,8 +245,8 @@ export async function reconcileCustomerMonth(
       grandfatheredCalls: count.grandfathered,
       shouldBeBilledCalls: subscribed ? count.billable : 0,
       settledBillableCalls: subscribed ? (settled ?? count).billable : 0,
-      pushedCalls: state?.pushedCalls ?? 0,
-      pendingCalls: state?.pending?.value ?? 0,
+      pushedCalls: outbox?.pushedCalls ?? 0,
+      pendingCalls: outbox?.pending?.value ?? 0,
       stripeCalls,
       invoice: invoice
         ? {
@@ -287,7 +286,6 @@ export async function reconcileCustomerMonth(
     before = { ...before, servedCalls: served };
   }
 
-  const state = outbox;
   const differences: Difference[] = [];
   const corrections: Correction[] = [];
   const apply = async (correction: Omit<Correction, 'status'>, act: () => Promise<unknown>) => {
@@ -409,7 +407,7 @@ export async function reconcileCustomerMonth(
       explained: alreadyCredited,
     });
     // The duplicate is the latest send of that size still inside Stripe's cancel window.
-    const candidate = [...(state?.attempts ?? [])].reverse().find((a) => a.value === duplicated && now - a.at < CANCEL_WINDOW_MS);
+    const candidate = [...attempts].reverse().find((a) => a.value === duplicated && now - a.at < CANCEL_WINDOW_MS);
     if (candidate && !finalized) {
       await apply(
         {

@@ -24,6 +24,19 @@ describe('reconciliation (DynamoDB Local, the local Stripe through the adapter)'
 
   const serve = (customer: Customer, hour: string, n: number, options: { counted?: boolean } = {}) =>
     serveCalls(f.doc, f.tables, customer.customerId, hour, n, options);
+  /** Stripe gets the customer's 150 calls a second time, under a re-send's identifier the outbox knows of (or not). */
+  async function pushAgain(customer: Customer, options: { recorded: boolean }): Promise<string> {
+    const identifier = `${customer.customerId}:${MONTH}:1:r1`;
+    await f.services.provider.pushMeterEvent({
+      identifier,
+      stripeCustomerId: customer.stripeCustomerId!,
+      value: 150,
+      timestampSec: Math.floor(f.clock.now / 1000),
+    });
+    const { sync } = await f.services.ready();
+    if (options.recorded) await sync.state.recordAttempt(customer.customerId, MONTH, { identifier, value: 150, at: f.clock.now });
+    return identifier;
+  }
   const reconcile = (options: Partial<ReconcileOptions> = {}) =>
     f.services.reconcile({ alerts: f.alertSink, trigger: 'on-demand', months: [MONTH], ...options });
   const inStripe = async (customer: Customer) => {
@@ -102,15 +115,7 @@ describe('reconciliation (DynamoDB Local, the local Stripe through the adapter)'
     await serve(customer, '2026-11-20T10', 150);
     await reconcile();
     // A re-send under a fresh identifier, after the first had landed unseen: the outbox knows both.
-    const identifier = `${customer.customerId}:${MONTH}:1:r1`;
-    await f.services.provider.pushMeterEvent({
-      identifier,
-      stripeCustomerId: customer.stripeCustomerId!,
-      value: 150,
-      timestampSec: Math.floor(f.clock.now / 1000),
-    });
-    const { sync } = await f.services.ready();
-    await sync.state.recordAttempt(customer.customerId, MONTH, { identifier, value: 150, at: f.clock.now });
+    const identifier = await pushAgain(customer, { recorded: true });
     expect(await inStripe(customer)).toBe(300);
     later(2 * HOUR);
 
@@ -126,13 +131,7 @@ describe('reconciliation (DynamoDB Local, the local Stripe through the adapter)'
     const customer = await f.addCustomer('enterprise');
     await serve(customer, '2026-11-20T10', 150);
     await reconcile();
-    const identifier = `${customer.customerId}:${MONTH}:1:r1`;
-    await f.services.provider.pushMeterEvent({
-      identifier,
-      stripeCustomerId: customer.stripeCustomerId!,
-      value: 150,
-      timestampSec: Math.floor(f.clock.now / 1000),
-    });
+    await pushAgain(customer, { recorded: false });
     later(25 * HOUR);
 
     const open = (await reconcile()).records[0]!;
