@@ -20,7 +20,7 @@ const ROOT = resolve(__dirname, '..');
 const ENTRY = join(ROOT, 'lambdas/authorizer/handler.ts');
 
 /** Bundles the authorizer as the stack does (minified CJS for Node 22; AWS SDK bundled or left to the runtime). */
-async function bundle(outfile: string, sdkExternal: boolean): Promise<number> {
+export async function bundle(outfile: string, sdkExternal: boolean): Promise<number> {
   await build({
     entryPoints: [ENTRY],
     outfile,

@@ -164,7 +164,7 @@ interface SimCustomer {
 }
 
 /** A CloudWatch Logs subscription batch of access-log lines, as the outcome Lambda receives it. */
-function subscriptionEvent(lines: ReadonlyArray<Record<string, string>>, batchId: string): CloudWatchLogsEvent {
+export function subscriptionEvent(lines: ReadonlyArray<Record<string, string>>, batchId: string): CloudWatchLogsEvent {
   const data = {
     messageType: 'DATA_MESSAGE',
     owner: '123456789012',
