@@ -17,6 +17,7 @@
  * Not per call and so not in the figure: the scheduled jobs (sync every 5 minutes, daily
  * reconciliation and metrics), whose cost grows with customers, not calls.
  */
+import { randomUUID } from 'node:crypto';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { mkdtempSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -282,23 +283,31 @@ async function costPerMillion(settings: StackCostSettings, m: Measured, callsPer
       ((m.accessLogBytes + LOG_EVENT_OVERHEAD + platform + m.authorizer.logBytes + (aggregator.logBytes / batch + outcome.logBytes / logBatch)) / 1e9) *
       PRICES.logIngestionGb,
     'X-Ray traces': settings.stageTracing ? sampledShare(settings.sampling, callsPerSecond) * PRICES.xrayTrace : 0,
-    'event storage (retention)': (m.storedEventBytes / 1e9) * (billingConfig.usageEventRetentionDays / 30) * PRICES.storageGbMonth,
     ...(waf && { 'WAF inspection': PRICES.wafRequest }),
   };
   const total = Object.values(lines).reduce((a, b) => a + b, 0) * million;
-  return { total, lines: Object.entries(lines).map(([name, dollars]) => [name, dollars * million] as const), batch, logBatch };
+  // Storage accrues by the month, not by the request: reported beside the per-call figure, never left out.
+  const storage = (m.storedEventBytes / 1e9) * (billingConfig.usageEventRetentionDays / 30) * PRICES.storageGbMonth * million;
+  return { total, storage, lines: Object.entries(lines).map(([name, dollars]) => [name, dollars * million] as const), batch, logBatch };
 }
 
-/** A keyless request: what it costs with the authorizer invoked (the stack before the identity source) and without. */
-function keylessPerMillion(settings: StackCostSettings, m: Measured, callsPerSecond: number, invokesAuthorizer: boolean, waf: boolean): number {
+/** The stack before this model (b7daf4a): no identity source, no web ACL, platform log lines sent, X-Ray's default rule. */
+const STACK_BEFORE = { authorizerPlatformLogs: true, sampling: DEFAULT_SAMPLING, stageTracing: true, webAcl: false, invokesAuthorizer: true } as const;
+
+type KeylessSettings = Pick<StackCostSettings, 'authorizerMemoryMb' | 'authorizerPlatformLogs' | 'sampling' | 'stageTracing' | 'webAcl'> & {
+  readonly invokesAuthorizer: boolean;
+};
+
+/** Dollars per million keyless requests: an access-log line, maybe a trace, and the authorizer's run unless an identity source spares it. */
+function keylessPerMillion(settings: KeylessSettings, m: Measured, callsPerSecond: number): number {
   const accessLine = ((m.accessLogBytes + LOG_EVENT_OVERHEAD) / 1e9) * PRICES.logIngestionGb;
   const xray = settings.stageTracing ? sampledShare(settings.sampling, callsPerSecond) * PRICES.xrayTrace : 0;
-  const lambda = invokesAuthorizer
+  const lambda = settings.invokesAuthorizer
     ? PRICES.lambdaRequest +
       gbSeconds(settings.authorizerMemoryMb, m.keyless.meanMs) * PRICES.lambdaGbSecond +
-      ((PLATFORM_LOG_BYTES + m.keyless.logBytes) / 1e9) * PRICES.logIngestionGb
+      (((settings.authorizerPlatformLogs ? PLATFORM_LOG_BYTES : 0) + m.keyless.logBytes) / 1e9) * PRICES.logIngestionGb
     : 0;
-  return (accessLine + xray + lambda + (waf ? PRICES.wafRequest : 0)) * 1e6;
+  return (accessLine + xray + lambda + (settings.webAcl ? PRICES.wafRequest : 0)) * 1e6;
 }
 
 export async function benchCost(): Promise<void> {
@@ -341,7 +350,8 @@ export async function benchCost(): Promise<void> {
       path: '/api/x',
       httpMethod: 'GET',
       headers,
-      requestContext: { requestId: `cost-${i}` },
+      // API Gateway's request ids are UUIDs: the stored event's size depends on it.
+      requestContext: { requestId: i < 1e9 ? randomUUID() : `warm-${i}` },
     });
     const keyOf = (i: number) => keys[i % keys.length]!.apiKey.key;
     const invoke = (handler: AuthorizerHandler, event: unknown) => handler(event, context).catch((error: Error) => error);
@@ -460,18 +470,23 @@ export async function benchCost(): Promise<void> {
     console.log(`  at ${HEADLINE_CALLS_PER_SECOND} calls/s from ${CUSTOMERS} customers, per million metered calls beyond API Gateway's $3.50:`);
     for (const [name, dollars] of headline.lines) console.log(`    ${name.padEnd(34)} $${dollars.toFixed(3)}`);
     console.log(
-      `  cost: $${headline.total.toFixed(2)} per million metered calls (target <= $1.10, ratio ${(headline.total / 1.1).toFixed(2)}); with the WAF: $${withWaf.total.toFixed(2)}`,
+      `    ${'raw events stored for their retention'.padEnd(34)} $${headline.storage.toFixed(3)}  (${billingConfig.usageEventRetentionDays} days; beside the figure below)`,
+    );
+    console.log(
+      `  cost: $${headline.total.toFixed(2)} per million metered calls (target <= $1.10, ratio ${(headline.total / 1.1).toFixed(2)}); ` +
+        `$${(headline.total + headline.storage).toFixed(2)} with the raw events' storage; $${withWaf.total.toFixed(2)} with the WAF`,
     );
     for (const rate of [1, 10, 1_000]) {
       const at = await costPerMillion(settings, measured, rate, settings.webAcl);
       console.log(`    at ${String(rate).padStart(5)} calls/s: $${at.total.toFixed(2)} per million (aggregator batches of ${at.batch})`);
     }
-    const before = keylessPerMillion(settings, measured, HEADLINE_CALLS_PER_SECOND, true, false);
-    const now = keylessPerMillion(settings, measured, HEADLINE_CALLS_PER_SECOND, !settings.authorizerIdentitySource, false);
-    const nowWaf = keylessPerMillion(settings, measured, HEADLINE_CALLS_PER_SECOND, !settings.authorizerIdentitySource, true);
+    const before = keylessPerMillion({ ...STACK_BEFORE, authorizerMemoryMb: settings.authorizerMemoryMb }, measured, HEADLINE_CALLS_PER_SECOND);
+    const invokesAuthorizer = !settings.authorizerIdentitySource;
+    const now = keylessPerMillion({ ...settings, webAcl: false, invokesAuthorizer }, measured, HEADLINE_CALLS_PER_SECOND);
+    const nowWaf = keylessPerMillion({ ...settings, webAcl: true, invokesAuthorizer }, measured, HEADLINE_CALLS_PER_SECOND);
     console.log(
-      `  keyless requests: $${before.toFixed(2)} per million with the authorizer invoked (the stack before its identity source), ` +
-        `$${now.toFixed(2)} as it stands, $${nowWaf.toFixed(2)} with the WAF inspecting them (ratio ${(now / before).toFixed(2)})`,
+      `  keyless requests: $${before.toFixed(2)} per million as the stack stood (authorizer invoked, platform log lines, X-Ray's default rule); ` +
+        `$${now.toFixed(2)} as it stands (ratio ${(now / before).toFixed(2)}), $${nowWaf.toFixed(2)} with the WAF inspecting them until its per-IP rule blocks`,
     );
     console.log(
       `  authorizer warm handler -> DynamoDB Local: p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms (target p99 <= 10 ms, ratio ${(p99 / 10).toFixed(2)}); ` +

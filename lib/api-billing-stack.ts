@@ -12,6 +12,7 @@ import { Reconciliation } from './reconciliation.ts';
 import { ExperimentMonitoring } from './experiment-monitoring.ts';
 import { MeteredApi } from './metered-api.ts';
 import { BillingTables } from './tables.ts';
+import { TraceSampling } from './trace-sampling.ts';
 
 export interface ApiBillingStackProps extends StackProps {
   /**
@@ -43,6 +44,7 @@ export class ApiBillingStack extends Stack {
     // Construct ids are load-bearing: local/tables.ts finds the tables under `Tables/`.
     this.tables = new BillingTables(this, 'Tables');
     this.meteredApi = new MeteredApi(this, 'MeteredApi', { tables: this.tables, backend: props.backend });
+    new TraceSampling(this, 'MeteredTraceSampling', { stage: this.meteredApi.api.deploymentStage });
     this.aggregation = new Aggregation(this, 'Aggregation', { tables: this.tables, accessLogGroup: this.meteredApi.accessLogGroup });
     const emails =
       props.alertEmails ??

@@ -9,6 +9,7 @@ import { ProductFunction } from '../../lib/lambda-defaults.ts';
 import { MeteredApi } from '../../lib/metered-api.ts';
 import { StripeBilling } from '../../lib/stripe-billing.ts';
 import { BillingTables } from '../../lib/tables.ts';
+import { TraceSampling } from '../../lib/trace-sampling.ts';
 import { synthesizeStack } from './synth.ts';
 
 const scratchStack = () => {
@@ -35,6 +36,13 @@ describe('construct props', () => {
       template.resourceCountIs('AWS::Lambda::Function', 11);
       expect(JSON.stringify(template.toJSON())).not.toContain('SampleBackend');
     });
+  });
+
+  it.each([-0.1, 1.5, Number.NaN])('TraceSampling rejects a fixed rate of %s, saying what to fix', (fixedRate) => {
+    const { stack, tables } = scratchStack();
+    const { api } = new MeteredApi(stack, 'Api', { tables });
+
+    expect(() => new TraceSampling(stack, 'Sampling', { stage: api.deploymentStage, fixedRate })).toThrow(/fixedRate must be from 0 to 1/);
   });
 
   it('MeteredApi rejects a stage throttle that is not positive, saying what to fix', () => {

@@ -59,7 +59,21 @@ describe('the stack', () => {
         Handler: 'index.handler',
         TracingConfig: { Mode: 'Active' },
         Environment: { Variables: expect.objectContaining({ POWERTOOLS_SERVICE_NAME: 'api-billing', POWERTOOLS_LOG_LEVEL: 'INFO' }) },
+        // Lambda's platform lines are not sent (a sixth of a metered call's cost); Powertools' level is the application level.
+        LoggingConfig: expect.objectContaining({ LogFormat: 'JSON', SystemLogLevel: 'WARN', ApplicationLogLevel: 'INFO' }),
       });
+    });
+
+    it("samples 1% of the metered stage's requests for X-Ray, with no per-second reservoir", () => {
+      const stage = logicalIdAt(template, 'ApiBilling/MeteredApi/Api/DeploymentStage.prod/Resource');
+      const api = logicalIdAt(template, 'ApiBilling/MeteredApi/Api/Resource');
+      const [rule] = Object.values(template.findResources('AWS::XRay::SamplingRule')) as Resource[];
+
+      expect(rule!.Properties.SamplingRule).toMatchObject({ FixedRate: 0.01, ReservoirSize: 0, ServiceType: 'AWS::ApiGateway::Stage', Version: 1 });
+      expect(rule!.Properties.SamplingRule.RuleName.length).toBeLessThanOrEqual(32);
+      const arn = JSON.stringify(rule!.Properties.SamplingRule.ResourceARN);
+      expect(arn).toContain(`{"Ref":"${api}"}`);
+      expect(arn).toContain(`{"Ref":"${stage}"}`);
     });
 
     it('gives every function its own log group with a retention, and the right to write only there', () => {
