@@ -6,8 +6,7 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { billingConfig, type BillingConfig } from '../lambdas/core/config.ts';
-import { cachedKeyDirectory, cachedMonthlyCallCounter } from '../lambdas/core/metering.ts';
-import type { KeyLookup } from '../lambdas/core/ports.ts';
+import { cachedKeyDirectory, cachedMonthlyCallCounter, keyCaches } from '../lambdas/core/metering.ts';
 import { ROUTES } from '../lambdas/core/routes.ts';
 import { TtlCache } from '../lambdas/core/ttl-cache.ts';
 import { DynamoCustomerStore } from '../lambdas/adapters/customer-store.ts';
@@ -103,7 +102,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const gatewayKeys = new LocalGatewayKeyRegistry(gatewayKeysFile);
   const logger = new Logger({ serviceName: 'api-billing-local', logLevel: 'WARN' });
   const authorizer = createAuthorizer({
-    directory: cachedKeyDirectory(store, new TtlCache<KeyLookup>(config.keyCacheMaxEntries, config.keyCacheTtlSeconds * 1000, now)),
+    directory: cachedKeyDirectory(store, keyCaches(config, now)),
     events: new DynamoUsageEventLog(connection.doc, tables.usageEvents),
     counter: cachedMonthlyCallCounter(new CounterUsageReader(connection.doc, tables.counters), new TtlCache<number>(config.keyCacheMaxEntries, 5_000, now)),
     config,

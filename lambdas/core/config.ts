@@ -58,8 +58,10 @@ export const BillingConfigSchema = z
     usageEventRetentionDays: z.number().int().min(36),
     /** How long a resolved key stays cached in the authorizer; revocation takes effect within it. */
     keyCacheTtlSeconds: z.number().int().min(1).max(60),
-    /** Bound on the authorizer's key cache, positive and negative entries together. */
+    /** Bound on the authorizer's cache of found keys (real customers' entries). */
     keyCacheMaxEntries: positiveInt,
+    /** Bound on the authorizer's separate cache of unknown keys, so random keys never evict found ones. */
+    unknownKeyCacheMaxEntries: positiveInt,
     /** An hour's usage is pushed to Stripe once it ended this long ago, so late voids land first. */
     settleWindowMinutes: z
       .number()
@@ -132,6 +134,7 @@ export const billingConfig: BillingConfig = BillingConfigSchema.parse({
   usageEventRetentionDays: 40,
   keyCacheTtlSeconds: 30,
   keyCacheMaxEntries: 10_000,
+  unknownKeyCacheMaxEntries: 1_000,
   settleWindowMinutes: 15,
   pastDueGraceDays: 7,
   survey: { intervalDays: 30, minCustomerAgeDays: 7, maxCommentChars: 1_000, throttle: { rateLimit: 10, burstLimit: 20 } },

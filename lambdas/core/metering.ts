@@ -8,7 +8,7 @@ import type { ApiKeyRecord, Customer } from './model.ts';
 import type { KeyDirectory, KeyLookup, UsageEventLog } from './ports.ts';
 import { startOfNextUtcMonth, utcHour, utcMonth } from './time.ts';
 import { routeAccess } from './routes.ts';
-import type { TtlCache } from './ttl-cache.ts';
+import { TtlCache } from './ttl-cache.ts';
 
 export interface CallRequest {
   readonly headers: Readonly<Record<string, string | undefined>> | null | undefined;
@@ -118,16 +118,43 @@ export function cachedMonthlyCallCounter(counter: MonthlyCallCounter, cache: Ttl
 }
 
 /**
- * Wraps a directory with an in-memory cache. Unknown keys are cached too (a flood of bad keys
- * must not become a flood of reads); the TTL bounds how long a revoked key keeps working.
+ * The authorizer's two key caches. Found keys and unknown keys are bounded apart: a flood of
+ * random keys fills and churns only `unknown`, never evicting a paying customer's entry.
  */
-export function cachedKeyDirectory(directory: KeyDirectory, cache: TtlCache<KeyLookup>): KeyDirectory {
+export interface KeyCaches {
+  readonly found: TtlCache<Extract<KeyLookup, { kind: 'found' }>>;
+  /**
+   * Hashes looked up and not found. Small on purpose: it only saves the read of a key that is
+   * sent again within the TTL (a client retrying a deleted or mistyped key); a flood of distinct
+   * random keys costs one GetItem per request whatever its size (measured in
+   * test/authorizer/key-cache.test.ts), so a bigger one would buy nothing there.
+   */
+  readonly unknown: TtlCache<true>;
+}
+
+/** The caches `cachedKeyDirectory` takes, sized and timed by the config. */
+export function keyCaches(
+  config: Pick<BillingConfig, 'keyCacheMaxEntries' | 'unknownKeyCacheMaxEntries' | 'keyCacheTtlSeconds'>,
+  now?: () => number,
+): KeyCaches {
+  const ttlMs = config.keyCacheTtlSeconds * 1000;
+  return { found: new TtlCache(config.keyCacheMaxEntries, ttlMs, now), unknown: new TtlCache(config.unknownKeyCacheMaxEntries, ttlMs, now) };
+}
+
+/**
+ * Wraps a directory with in-memory caches. Unknown keys are cached too (a client repeating a bad
+ * key must not become a stream of reads), in a cache of their own; the TTL bounds how long a
+ * revoked key keeps working and how long a newly issued key may still be refused.
+ */
+export function cachedKeyDirectory(directory: KeyDirectory, caches: KeyCaches): KeyDirectory {
   return {
     async lookup(keyHash) {
-      const hit = cache.get(keyHash);
+      const hit = caches.found.get(keyHash);
       if (hit) return hit;
+      if (caches.unknown.get(keyHash)) return { kind: 'unknown' };
       const resolved = await directory.lookup(keyHash);
-      cache.set(keyHash, resolved);
+      if (resolved.kind === 'found') caches.found.set(keyHash, resolved);
+      else caches.unknown.set(keyHash, true);
       return resolved;
     },
   };

@@ -8,9 +8,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { billingConfig } from '../../lambdas/core/config.ts';
 import { createCustomer } from '../../lambdas/core/customers.ts';
 import { generateApiKey } from '../../lambdas/core/keys.ts';
-import { cachedKeyDirectory } from '../../lambdas/core/metering.ts';
-import type { KeyLookup } from '../../lambdas/core/ports.ts';
-import { TtlCache } from '../../lambdas/core/ttl-cache.ts';
+import { cachedKeyDirectory, keyCaches } from '../../lambdas/core/metering.ts';
 import { connectDynamoDb } from '../../lambdas/adapters/dynamodb.ts';
 import { DynamoCustomerStore } from '../../lambdas/adapters/customer-store.ts';
 import { LocalGatewayKeyRegistry } from '../../lambdas/adapters/gateway-keys-local.ts';
@@ -47,7 +45,7 @@ describe("the authorizer's negative key cache (DynamoDB Local)", () => {
       { step: 'initialize', name: 'recordKeyReads' },
     );
     const authorize = createAuthorizer({
-      directory: cachedKeyDirectory(new DynamoCustomerStore(reader.doc, tables.tables), new TtlCache<KeyLookup>(billingConfig.keyCacheMaxEntries, TTL_MS, now)),
+      directory: cachedKeyDirectory(new DynamoCustomerStore(reader.doc, tables.tables), keyCaches(billingConfig, now)),
       events: new DynamoUsageEventLog(tables.doc, tables.tables.usageEvents),
       config: billingConfig,
       now,
@@ -95,6 +93,56 @@ describe("the authorizer's negative key cache (DynamoDB Local)", () => {
     // And the found key is cached in turn: the next call reads nothing.
     await call(later.key);
     expect(keyReads).toHaveLength(3);
+    reader.client.destroy();
+  });
+
+  it("keeps a real key cached through a flood of random keys many times the unknown cache's bound: one read per distinct random key, none for the real one", async () => {
+    const tables = await freshTables();
+    const clock = { now: Date.UTC(2026, 10, 25, 6, 30) };
+    const now = () => clock.now;
+    const admin = new DynamoCustomerStore(tables.doc, tables.tables);
+    const { apiKey } = await createCustomer(
+      { name: 'Acme', tier: 'pro' },
+      { registry: admin, gatewayKeys: new LocalGatewayKeyRegistry(join(mkdtempSync(join(tmpdir(), 'gw-')), 'keys.json')), now },
+    );
+    const reader = connectDynamoDb({ endpoint: tables.endpoint });
+    const keyReads: string[] = [];
+    reader.doc.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { TableName?: string; Key?: { keyHash?: string } };
+        if (input.TableName === tables.tables.apiKeys) keyReads.push(`${context.commandName} ${input.Key?.keyHash ?? ''}`);
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordKeyReads' },
+    );
+    // Small bounds keep the flood quick; the found cache is as small as can still hold the one real key.
+    const bound = 8;
+    const authorize = createAuthorizer({
+      directory: cachedKeyDirectory(
+        new DynamoCustomerStore(reader.doc, tables.tables),
+        keyCaches({ ...billingConfig, keyCacheMaxEntries: 1, unknownKeyCacheMaxEntries: bound }, now),
+      ),
+      events: new DynamoUsageEventLog(tables.doc, tables.tables.usageEvents),
+      config: billingConfig,
+      now,
+      logger: new Logger({ serviceName: 'test', logLevel: 'SILENT' }),
+    });
+    let requests = 0;
+    const call = (key: string) => authorize(authorizerEvent({ requestId: `req-${++requests}`, headers: { 'x-api-key': key } }));
+
+    await call(apiKey.key);
+    expect(keyReads).toHaveLength(1);
+
+    const flood = Array.from({ length: 25 * bound }, () => generateApiKey().key);
+    for (const key of flood) await expect(call(key)).rejects.toThrow('Unauthorized');
+    // The trade-off measured: distinct random keys cost one read each, cache or not.
+    expect(keyReads).toHaveLength(1 + flood.length);
+
+    await expect(call(apiKey.key)).resolves.toMatchObject({ policyDocument: { Statement: [expect.objectContaining({ Effect: 'Allow' })] } });
+    expect(keyReads).toHaveLength(1 + flood.length); // a cache hit: no read
+    // A repeated unknown key still within the unknown cache's bound costs nothing either.
+    await expect(call(flood.at(-1) as string)).rejects.toThrow('Unauthorized');
+    expect(keyReads).toHaveLength(1 + flood.length);
     reader.client.destroy();
   });
 });

@@ -16,10 +16,9 @@ import { createAuthorizer } from '../../lambdas/authorizer/authorizer.ts';
 import { billingConfig, type TierName } from '../../lambdas/core/config.ts';
 import { createCustomer } from '../../lambdas/core/customers.ts';
 import { deleteDueGatewayKeys, RETIRE_MARGIN_MS, switchGatewayKey, UNFINISHED_CHANGE_GRACE_MS } from '../../lambdas/core/gateway-keys.ts';
-import { cachedKeyDirectory } from '../../lambdas/core/metering.ts';
-import type { GatewayKeyRetirementStore, KeyLookup } from '../../lambdas/core/ports.ts';
+import { cachedKeyDirectory, keyCaches } from '../../lambdas/core/metering.ts';
+import type { GatewayKeyRetirementStore } from '../../lambdas/core/ports.ts';
 import { changeTier } from '../../lambdas/core/subscriptions.ts';
-import { TtlCache } from '../../lambdas/core/ttl-cache.ts';
 import { ROUTES } from '../../lambdas/core/routes.ts';
 import { startLocalGateway, type RawAccessLogLine, type RunningLocalGateway } from '../../local/gateway.ts';
 import { freshTables } from '../harness/dynamodb.ts';
@@ -99,7 +98,7 @@ async function tierChangeFixture(start: number) {
   const usedKeys: string[] = []; // the usageIdentifierKey of every metered call, as the gateway matched it
   const gateway: RunningLocalGateway = await startLocalGateway({
     authorizer: createAuthorizer({
-      directory: cachedKeyDirectory(store, new TtlCache<KeyLookup>(billingConfig.keyCacheMaxEntries, billingConfig.keyCacheTtlSeconds * 1000, now)),
+      directory: cachedKeyDirectory(store, keyCaches(billingConfig, now)),
       events: new DynamoUsageEventLog(tables.doc, tables.tables.usageEvents),
       config: billingConfig,
       now,

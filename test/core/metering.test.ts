@@ -193,7 +193,7 @@ describe('the hot path caches (in-memory ports, controlled clock)', () => {
     const found = { kind: 'found' } as unknown as KeyLookup;
     const directory = cachedKeyDirectory(
       { lookup: async (hash) => (resolved.push(hash) && hash === 'known' ? found : { kind: 'unknown' }) },
-      new TtlCache<KeyLookup>(10, 30_000, () => 0),
+      { found: new TtlCache(10, 30_000, () => 0), unknown: new TtlCache(10, 30_000, () => 0) },
     );
     expect(await directory.lookup('known')).toBe(found);
     expect(await directory.lookup('known')).toBe(found);

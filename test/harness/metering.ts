@@ -7,10 +7,8 @@ import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { billingConfig, type TierName } from '../../lambdas/core/config.ts';
 import { createCustomer, revokeKey } from '../../lambdas/core/customers.ts';
-import { cachedKeyDirectory } from '../../lambdas/core/metering.ts';
+import { cachedKeyDirectory, keyCaches } from '../../lambdas/core/metering.ts';
 import type { Customer, UsageEvent } from '../../lambdas/core/model.ts';
-import type { KeyLookup } from '../../lambdas/core/ports.ts';
-import { TtlCache } from '../../lambdas/core/ttl-cache.ts';
 import { DynamoCustomerStore } from '../../lambdas/adapters/customer-store.ts';
 import { LocalGatewayKeyRegistry } from '../../lambdas/adapters/gateway-keys-local.ts';
 import { DynamoUsageEventLog } from '../../lambdas/adapters/usage-event-log.ts';
@@ -38,7 +36,7 @@ export async function meteringFixture(): Promise<MeteringFixture> {
   const customerDeps = { registry: store, gatewayKeys, now };
   const logger = new Logger({ serviceName: 'test', logLevel: 'SILENT' });
   const authorize = createAuthorizer({
-    directory: cachedKeyDirectory(store, new TtlCache<KeyLookup>(billingConfig.keyCacheMaxEntries, billingConfig.keyCacheTtlSeconds * 1000, now)),
+    directory: cachedKeyDirectory(store, keyCaches(billingConfig, now)),
     events: new DynamoUsageEventLog(tables.doc, tables.tables.usageEvents),
     counter: new CounterUsageReader(tables.doc, tables.tables.counters),
     config: billingConfig,
