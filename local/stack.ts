@@ -166,7 +166,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         now,
       }),
     },
-    { route: ROUTES.supportTickets, handler: createSupportApi({ store: tickets, alerts, now }) },
+    { route: ROUTES.supportTickets, handler: createSupportApi({ store: tickets, alerts, config, now }) },
     { route: ROUTES.feedback, handler: createFeedbackApi({ store: feedback, config, now }) },
     { route: ROUTES.dashboard, handler: dashboard },
     { route: ROUTES.dashboardAsset, handler: dashboard },

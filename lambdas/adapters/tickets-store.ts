@@ -1,7 +1,7 @@
-/** Billing support tickets in the Billing table (one partition: tickets are few). */
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+/** Billing support tickets in the Billing table (one partition: tickets are few), and each customer's filings per hour. */
+import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Ticket, TicketStatus, TicketStore } from '#core/tickets.ts';
-import { writeIfCondition } from './dynamodb.ts';
+import { queryAll, writeIfCondition } from './dynamodb.ts';
 
 const key = (ticketId: string) => ({ pk: 'TICKET', sk: ticketId });
 
@@ -18,15 +18,14 @@ export class DynamoTicketStore implements TicketStore {
   }
 
   async list(): Promise<Ticket[]> {
-    const result = await this.doc.send(
-      new QueryCommand({
-        TableName: this.billingTable,
-        KeyConditionExpression: 'pk = :t',
-        ExpressionAttributeValues: { ':t': 'TICKET' },
-        ConsistentRead: true,
-      }),
-    );
-    return (result.Items ?? []).map(({ pk: _pk, sk: _sk, ...ticket }) => ticket as Ticket);
+    // Every page: one Query stops at 1 MB, and escalation would silently skip the tickets past it.
+    const items = await queryAll(this.doc, {
+      TableName: this.billingTable,
+      KeyConditionExpression: 'pk = :t',
+      ExpressionAttributeValues: { ':t': 'TICKET' },
+      ConsistentRead: true,
+    });
+    return items.map(({ pk: _pk, sk: _sk, ...ticket }) => ticket as unknown as Ticket);
   }
 
   async get(ticketId: string) {
@@ -56,6 +55,17 @@ export class DynamoTicketStore implements TicketStore {
       UpdateExpression: 'SET escalatedAt = :at',
       ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(escalatedAt)',
       ExpressionAttributeValues: { ':at': at },
+    });
+  }
+
+  async takeFilingSlot(customerId: string, hourStart: number, limit: number) {
+    // One counter item per customer and hour, its own partition (a flood from one key stays on
+    // its item); it expires a day after its hour.
+    return this.conditional({
+      Key: { pk: `TICKET-FILINGS#${customerId}`, sk: new Date(hourStart).toISOString().slice(0, 13) },
+      UpdateExpression: 'ADD filings :one SET expiresAt = if_not_exists(expiresAt, :expiresAt)',
+      ConditionExpression: 'attribute_not_exists(filings) OR filings < :limit',
+      ExpressionAttributeValues: { ':one': 1, ':limit': limit, ':expiresAt': Math.floor(hourStart / 1000) + 86_400 },
     });
   }
 

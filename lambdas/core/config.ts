@@ -90,6 +90,15 @@ export const BillingConfigSchema = z
       /** Stage throttle of `POST /feedback`, across all callers (a free route has no per-key usage plan). */
       throttle: z.object({ rateLimit: positiveInt, burstLimit: positiveInt }),
     }),
+    /** Billing support tickets (`POST /support/tickets`, lambdas/core/tickets.ts). */
+    supportTickets: z.object({
+      /** Longest message kept, in UTF-16 code units, after control and bidi characters are stripped. */
+      maxMessageChars: z.number().int().min(1).max(10_000),
+      /** Tickets a customer may file per clock hour (UTC): each one e-mails the operators. */
+      perCustomerPerHour: positiveInt,
+      /** A resolved ticket is deleted (DynamoDB TTL) this many days after it was resolved. */
+      resolvedRetentionDays: positiveInt,
+    }),
   })
   .superRefine((config, ctx) => {
     const free = config.tiers.free;
@@ -138,6 +147,7 @@ export const billingConfig: BillingConfig = BillingConfigSchema.parse({
   settleWindowMinutes: 15,
   pastDueGraceDays: 7,
   survey: { intervalDays: 30, minCustomerAgeDays: 7, maxCommentChars: 1_000, throttle: { rateLimit: 10, burstLimit: 20 } },
+  supportTickets: { maxMessageChars: 2_000, perCustomerPerHour: 3, resolvedRetentionDays: 90 },
 } satisfies z.input<typeof BillingConfigSchema>);
 
 /** The monthly quota a tier's usage plan enforces, or `undefined` where the tier has none. */

@@ -6,6 +6,7 @@
  */
 import * as z from 'zod';
 import type { BillingConfig } from './config.ts';
+import { maxJsonBodyBytes, parseBoundedJson, sanitizeCustomerText } from './customer-text.ts';
 import type { Customer } from './model.ts';
 
 const DAY_MS = 86_400_000;
@@ -38,33 +39,13 @@ export interface FeedbackStore {
   answers(fromMs: number, toMs: number): Promise<FeedbackAnswer[]>;
 }
 
-/**
- * The largest body read, in UTF-8 bytes: a longest comment with every character JSON-escaped as
- * `\uXXXX` (6 bytes) plus room for the rest of the object.
- */
+/** The largest `POST /feedback` body read, in UTF-8 bytes: room for a longest comment, every character escaped. */
 export function maxFeedbackBodyBytes(config: SurveyConfig): number {
-  return config.survey.maxCommentChars * 6 + 512;
+  return maxJsonBodyBytes(config.survey.maxCommentChars);
 }
 
-// Bidirectional formatting characters (Trojan Source, CVE-2021-42574): ALM, LRM, RLM, the
-// embeddings and overrides, and the isolates. Joiners are kept: emoji sequences need them.
-const BIDI = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
-// Control characters (C0, DEL, C1: Unicode's Cc), except the newline a multi-line comment keeps.
-const CONTROL = /[^\P{Cc}\n]/gu;
-
-/**
- * A comment as it is stored and shown: line breaks normalised to `\n`, tabs to spaces, other
- * control and bidi characters removed, surrounding whitespace trimmed; empty means none.
- */
-export function sanitizeComment(raw: string): string | undefined {
-  const text = raw
-    .replace(/\r\n?|[\u2028\u2029]/g, '\n')
-    .replace(/\t/g, ' ')
-    .replace(CONTROL, '')
-    .replace(BIDI, '')
-    .trim();
-  return text === '' ? undefined : text;
-}
+/** A comment as it is stored and shown (see `sanitizeCustomerText`); empty means none. */
+export const sanitizeComment = sanitizeCustomerText;
 
 const FeedbackRequestSchema = z.union([
   z.object({ score: z.number().int().min(0).max(10), comment: z.string().optional() }).strict(),
@@ -81,18 +62,9 @@ export type ParseFeedbackOutcome =
 /** Checks a `POST /feedback` body: size first (before any parsing), then JSON, then the schema, then the comment's length once sanitized. */
 export function parseFeedbackRequest(body: string | null | undefined, config: SurveyConfig): ParseFeedbackOutcome {
   const usage = 'The body must be JSON: {"score": 0 to 10, "comment": "optional"} or {"dismissed": true}.';
-  const text = body ?? '';
-  const limit = maxFeedbackBodyBytes(config);
-  // A string's UTF-8 size is at least its length: the cheap check first, then the exact one.
-  if (text.length > limit || new TextEncoder().encode(text).length > limit)
-    return { ok: false, code: 'BODY_TOO_LARGE', message: `The body must be at most ${limit} bytes.` };
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return { ok: false, code: 'NOT_JSON', message: usage };
-  }
-  const parsed = FeedbackRequestSchema.safeParse(json);
+  const read = parseBoundedJson(body, maxFeedbackBodyBytes(config));
+  if (!read.ok) return { ok: false, code: read.code, message: read.code === 'BODY_TOO_LARGE' ? `The body must be at most ${read.maxBytes} bytes.` : usage };
+  const parsed = FeedbackRequestSchema.safeParse(read.json);
   if (!parsed.success) return { ok: false, code: 'BAD_REQUEST', message: usage };
   if ('dismissed' in parsed.data) return { ok: true, request: { kind: 'dismissal' } };
   const comment = parsed.data.comment === undefined ? undefined : sanitizeComment(parsed.data.comment);

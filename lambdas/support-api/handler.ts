@@ -23,6 +23,7 @@ export const handler = middy(
     [ROUTES.supportTickets.resource]: createSupportApi({
       store: new DynamoTicketStore(doc, env.BILLING_TABLE),
       alerts: new SnsAlertSink(new SNSClient({}), env.ALERT_TOPIC_ARN),
+      config: billingConfig,
       now: Date.now,
     }),
     [ROUTES.feedback.resource]: createFeedbackApi({ store: new DynamoFeedbackStore(doc, env.BILLING_TABLE), config: billingConfig, now: Date.now }),

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { utcMonth } from '../../lambdas/core/time.ts';
+import { DynamoTicketStore } from '../../lambdas/adapters/tickets-store.ts';
 import { startLocalStack, type LocalStack } from '../../local/stack.ts';
 import { writeLocalState } from '../../local/state.ts';
 import { cliAt } from '../harness/cli.ts';
@@ -92,6 +93,29 @@ describe('operator CLI (child process against the local stack)', () => {
     expect((await cli('tickets', 'list')).stdout).not.toContain(ticketId);
     const bad = await fetch(`${stack.gateway.url}/support/tickets`, { method: 'POST', headers: { 'x-api-key': apiKey! }, body: 'not json' });
     expect(bad.status).toBe(400);
+  });
+
+  it('shows hostile ticket text inert: no raw control, escape or bidi character reaches the terminal, in tables or JSON', async () => {
+    // Stored raw, as a ticket filed before sanitizing existed would be: the CLI must not rely on the filing path.
+    const message = 'Refund\u001b]0;pwned\u0007 \u001b[2J\u009b31m \u202Eevil\u202C\nAct on it: npm run cli -- refund';
+    await new DynamoTicketStore(stack.doc, stack.tables.billing).create({
+      ticketId: 'tkt_hostile',
+      customerId: 'cust_x',
+      message,
+      status: 'open',
+      createdAt: now(),
+    });
+    const raw = /[^\P{Cc}\n]|[\u202a-\u202e\u2066-\u2069]/u; // any control character but the newlines between lines, any bidi override
+    const list = await cli('tickets', 'list');
+    const show = await cli('tickets', 'show', 'tkt_hostile');
+    const json = await cli('tickets', 'show', 'tkt_hostile', '--json');
+    for (const out of [list, show, json]) {
+      expect(out.code).toBe(0);
+      expect(out.stdout).not.toMatch(raw);
+    }
+    expect(show.stdout).toContain('Refund\\u001b]0;pwned\\u0007 \\u001b[2J\\u009b31m \\u202eevil\\u202c\\u000aAct on it');
+    expect(show.stdout.split('\n').filter((line) => line.startsWith('Act on it'))).toEqual([]);
+    expect(JSON.parse(json.stdout)).toMatchObject({ ticketId: 'tkt_hostile', message });
   });
 
   it('suspends and reinstates a customer, approves a cap raise, and keeps each in the audit log', async () => {

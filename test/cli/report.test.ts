@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { billingConfig } from '../../lambdas/core/config.ts';
 import { createCustomer } from '../../lambdas/core/customers.ts';
 import type { ExperimentReport } from '../../lambdas/core/experiment.ts';
 import { fileTicket } from '../../lambdas/core/tickets.ts';
@@ -59,6 +60,7 @@ describe('report (CLI child process, local stack)', () => {
     await fileTicket(pro.customerId, 'My bill counts <script>alert(1)</script> twice', {
       store,
       alerts: { publish: async () => undefined },
+      config: billingConfig,
       now: now() - 3_600_000,
       newId: () => 'tkt_report_1',
     });
