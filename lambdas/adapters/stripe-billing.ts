@@ -132,9 +132,11 @@ export class StripeBillingProvider implements BillingProvider {
     successUrl: string;
     cancelUrl: string;
     billingCycleAnchorSec: number;
+    expiresAtSec?: number;
   }) {
     try {
       const session = await this.stripe.checkout.sessions.create({
+        ...(input.expiresAtSec !== undefined && { expires_at: input.expiresAtSec }),
         mode: 'subscription',
         customer: input.stripeCustomerId,
         // Metered prices take no quantity; the licensed fee is one per month.
@@ -144,7 +146,7 @@ export class StripeBillingProvider implements BillingProvider {
         cancel_url: input.cancelUrl,
       });
       if (!session.url) throw new Error('Checkout session has no URL');
-      return { url: session.url };
+      return { url: session.url, sessionId: session.id };
     } catch (error) {
       throw asBillingError(error, 'checkout session');
     }

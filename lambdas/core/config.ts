@@ -90,6 +90,15 @@ export const BillingConfigSchema = z
       /** Stage throttle of `POST /feedback`, across all callers (a free route has no per-key usage plan). */
       throttle: z.object({ rateLimit: positiveInt, burstLimit: positiveInt }),
     }),
+    /**
+     * Lifetime of a Checkout session `POST /billing/upgrade` creates (Stripe allows 30 minutes to 24
+     * hours); the same session is handed out again until shortly before it ends (lambdas/core/checkout-reuse.ts).
+     */
+    checkoutSessionMinutes: z
+      .number()
+      .int()
+      .min(30)
+      .max(24 * 60),
     /** Billing support tickets (`POST /support/tickets`, lambdas/core/tickets.ts). */
     supportTickets: z.object({
       /** Longest message kept, in UTF-16 code units, after control and bidi characters are stripped. */
@@ -147,6 +156,7 @@ export const billingConfig: BillingConfig = BillingConfigSchema.parse({
   settleWindowMinutes: 15,
   pastDueGraceDays: 7,
   survey: { intervalDays: 30, minCustomerAgeDays: 7, maxCommentChars: 1_000, throttle: { rateLimit: 10, burstLimit: 20 } },
+  checkoutSessionMinutes: 60,
   supportTickets: { maxMessageChars: 2_000, perCustomerPerHour: 3, resolvedRetentionDays: 90 },
 } satisfies z.input<typeof BillingConfigSchema>);
 

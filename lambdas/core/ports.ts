@@ -128,7 +128,9 @@ export interface BillingProvider {
     successUrl: string;
     cancelUrl: string;
     billingCycleAnchorSec: number;
-  }): Promise<{ url: string }>;
+    /** When Stripe expires the session (30 minutes to 24 hours ahead). @default - Stripe's: 24 hours */
+    expiresAtSec?: number;
+  }): Promise<{ url: string; sessionId: string }>;
   /** Cancels a subscription at once (the one Checkout replaced). */
   cancelSubscription(subscriptionId: string): Promise<void>;
   /**

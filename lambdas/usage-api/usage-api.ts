@@ -16,6 +16,17 @@ const json = (statusCode: number, body: unknown): APIGatewayProxyResult => ({
   body: JSON.stringify(body),
 });
 
+/**
+ * Why GET /usage has no per-customer limit or cache of its own (issue 13): its worst case is
+ * bounded by the stage's method throttle on the route. A call reads the customer (1 item), the
+ * survey's last answer, and four months of hour counters: at most about 3,000 small items, about
+ * 40 eventually consistent read units, about $5 per million calls, so the throttle's rate times
+ * that is the most a looping key can cost. A cache in the handler would not bound it (each
+ * concurrent Lambda instance has its own) and would show the dashboard a stale report right after
+ * a reconciliation, a tier change or a survey answer; a DynamoDB counter per customer would add a
+ * write to every honest call. Neither stops one key from filling the stage throttle: only a per-key
+ * throttle in front of the Lambda can, which is the gateway's job, not this handler's.
+ */
 export function createUsageApi(deps: {
   registry: Pick<CustomerRegistry, 'getCustomer'>;
   history: UsageHistory;

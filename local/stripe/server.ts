@@ -173,6 +173,7 @@ const schemas = {
       subscription_data: z.object({ billing_cycle_anchor: int.optional(), metadata }).strict().optional(),
       success_url: z.string().url(),
       cancel_url: z.string().url().optional(),
+      expires_at: int.optional(),
       expand,
     })
     .strict(),
@@ -900,6 +901,11 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
       const p = parse(schemas.checkoutCreate, params);
       if (p.customer) get(customers, 'customer', p.customer, 'customer');
       for (const [i, item] of p.line_items.entries()) get(prices, 'price', item.price, `line_items[${i}][price]`);
+      // Stripe takes an expiry from 30 minutes to 24 hours ahead, and defaults to 24 hours.
+      if (p.expires_at !== undefined && p.expires_at < nowSec() + 30 * 60)
+        throw invalid('The `expires_at` timestamp must be at least 30 minutes from Checkout Session creation.', { param: 'expires_at' });
+      if (p.expires_at !== undefined && p.expires_at > nowSec() + DAY)
+        throw invalid('The `expires_at` timestamp must be less than 24 hours from Checkout Session creation.', { param: 'expires_at' });
       const session: Obj = {
         id: id('cs_test'),
         object: 'checkout.session',
@@ -910,6 +916,7 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
         cancel_url: p.cancel_url ?? null,
         subscription: null,
         created: nowSec(),
+        expires_at: p.expires_at ?? nowSec() + DAY,
         line_items: p.line_items,
         subscription_data: p.subscription_data ?? {},
       };
@@ -918,7 +925,7 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
       const { line_items: _l, subscription_data: _s, ...shown } = session;
       return [200, shown];
     }
-    if (method === 'GET' && (m = /^\/v1\/checkout\/sessions\/([^/]+)$/.exec(path))) return [200, get(checkoutSessions, 'checkout.session', m[1]!)];
+    if (method === 'GET' && (m = /^\/v1\/checkout\/sessions\/([^/]+)$/.exec(path))) return [200, checkoutSession(m[1]!)];
     // webhook endpoints and events
     if (method === 'POST' && path === '/v1/webhook_endpoints') {
       const p = parse(schemas.webhookCreate, params);
@@ -938,10 +945,18 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
     throw new StripeError(404, { type: 'invalid_request_error', message: `Unrecognized request URL (${method}: ${path}).` });
   }
 
+  /** A Checkout session as it stands now: an open one past its `expires_at` has expired. */
+  function checkoutSession(sessionId: string): Obj {
+    const session = get(checkoutSessions, 'checkout.session', sessionId);
+    if (session.status === 'open' && nowSec() >= (session.expires_at as number)) session.status = 'expired';
+    return session;
+  }
+
   /** The hosted Checkout page, completed at once: subscribes the customer and returns to the success URL. */
   function completeCheckout(sessionId: string): string {
-    const session = get(checkoutSessions, 'checkout.session', sessionId);
+    const session = checkoutSession(sessionId);
     if (session.status === 'complete') return session.success_url as string;
+    if (session.status === 'expired') throw new Error(`Checkout session ${sessionId} has expired`);
     const items = session.line_items as Array<{ price: string; quantity?: number }>;
     const data = session.subscription_data as { billing_cycle_anchor?: number; metadata?: Record<string, string> };
     const now = nowSec();

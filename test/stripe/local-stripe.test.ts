@@ -91,6 +91,28 @@ describe('local Stripe through the official SDK', () => {
     await expect(client.billing.meterEvents.create(event)).resolves.toMatchObject({ identifier: 'same' });
   });
 
+  it('takes a Checkout session expiry from 30 minutes to 24 hours ahead (24 hours by default), and expires the session then', async () => {
+    await client.products.create({ id: 'prod_fee', name: 'Fee' });
+    const price = await client.prices.create({ currency: 'usd', product: 'prod_fee', unit_amount: 4_900, recurring: { interval: 'month' } });
+    const customer = await client.customers.create({ name: 'Acme' });
+    const create = (expires_at?: number) =>
+      client.checkout.sessions.create({
+        mode: 'subscription',
+        customer: customer.id,
+        line_items: [{ price: price.id, quantity: 1 }],
+        success_url: 'https://example.com/ok',
+        ...(expires_at !== undefined && { expires_at }),
+      });
+    const nowSec = NOW / 1000;
+    expect((await create()).expires_at).toBe(nowSec + 86_400);
+    for (const bad of [nowSec + 30 * 60 - 1, nowSec + 86_400 + 1])
+      await expect(create(bad)).rejects.toMatchObject({ type: 'StripeInvalidRequestError', param: 'expires_at' });
+    const session = await create(nowSec + 3_600);
+    expect(session).toMatchObject({ status: 'open', expires_at: nowSec + 3_600 });
+    stripe.setNow(NOW + 3_600_000);
+    expect(await client.checkout.sessions.retrieve(session.id)).toMatchObject({ status: 'expired' });
+  });
+
   it('rejects a price with a bad enum, a missing parameter and an unknown meter', async () => {
     await client.products.create({ id: 'prod_x', name: 'X' });
     await expect(
