@@ -353,7 +353,9 @@ document.addEventListener('DOMContentLoaded', () => {
     event.preventDefault();
     const message = /** @type {HTMLTextAreaElement} */ ($('#report-text')).value.trim();
     const response = await api('support/tickets', { method: 'POST', body: JSON.stringify({ message }) });
-    $('#report-status').textContent = response.ok ? 'Sent: billing support answers within 4 hours.' : 'Could not send; please try again.';
+    // The API says why (too long, or too_many_tickets: the hour's allowance is filed and says from when).
+    const answer = response.ok ? {} : await response.json().catch(() => ({}));
+    $('#report-status').textContent = response.ok ? 'Sent: billing support answers within 4 hours.' : (answer.message ?? 'Could not send; please try again.');
   });
   if (sessionStorage.getItem(KEY_STORAGE)) void load();
 });
