@@ -67,7 +67,12 @@ export class CustomerApi extends Construct {
       environment: { [TABLE_ENV.billing]: tables.billing.tableName, ALERT_TOPIC_ARN: props.alerts.topic.topicArn },
     });
     // PutItem: tickets, and the survey's two items (one transaction); GetItem: the customer's latest answer.
-    iam.Grant.addToPrincipal({ grantee: this.supportFunction, actions: ['dynamodb:GetItem', 'dynamodb:PutItem'], resourceArns: [tables.billing.tableArn] });
+    // UpdateItem: the conditional counter of a customer's ticket filings per hour (lambdas/adapters/tickets-store.ts).
+    iam.Grant.addToPrincipal({
+      grantee: this.supportFunction,
+      actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      resourceArns: [tables.billing.tableArn],
+    });
     props.alerts.grantPublish(this.supportFunction);
     const supportIntegration = new apigateway.LambdaIntegration(this.supportFunction);
     for (const route of [ROUTES.supportTickets, ROUTES.feedback]) {

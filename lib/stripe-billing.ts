@@ -239,7 +239,8 @@ export class StripeBilling extends Construct {
       environment: tableEnvironment,
     });
     onCustomers(this.upgradeFunction, ['dynamodb:GetItem']);
-    tables.billing.grant(this.upgradeFunction, 'dynamodb:GetItem');
+    // PutItem and UpdateItem: the claim and the kept Checkout session a looping key reuses (lambdas/adapters/checkout-sessions.ts).
+    tables.billing.grant(this.upgradeFunction, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
     this.stripeSecret.grantRead(this.upgradeFunction);
     const upgrade = addRoute(meteredApi.api, ROUTES.billingUpgrade, new apigateway.LambdaIntegration(this.upgradeFunction), meteredApi.authorizer);
     Validations.of(upgrade).acknowledge({

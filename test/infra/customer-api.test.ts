@@ -58,7 +58,7 @@ describe('customer API: usage and dashboard', () => {
     expect(billingConfig.survey.throttle).toEqual({ rateLimit: 10, burstLimit: 20 });
   });
 
-  it('lets the support function read and put items in the Billing table only (tickets, survey answers), and the usage function read the latest answer', () => {
+  it('lets the support function read, put and update items in the Billing table only (tickets, filing counters, survey answers), and the usage function read the latest answer', () => {
     const billing = logicalIdAt(template, 'ApiBilling/Tables/Billing/Resource');
     const support = statementsOfFunction(template, logicalIdAt(template, 'ApiBilling/CustomerApi/SupportFunction/Resource'));
     expect(
@@ -66,8 +66,8 @@ describe('customer API: usage and dashboard', () => {
         .flatMap((st) => [st.Action].flat())
         .filter((a) => a.startsWith('dynamodb:'))
         .sort(),
-    ).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem']);
-    expect(actionsOn(support, billing)).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem']);
+    ).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+    expect(actionsOn(support, billing)).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
     const usage = statementsOfFunction(template, logicalIdAt(template, 'ApiBilling/CustomerApi/UsageFunction/Resource'));
     expect(actionsOn(usage, billing)).toEqual(['dynamodb:GetItem', 'dynamodb:Query']);
   });

@@ -145,7 +145,8 @@ describe('Stripe billing infrastructure, in detail', () => {
         Idempotency: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       },
     ],
-    ['UpgradeFunction', { Idempotency: [] }],
+    // The upgrade keeps its reusable Checkout sessions (a claim, then the session) in the Billing table.
+    ['UpgradeFunction', { Billing: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Idempotency: [] }],
   ])('%s is granted exactly the table actions it uses', (name, expected) => {
     const statements = statementsOfFunction(template, fnId(name));
 
