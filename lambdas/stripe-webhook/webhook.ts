@@ -58,6 +58,9 @@ export function createWebhookHandler(deps: {
     let verified: Stripe.Event;
     try {
       if (!signature) throw new Error('missing Stripe-Signature header');
+      // No body-size bound of our own (unlike the customer routes): constructEvent checks the HMAC
+      // over the raw body before it parses anything, so an unsigned body of any size (API Gateway
+      // caps it at 10 MB) is refused unparsed, and Stripe's own events can be large.
       verified = deps.stripe.webhooks.constructEvent(payload, signature, deps.webhookSecret);
     } catch (error) {
       deps.logger.warn('webhook rejected', { reason: error instanceof Error ? error.message : String(error) });

@@ -8,7 +8,10 @@ import { DynamoCheckoutSessionStore } from '../../lambdas/adapters/checkout-sess
 import { DynamoTicketStore } from '../../lambdas/adapters/tickets-store.ts';
 import { createBillingApi } from '../../lambdas/billing-api/billing-api.ts';
 import type { Alert } from '../../lambdas/core/alerts.ts';
+import { reusingOpenCheckouts } from '../../lambdas/core/checkout-reuse.ts';
 import { billingConfig } from '../../lambdas/core/config.ts';
+import { ApiBillingError } from '../../lambdas/core/errors.ts';
+import type { BillingProvider } from '../../lambdas/core/ports.ts';
 import { createFeedbackApi } from '../../lambdas/support-api/feedback-api.ts';
 import { createSupportApi } from '../../lambdas/support-api/support-api.ts';
 import { DynamoFeedbackStore } from '../../lambdas/adapters/feedback-store.ts';
@@ -77,6 +80,35 @@ describe('free-route limits in the handlers (DynamoDB Local, local Stripe)', () 
     const urls = await Promise.all(Array.from({ length: 20 }, async () => urlOf(await upgrade(customer.customerId))));
     expect(new Set(urls).size).toBe(1);
     expect(checkoutsCreated() - before).toBe(1);
+  });
+
+  it("waits for another call's session, fails retryably if it never comes, and takes over a crashed creator's claim once it lapses", async () => {
+    const store = new DynamoCheckoutSessionStore(f.doc, f.tables.billing);
+    let created = 0;
+    const provider = reusingOpenCheckouts(
+      { createCheckoutSession: async () => ({ url: `https://checkout.example/${++created}`, sessionId: `cs_${created}` }) } as unknown as BillingProvider,
+      { store, config: billingConfig, now: () => f.clock.now, sleep: async () => undefined },
+    );
+    const input = {
+      customerId: 'cust_crashed',
+      stripeCustomerId: 'cus_x',
+      priceIds: ['price_fee'],
+      successUrl: 'https://x/ok',
+      cancelUrl: 'https://x',
+      billingCycleAnchorSec: 0,
+    };
+    // A creator claimed and crashed before keeping its session.
+    expect(await store.claim('cust_crashed', 'price_fee', f.clock.now, f.clock.now + 30_000)).toBe(true);
+    const waited = provider.createCheckoutSession(input);
+    await expect(waited).rejects.toBeInstanceOf(ApiBillingError);
+    await expect(waited).rejects.toMatchObject({ retryable: true });
+    expect(created).toBe(0);
+    const start = f.clock.now;
+    setTime(f, start + 30_000);
+    expect(await provider.createCheckoutSession(input)).toMatchObject({ url: 'https://checkout.example/1' });
+    expect(await provider.createCheckoutSession(input)).toMatchObject({ url: 'https://checkout.example/1' });
+    expect(created).toBe(1);
+    setTime(f, start);
   });
 
   it('refuses an upgrade body over 1 KiB with a JSON 413 before parsing it, creating nothing', async () => {
