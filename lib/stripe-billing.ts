@@ -187,7 +187,9 @@ export class StripeBilling extends Construct {
     // has no place in the webhook's 30 seconds); its discrepancies alert.
     tables.counters.grant(this.webhookFunction, 'dynamodb:Query', 'dynamodb:GetItem');
     props.alerts.grantPublish(this.webhookFunction);
-    // DeleteItem: a tier change drops its own "unfinished" entry when it switches the customer's key.
+    // DeleteItem: a tier change drops its own "unfinished" entry when it switches the customer's key, and a
+    // Checkout session Stripe completed or expired is dropped from the upgrade's kept sessions (found by a
+    // Query of the customer's; lambdas/adapters/checkout-sessions.ts), so the upgrade route creates a new one.
     tables.billing.grant(this.webhookFunction, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:DeleteItem');
     // Powertools' idempotency utility: a conditional PutItem claims the event id, GetItem reads a claim
     // that exists, UpdateItem stores the outcome, DeleteItem releases the claim when processing fails.

@@ -13,7 +13,6 @@ import type { LocalGatewayKeyRegistry } from '../lambdas/adapters/gateway-keys-l
 import { stripeClient } from '../lambdas/adapters/stripe-billing.ts';
 import { ROUTES } from '../lambdas/core/routes.ts';
 import { createBillingApi } from '../lambdas/billing-api/billing-api.ts';
-import { DynamoCheckoutSessionStore } from '../lambdas/adapters/checkout-sessions.ts';
 import { stripeCatalog } from '../lambdas/core/catalog.ts';
 import type { BillingConfig } from '../lambdas/core/config.ts';
 import type { AlertSink } from '../lambdas/core/alerts.ts';
@@ -79,7 +78,8 @@ export async function startLocalBilling(options: LocalBillingOptions): Promise<L
           registry: services.customers,
           stripe: async () => (await services.ready()).stripe,
           dashboardUrl: `${gatewayUrl}/dashboard`,
-          checkouts: new DynamoCheckoutSessionStore(options.doc, options.tables.billing),
+          // The store the webhook drops completed and expired sessions from.
+          checkouts: services.checkouts,
           config: options.config,
           now: options.now,
         })(event),

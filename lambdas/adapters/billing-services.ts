@@ -30,6 +30,7 @@ import { experimentReporting } from './experiment-reporting.ts';
 import { DynamoReconciliationRecords } from './reconciliation-records.ts';
 import { DynamoRecountSources } from './recount-sources.ts';
 import { DynamoBillingStateStore } from './billing-state.ts';
+import { DynamoCheckoutSessionStore } from './checkout-sessions.ts';
 import { DynamoCustomerStore } from './customer-store.ts';
 import { DynamoGatewayKeyRetirementStore } from './gateway-key-retirements.ts';
 import type { TableNames } from './env.ts';
@@ -41,6 +42,8 @@ export interface BillingServices {
   /** Gateway keys replaced by tier changes, deleted by the scheduled run once no authorizer can still use them. */
   readonly retirements: DynamoGatewayKeyRetirementStore;
   readonly state: DynamoBillingStateStore;
+  /** The upgrade route's kept Checkout sessions (the webhook drops one once Stripe completes or expires it). */
+  readonly checkouts: DynamoCheckoutSessionStore;
   readonly provider: StripeBillingProvider;
   readonly config: BillingConfig;
   readonly now: () => number;
@@ -95,6 +98,7 @@ export function billingServices(options: {
     customers,
     retirements,
     state,
+    checkouts: new DynamoCheckoutSessionStore(options.doc, options.tables.billing),
     provider,
     config,
     now,

@@ -1,7 +1,7 @@
 /** Kept Checkout sessions and their creation claims, one item per customer and offer in the Billing table. */
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { CheckoutSessionStore, KeptCheckout } from '#core/checkout-reuse.ts';
-import { writeIfCondition } from './dynamodb.ts';
+import { queryAll, writeIfCondition } from './dynamodb.ts';
 
 const key = (customerId: string, offer: string) => ({ pk: `CHECKOUT#${customerId}`, sk: offer });
 
@@ -48,5 +48,32 @@ export class DynamoCheckoutSessionStore implements CheckoutSessionStore {
         },
       }),
     );
+  }
+
+  async forget(customerId: string, sessionId: string) {
+    // The customer's few offers (prices and return URLs); each one that still keeps this session is
+    // deleted on that condition, so a session or claim that replaced it meanwhile stays.
+    const items = await queryAll(this.doc, {
+      TableName: this.billingTable,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': `CHECKOUT#${customerId}` },
+      ProjectionExpression: 'sk, sessionId',
+      ConsistentRead: true,
+    });
+    let dropped = 0;
+    for (const item of items.filter((i) => i.sessionId === sessionId)) {
+      const deleted = await writeIfCondition(() =>
+        this.doc.send(
+          new DeleteCommand({
+            TableName: this.billingTable,
+            Key: key(customerId, item.sk as string),
+            ConditionExpression: 'sessionId = :sessionId',
+            ExpressionAttributeValues: { ':sessionId': sessionId },
+          }),
+        ),
+      );
+      if (deleted) dropped++;
+    }
+    return dropped;
   }
 }

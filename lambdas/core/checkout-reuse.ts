@@ -4,7 +4,11 @@
  * against the account's Stripe rate limit, shared with the billing sync). The session is created
  * with an explicit expiry and its URL kept; calls until shortly before that expiry get the same URL
  * from one DynamoDB read, and concurrent first calls agree on one creator through a conditional claim.
+ * A session is kept per return URL too (a customer who calls from another domain gets a session
+ * that returns there), and dropped once Stripe reports it completed or expired (the webhook,
+ * #core/webhooks.ts), so a paid-for Checkout is never handed out again.
  */
+import { createHash } from 'node:crypto';
 import type { BillingConfig } from './config.ts';
 import { ApiBillingError } from './errors.ts';
 import type { BillingProvider } from './ports.ts';
@@ -28,6 +32,23 @@ export interface CheckoutSessionStore {
   claim(customerId: string, offer: string, now: number, claimUntil: number): Promise<boolean>;
   /** Keeps a created session, replacing the claim; `expiresAtSec` is Stripe's expiry, for the item's TTL. */
   keep(customerId: string, offer: string, session: KeptCheckout, expiresAtSec: number): Promise<void>;
+  /**
+   * Drops the customer's kept session `sessionId` (whichever offer keeps it), so the next call
+   * creates a new one; a session kept since in its place, and claims, stay. Returns how many it
+   * dropped: 0 when none is kept (never kept, already dropped, or replaced).
+   */
+  forget(customerId: string, sessionId: string): Promise<number>;
+}
+
+/**
+ * What a kept session is kept under: the prices it sells and where it returns to. The return URLs
+ * go in as a hash (the store's key stays short whatever the URLs' length): a session is handed out
+ * only to calls that return where it returns, and calls from two domains do not replace each
+ * other's session (which would create one per call again).
+ */
+export function checkoutOffer(input: { readonly priceIds: readonly string[]; readonly successUrl: string; readonly cancelUrl: string }): string {
+  const returns = createHash('sha256').update(`${input.successUrl}\n${input.cancelUrl}`).digest('base64url').slice(0, 16);
+  return `${input.priceIds.join('+')}@${returns}`;
 }
 
 /**
@@ -49,7 +70,7 @@ export interface CheckoutReuseDeps {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-/** `provider` whose Checkout sessions are reused per customer and set of prices (the offer) while open. */
+/** `provider` whose Checkout sessions are reused per customer, set of prices and return URLs (the offer) while open. */
 export function reusingOpenCheckouts(provider: BillingProvider, deps: CheckoutReuseDeps): BillingProvider {
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const reusable = async (customerId: string, offer: string) => {
@@ -59,7 +80,7 @@ export function reusingOpenCheckouts(provider: BillingProvider, deps: CheckoutRe
   // Every other method is the provider's own (its prototype), called on it.
   return Object.assign(Object.create(provider) as BillingProvider, {
     async createCheckoutSession(input: Parameters<BillingProvider['createCheckoutSession']>[0]) {
-      const offer = input.priceIds.join('+');
+      const offer = checkoutOffer(input);
       const kept = await reusable(input.customerId, offer);
       if (kept) return kept;
       const now = deps.now();

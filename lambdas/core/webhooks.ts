@@ -2,7 +2,8 @@
  * Stripe webhooks, after the adapter has verified their signature and claimed the event id (one
  * delivery of an event acts; see lambdas/stripe-webhook/webhook.ts): subscription changes move the
  * customer's tier and usage plan by the subscription's status (the policy below); a drafted invoice
- * is reconciled (its last usage pushed, its corrections credited) before it finalizes; payments are recorded.
+ * is reconciled (its last usage pushed, its corrections credited) before it finalizes; payments are recorded;
+ * a Checkout session that completed or expired is no longer handed out by the upgrade route (#core/checkout-reuse.ts).
  *
  * An event whose object lacks what we read is `ignored` with the names of the missing fields (never
  * values): it is answered 200, because a 5xx would make Stripe retry the same malformed event for days.
@@ -10,6 +11,7 @@
 import * as z from 'zod';
 import { TierNameSchema, type BillingConfig, type TierName } from './config.ts';
 import type { Customer } from './model.ts';
+import type { CheckoutSessionStore } from './checkout-reuse.ts';
 import type { BillingProvider, BillingStateStore, CustomerRegistry, GatewayKeyRegistry, GatewayKeyRetirementStore } from './ports.ts';
 import { changeTier, type TierChangeDeps } from './subscriptions.ts';
 import type { ReconciliationRecord } from './reconciliation.ts';
@@ -33,6 +35,12 @@ const SubscriptionSchema = z.object({
   status: z.string(),
   metadata: z.record(z.string(), z.string()).optional(),
   items: z.object({ data: z.array(z.object({ price: z.object({ metadata: z.record(z.string(), z.string()).optional() }) })) }),
+});
+
+/** A Checkout session (mode subscription: the upgrade route creates them for a Stripe customer). */
+const CheckoutSessionSchema = z.object({
+  id: z.string(),
+  customer: z.string().nullable(),
 });
 
 const InvoiceSchema = z.object({
@@ -82,6 +90,8 @@ export interface WebhookDeps {
   /** Reconciles the customer's month when its invoice is drafted (#core/reconciliation.ts, trigger `invoice`). */
   readonly reconcile: (customer: Customer, month: string, options: { paused: boolean }) => Promise<ReconciliationRecord>;
   readonly billing: Pick<BillingProvider, 'cancelSubscription'>;
+  /** The upgrade route's kept Checkout sessions: one that completed or expired is dropped. */
+  readonly checkouts: Pick<CheckoutSessionStore, 'forget'>;
   /**
    * The subscription status policy's grace, and the key cache TTL: how long a gateway key replaced
    * by a tier change must stay in its plan.
@@ -96,7 +106,8 @@ export type WebhookOutcome =
   | { kind: 'tier-changed'; customerId: string; from: TierName; to: TierName }
   | { kind: 'tier-unchanged'; customerId: string }
   | { kind: 'reconciled'; customerId: string; month: string; record: ReconciliationRecord }
-  | { kind: 'invoice-recorded'; customerId: string; status: string };
+  | { kind: 'invoice-recorded'; customerId: string; status: string }
+  | { kind: 'checkout-closed'; customerId: string; sessionId: string; forgotten: number };
 
 /** The tier a subscription's prices belong to (our prices carry it in metadata). */
 function tierOfPrices(subscription: z.infer<typeof SubscriptionSchema>): TierName | undefined {
@@ -157,6 +168,20 @@ export async function handleBillingEvent(event: BillingEvent, deps: WebhookDeps)
       if (!isCurrent && current) await deps.billing.cancelSubscription(current);
       if (!change.ok || !change.changed) return { kind: 'tier-unchanged', customerId: customer.customerId };
       return { kind: 'tier-changed', customerId: customer.customerId, from: change.from, to: change.to };
+    }
+    case 'checkout.session.completed':
+    case 'checkout.session.expired': {
+      // The session is over: the upgrade route must not hand out its URL again (a paid-for Checkout,
+      // or one that would only say it expired). The tier itself moves with the subscription's events.
+      const parsed = parseObject(CheckoutSessionSchema, event);
+      if (!parsed.ok) return parsed.outcome;
+      const session = parsed.value;
+      if (!session.customer) return { kind: 'ignored', reason: 'Checkout session without a customer' };
+      const customer = await deps.registry.findByStripeCustomerId(session.customer);
+      if (!customer) return { kind: 'ignored', reason: `no customer for ${session.customer}` };
+      // Only the kept session with this id: a redelivered or late event leaves a newer session alone.
+      const forgotten = await deps.checkouts.forget(customer.customerId, session.id);
+      return { kind: 'checkout-closed', customerId: customer.customerId, sessionId: session.id, forgotten };
     }
     case 'invoice.created': {
       const parsed = parseObject(InvoiceSchema, event);

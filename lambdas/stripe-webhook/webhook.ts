@@ -45,6 +45,7 @@ export function createWebhookHandler(deps: {
         reconcile: async (customer, month, { paused }) =>
           reconcileCustomerMonth(customer, month, await deps.services.reconciliation(deps.alerts), { trigger: 'invoice', paused }),
         billing: deps.services.provider,
+        checkouts: deps.services.checkouts,
         config: deps.services.config,
         now: deps.services.now,
       });

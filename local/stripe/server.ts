@@ -237,7 +237,10 @@ export interface LocalStripe {
   client(apiVersion?: string): Stripe;
   setNow(epochMs: number): void;
   now(): number;
-  /** Closes subscription periods that have ended: drafts their invoices (invoice.created), finalizes drafts over an hour old and pays those charged automatically. */
+  /**
+   * Closes subscription periods that have ended: drafts their invoices (invoice.created), finalizes drafts over an hour old and pays those
+   * charged automatically. Expires Checkout sessions past their `expires_at` (checkout.session.expired).
+   */
   advanceBillingPeriods(): Promise<void>;
   /** Answers the next `count` requests whose path matches with a fault. */
   failNext(path: RegExp, fault: { status?: number; acceptThenDrop?: boolean; count?: number }): void;
@@ -948,8 +951,15 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
   /** A Checkout session as it stands now: an open one past its `expires_at` has expired. */
   function checkoutSession(sessionId: string): Obj {
     const session = get(checkoutSessions, 'checkout.session', sessionId);
-    if (session.status === 'open' && nowSec() >= (session.expires_at as number)) session.status = 'expired';
+    expireIfDue(session);
     return session;
+  }
+
+  /** Expires an open session past its `expires_at`, with the `checkout.session.expired` event Stripe sends then. */
+  function expireIfDue(session: Obj) {
+    if (session.status !== 'open' || nowSec() < (session.expires_at as number)) return;
+    session.status = 'expired';
+    emit('checkout.session.expired', session);
   }
 
   /** The hosted Checkout page, completed at once: subscribes the customer and returns to the success URL. */
@@ -1078,6 +1088,8 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
     now: () => clock(),
     async advanceBillingPeriods() {
       const now = nowSec();
+      // Stripe expires Checkout sessions on its own clock too, not only when one is read.
+      for (const session of checkoutSessions.values()) expireIfDue(session);
       for (const invoice of [...invoices.values()]) {
         if (invoice.object === 'invoice' && invoice.status === 'draft' && (invoice.created as number) <= now - 3600) {
           // Finalized with whatever usage has reached Stripe by now; then paid, when charged automatically.

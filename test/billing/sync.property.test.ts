@@ -283,7 +283,7 @@ describe('Stripe sync property (local Stripe through the adapter, state in Dynam
                 config,
                 now: clock,
               });
-              const { provider, customers: registry, state: billingState, retirements } = services;
+              const { provider, customers: registry, state: billingState, retirements, checkouts } = services;
               const guardrails = services.guardrails({ publish: async () => undefined });
               const faulty = new FaultyStripe(stripe, provider);
               const catalogIds = await provider.ensureCatalog(stripeCatalog(config));
@@ -420,6 +420,7 @@ describe('Stripe sync property (local Stripe through the adapter, state in Dynam
                             state: billingState,
                             reconcile: reconcileFor(flushRun),
                             billing: faulty.forRun(flushRun),
+                            checkouts,
                             now: clock,
                           },
                         ),
@@ -485,7 +486,17 @@ describe('Stripe sync property (local Stripe through the adapter, state in Dynam
               for (const invoice of [...stripe.state.invoices.values()].filter((inv) => !before.has(inv.id) && inv.object === 'invoice')) {
                 await handleBillingEvent(
                   { id: `evt_${invoice.id}`, type: 'invoice.created', created: Math.floor(now / 1000), object: invoice },
-                  { registry, gatewayKeys, retirements, config, state: billingState, reconcile: reconcileFor('invoice'), billing: provider, now: clock },
+                  {
+                    registry,
+                    gatewayKeys,
+                    retirements,
+                    config,
+                    state: billingState,
+                    reconcile: reconcileFor('invoice'),
+                    billing: provider,
+                    checkouts,
+                    now: clock,
+                  },
                 );
               }
               now += HOUR + MINUTE;

@@ -1,6 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import Stripe from 'stripe';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { createBillingApi } from '../../lambdas/billing-api/billing-api.ts';
 import { startUpgrade } from '../../lambdas/core/subscriptions.ts';
 import { createWebhookHandler } from '../../lambdas/stripe-webhook/webhook.ts';
 import { billingFixture, setTime, type BillingFixture } from '../harness/billing.ts';
@@ -659,6 +661,93 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
       expect(after.subscriptionId).not.toBe(customer.subscriptionId);
       expect(f.gatewayKeys.findByValue(after.gatewayKeyValue)?.tier).toBe('pro');
       expect((await f.stripe.client().subscriptions.retrieve(customer.subscriptionId!)).status).toBe('canceled');
+    });
+
+    it('drops the kept Checkout session once Stripe reports it completed: the next upgrade call gets a new one, and a redelivery changes nothing more', async () => {
+      // Every delivery is recorded with the handler's answer, so one can be delivered again as it came.
+      const deliveries: Array<{ body: string; headers: Record<string, string>; type: string; outcome: string }> = [];
+      let secret = '';
+      const webhook = () =>
+        createWebhookHandler({
+          stripe: f.stripe.client(),
+          webhookSecret: secret,
+          services: f.services,
+          gatewayKeys: f.gatewayKeys,
+          alerts: f.alertSink,
+          claims: claimsOf(f),
+          logger: silent,
+        });
+      receiver = createServer((req, res) => {
+        let body = '';
+        req.on('data', (c) => (body += c));
+        req.on('end', () => {
+          const headers = req.headers as Record<string, string>;
+          void webhook()({ body, headers, isBase64Encoded: false }).then((r) => {
+            deliveries.push({ body, headers, type: (JSON.parse(body) as { type: string }).type, outcome: (JSON.parse(r.body) as { outcome: string }).outcome });
+            res.writeHead(r.statusCode);
+            res.end(r.body);
+          });
+        });
+      });
+      await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+      const endpoint = await f.stripe
+        .client()
+        .webhookEndpoints.create({ url: `http://127.0.0.1:${(receiver.address() as { port: number }).port}/webhooks/stripe`, enabled_events: ['*'] });
+      secret = endpoint.secret!;
+      const customer = await f.addCustomer('free');
+      await f.stripe.webhooksDelivered();
+
+      // POST /billing/upgrade as the Lambda serves it, with the store the webhook forgets from.
+      const upgrade = async () => {
+        const response = await createBillingApi({
+          registry: f.services.customers,
+          stripe: async () => (await f.services.ready()).stripe,
+          dashboardUrl: 'http://dashboard.local/dashboard',
+          checkouts: f.services.checkouts,
+          config: f.services.config,
+          now: () => f.clock.now,
+        })({
+          path: '/billing/upgrade',
+          body: '{"tier":"pro"}',
+          requestContext: { authorizer: { customerId: customer.customerId } },
+        } as unknown as APIGatewayProxyEvent);
+        expect(response.statusCode).toBe(200);
+        return (JSON.parse(response.body) as { url: string }).url;
+      };
+      const sessionOf = (url: string) => url.slice(url.lastIndexOf('/') + 1);
+      const checkoutsCreated = () => f.stripe.requests.filter((r) => r.method === 'POST' && r.path === '/v1/checkout/sessions').length;
+      const before = checkoutsCreated();
+
+      const a = await upgrade();
+      expect(await upgrade()).toBe(a);
+      // The customer pays: Stripe completes the session and sends checkout.session.completed (and the subscription's events).
+      expect((await fetch(a, { redirect: 'manual' })).status).toBe(302);
+      await f.stripe.webhooksDelivered();
+      expect(deliveries.filter((d) => d.type === 'checkout.session.completed').map((d) => d.outcome)).toEqual(['checkout-closed']);
+      const upgraded = (await f.services.customers.getCustomer(customer.customerId))!;
+      expect(upgraded.tier).toBe('pro');
+
+      // The customer leaves Pro (its subscription cancelled) and asks to upgrade again: a new session, not the paid one.
+      await f.stripe.client().subscriptions.cancel(upgraded.subscriptionId!);
+      await f.stripe.webhooksDelivered();
+      expect((await f.services.customers.getCustomer(customer.customerId))!.tier).toBe('free');
+      const b = await upgrade();
+      expect(sessionOf(b)).not.toBe(sessionOf(a));
+      expect(await f.stripe.client().checkout.sessions.retrieve(sessionOf(b))).toMatchObject({ status: 'open' });
+      expect(await upgrade()).toBe(b);
+      expect(checkoutsCreated() - before).toBe(2);
+
+      // Stripe delivers the completed event again: a duplicate (its id is claimed), and session B stays handed out.
+      const completed = deliveries.find((d) => d.type === 'checkout.session.completed')!;
+      const again = await webhook()({ body: completed.body, headers: completed.headers, isBase64Encoded: false });
+      expect(JSON.parse(again.body)).toEqual({ received: true, outcome: 'duplicate' });
+      // Even acted on afresh (another event id for session A, as after a lost claim), it drops nothing: B is not A.
+      const object = (JSON.parse(completed.body) as { data: { object: unknown } }).data.object;
+      const late = await handle(signed({ id: 'evt_late_completed', type: 'checkout.session.completed', created: Math.floor(f.clock.now / 1000), object }));
+      expect(JSON.parse(late.body)).toEqual({ received: true, outcome: 'checkout-closed' });
+      expect(await upgrade()).toBe(b);
+      expect(checkoutsCreated() - before).toBe(2);
+      expect((await f.services.customers.getCustomer(customer.customerId))!.tier).toBe('free');
     });
   });
 });

@@ -8,7 +8,7 @@ import { DynamoCheckoutSessionStore } from '../../lambdas/adapters/checkout-sess
 import { DynamoTicketStore } from '../../lambdas/adapters/tickets-store.ts';
 import { createBillingApi } from '../../lambdas/billing-api/billing-api.ts';
 import type { Alert } from '../../lambdas/core/alerts.ts';
-import { reusingOpenCheckouts } from '../../lambdas/core/checkout-reuse.ts';
+import { checkoutOffer, reusingOpenCheckouts } from '../../lambdas/core/checkout-reuse.ts';
 import { billingConfig } from '../../lambdas/core/config.ts';
 import { ApiBillingError } from '../../lambdas/core/errors.ts';
 import type { BillingProvider } from '../../lambdas/core/ports.ts';
@@ -74,6 +74,30 @@ describe('free-route limits in the handlers (DynamoDB Local, local Stripe)', () 
     setTime(f, start);
   });
 
+  it('hands a kept session only to calls that return where it returns: another domain gets its own, and neither replaces the other', async () => {
+    const customer = await f.addCustomer('free');
+    const before = checkoutsCreated();
+    const from = (domainName: string) =>
+      billingApi()({
+        ...post('/billing/upgrade', customer.customerId, '{"tier":"pro"}'),
+        requestContext: { authorizer: { customerId: customer.customerId }, domainName, path: '/prod/billing/upgrade' },
+      } as unknown as APIGatewayProxyEvent);
+    const first = urlOf(await from('api.example.com'));
+    const other = urlOf(await from('billing.example.org'));
+    expect(other).not.toBe(first);
+    const session = await f.stripe.client().checkout.sessions.retrieve(other.split('/').at(-1) as string);
+    expect(session).toMatchObject({
+      success_url: 'https://billing.example.org/prod/dashboard?upgraded=pro',
+      cancel_url: 'https://billing.example.org/prod/dashboard',
+    });
+    // Alternating domains is not a loop that creates a session per call.
+    for (let i = 0; i < 3; i++) {
+      expect(urlOf(await from('api.example.com'))).toBe(first);
+      expect(urlOf(await from('billing.example.org'))).toBe(other);
+    }
+    expect(checkoutsCreated() - before).toBe(2);
+  });
+
   it('answers 20 concurrent upgrade calls with one Checkout session', async () => {
     const customer = await f.addCustomer('free');
     const before = checkoutsCreated();
@@ -98,7 +122,7 @@ describe('free-route limits in the handlers (DynamoDB Local, local Stripe)', () 
       billingCycleAnchorSec: 0,
     };
     // A creator claimed and crashed before keeping its session.
-    expect(await store.claim('cust_crashed', 'price_fee', f.clock.now, f.clock.now + 30_000)).toBe(true);
+    expect(await store.claim('cust_crashed', checkoutOffer(input), f.clock.now, f.clock.now + 30_000)).toBe(true);
     const waited = provider.createCheckoutSession(input);
     await expect(waited).rejects.toBeInstanceOf(ApiBillingError);
     await expect(waited).rejects.toMatchObject({ retryable: true });

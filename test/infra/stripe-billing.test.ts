@@ -134,6 +134,7 @@ describe('Stripe billing infrastructure, in detail', () => {
     // The byStripeCustomer Query is granted on the index ARN, checked below. Event claims: PutItem claims,
     // GetItem reads an existing claim, UpdateItem stores the outcome, DeleteItem releases a failed one.
     // A drafted invoice's reconciliation reads the counters (hours and the month item), never the raw events.
+    // Billing: Query and DeleteItem also drop a completed or expired Checkout session the upgrade kept.
     [
       'WebhookFunction',
       {

@@ -113,6 +113,54 @@ describe('local Stripe through the official SDK', () => {
     expect(await client.checkout.sessions.retrieve(session.id)).toMatchObject({ status: 'expired' });
   });
 
+  it('sends checkout.session.completed when a Checkout is paid, and checkout.session.expired once, when its clock passes expires_at', async () => {
+    const received: Array<{ type: string; id: string; status: string }> = [];
+    const { createServer } = await import('node:http');
+    const sink = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        const event = JSON.parse(body) as { type: string; data: { object: { id: string; status: string } } };
+        received.push({ type: event.type, id: event.data.object.id, status: event.data.object.status });
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
+    await client.webhookEndpoints.create({
+      url: `http://127.0.0.1:${(sink.address() as { port: number }).port}/hook`,
+      enabled_events: ['checkout.session.completed', 'checkout.session.expired'],
+    });
+    await client.products.create({ id: 'prod_fee', name: 'Fee' });
+    const price = await client.prices.create({ currency: 'usd', product: 'prod_fee', unit_amount: 4_900, recurring: { interval: 'month' } });
+    const customer = await client.customers.create({ name: 'Acme' });
+    const create = () =>
+      client.checkout.sessions.create({
+        mode: 'subscription',
+        customer: customer.id,
+        line_items: [{ price: price.id, quantity: 1 }],
+        success_url: 'https://example.com/ok',
+        expires_at: NOW / 1000 + 3_600,
+      });
+    const paid = await create();
+    const left = await create();
+    const unread = await create();
+    expect((await fetch(paid.url!, { redirect: 'manual' })).status).toBe(302);
+    stripe.setNow(NOW + 3_600_000);
+    // Read after its expiry, or expired by the clock unread: one event each, and none for the paid one.
+    expect(await client.checkout.sessions.retrieve(left.id)).toMatchObject({ status: 'expired' });
+    await stripe.advanceBillingPeriods();
+    await stripe.advanceBillingPeriods();
+    await client.checkout.sessions.retrieve(left.id);
+    expect(await client.checkout.sessions.retrieve(paid.id)).toMatchObject({ status: 'complete' });
+    await stripe.webhooksDelivered();
+    sink.close();
+    expect(received).toEqual([
+      { type: 'checkout.session.completed', id: paid.id, status: 'complete' },
+      { type: 'checkout.session.expired', id: left.id, status: 'expired' },
+      { type: 'checkout.session.expired', id: unread.id, status: 'expired' },
+    ]);
+  });
+
   it('rejects a price with a bad enum, a missing parameter and an unknown meter', async () => {
     await client.products.create({ id: 'prod_x', name: 'X' });
     await expect(
