@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { billingConfig, monthlyQuotaOf, TIER_NAMES, type BillingConfig, type TierName } from '../lambdas/core/config.ts';
-import { ACCESS_LOG_FORMAT, gatewayResponses, methodThrottles, upgradeUrlFor } from '../lambdas/core/gateway-contract.ts';
+import { ACCESS_LOG_FORMAT, API_KEY_HEADER, gatewayResponses, methodThrottles, upgradeUrlFor } from '../lambdas/core/gateway-contract.ts';
 import { TABLE_ENV } from '../lambdas/adapters/env.ts';
 import { ROUTES } from '../lambdas/core/routes.ts';
 import { ProductFunction } from './lambda-defaults.ts';
@@ -132,16 +132,14 @@ export class MeteredApi extends Construct {
     // The month counter, for the X-RateLimit-* figures (cached in the authorizer for a few seconds).
     tables.counters.grant(this.authorizerFunction, 'dynamodb:GetItem');
 
-    const authorizer = (this.authorizer = new apigateway.RequestAuthorizer(this, 'Authorizer', {
+    this.authorizer = new apigateway.RequestAuthorizer(this, 'Authorizer', {
       handler: this.authorizerFunction,
       // Caching would skip the authorizer, and with it the usage event, on a cache hit.
       resultsCacheTtl: Duration.seconds(0),
-      // The key may come as x-api-key or as Authorization: Bearer; identity sources are AND-ed
-      // and a missing one is a 401 before the authorizer runs, so none are declared.
-      identitySources: [],
-    }));
-    // CDK renders no identity sources as an empty string; without caching the property is optional.
-    (authorizer.node.defaultChild as apigateway.CfnAuthorizer).addPropertyDeletionOverride('IdentitySource');
+      // A call without the key header gets the UNAUTHORIZED response from API Gateway, which never
+      // invokes the authorizer for it: a keyless flood costs no Lambda run and no usage event.
+      identitySources: [apigateway.IdentitySource.header(API_KEY_HEADER)],
+    });
 
     let backend = props.backend;
     if (!backend) {
@@ -152,7 +150,7 @@ export class MeteredApi extends Construct {
       backend = new apigateway.LambdaIntegration(this.sampleBackend);
     }
 
-    const methods = [addRoute(this.api, ROUTES.api, backend, authorizer), addRoute(this.api, ROUTES.apiProxy, backend, authorizer)];
+    const methods = [addRoute(this.api, ROUTES.api, backend, this.authorizer), addRoute(this.api, ROUTES.apiProxy, backend, this.authorizer)];
     for (const method of methods) {
       Validations.of(method).acknowledge({
         id: 'AwsSolutions-COG4',

@@ -1,8 +1,9 @@
 /**
  * The local stand-in for API Gateway (REST, `apiKeySource: AUTHORIZER`): it builds the event API
- * Gateway sends, calls the same authorizer handler, applies the tier's usage plan (throttle, then
- * monthly quota) to the key the authorizer returns, answers with the same JSON gateway responses,
- * proxies allowed calls to the backend and writes one access-log line per call.
+ * Gateway sends, calls the same authorizer handler (only for calls carrying its identity source, the
+ * `x-api-key` header), applies the tier's usage plan (throttle, then monthly quota) to the key the
+ * authorizer returns, answers with the same JSON gateway responses, proxies allowed calls to the
+ * backend and writes one access-log line per call.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -10,6 +11,7 @@ import type { APIGatewayAuthorizerResult, APIGatewayProxyEvent, APIGatewayProxyR
 import { monthlyQuotaOf, type BillingConfig } from '../lambdas/core/config.ts';
 import {
   type ACCESS_LOG_FORMAT,
+  API_KEY_HEADER,
   gatewayResponses,
   type GatewayResponseSpec,
   type GatewayResponseType,
@@ -173,6 +175,8 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<R
       send(result.statusCode, result.body, resultHeaders);
     };
     if (route.access === 'public' || route.access === 'stripe-signed') return invoke(undefined);
+    // The authorizer's identity source: without it (or with it empty) API Gateway answers 401 and never invokes the authorizer.
+    if (!headers[API_KEY_HEADER]) return sendGatewayResponse('UNAUTHORIZED');
 
     const authorizerEvent: APIGatewayRequestAuthorizerEvent = {
       type: 'REQUEST',

@@ -6,6 +6,14 @@ import * as z from 'zod';
 import type { BillingConfig } from './config.ts';
 import { ROUTES, type RouteSpec } from './routes.ts';
 
+/**
+ * The authorizer's identity source: API Gateway invokes the authorizer only when this header is
+ * present and non-empty, and answers any other call with the UNAUTHORIZED response itself, so a
+ * keyless flood costs no Lambda run (API_Authorizer reference, `identitySource`). Identity sources
+ * are all required, so only one header can carry the key: `Authorization: Bearer` is not accepted.
+ */
+export const API_KEY_HEADER = 'x-api-key';
+
 /** Context the authorizer hands to the gateway; available as `$context.authorizer.<name>`. */
 export interface AuthorizerContext {
   readonly customerId: string;
@@ -99,7 +107,7 @@ export function gatewayResponses(upgradeUrl: string): Record<GatewayResponseType
       statusCode: 401,
       body: {
         error: 'unauthorized',
-        message: 'Missing, malformed or unknown API key: send the key issued to you in the x-api-key header or as Authorization: Bearer <key>.',
+        message: `Missing, malformed or unknown API key: send the key issued to you in the ${API_KEY_HEADER} header.`,
         requestId: '$context.requestId',
       },
     },

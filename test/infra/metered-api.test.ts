@@ -28,12 +28,12 @@ describe('metered REST API', () => {
     template.hasResourceProperties('AWS::ApiGateway::RestApi', { ApiKeySourceType: 'AUTHORIZER' });
   });
 
-  it('has a REQUEST authorizer with no result caching and no identity sources', () => {
+  it('has a REQUEST authorizer with no result caching whose identity source is the x-api-key header', () => {
     template.hasResourceProperties('AWS::ApiGateway::Authorizer', {
       Type: 'REQUEST',
       AuthorizerResultTtlInSeconds: 0,
-      // Identity sources are AND-ed; the key may come in either of two headers.
-      IdentitySource: Match.absent(),
+      // API Gateway answers a call without it 401 itself, never invoking the Lambda.
+      IdentitySource: 'method.request.header.x-api-key',
     });
     template.hasResourceProperties('AWS::ApiGateway::Authorizer', {
       AuthorizerUri: { 'Fn::Join': ['', Match.arrayWith([{ 'Fn::GetAtt': [ids.authorizerFunction, 'Arn'] }])] },

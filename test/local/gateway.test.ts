@@ -8,6 +8,7 @@ import { billingConfig, type BillingConfig } from '../../lambdas/core/config.ts'
 import { createCustomer, revokeKey } from '../../lambdas/core/customers.ts';
 import type { UsageEvent } from '../../lambdas/core/model.ts';
 import { ROUTES, type RouteName, type RouteSpec } from '../../lambdas/core/routes.ts';
+import { startLocalGateway, type RawAccessLogLine, type RunningLocalGateway } from '../../local/gateway.ts';
 import { startLocalStack, type LocalStack } from '../../local/stack.ts';
 import { midMonthClock } from '../harness/clock.ts';
 
@@ -80,6 +81,16 @@ describe('local gateway (same authorizer, usage plans and gateway responses)', (
     expect(response.status).toBe(401);
     expect(response.headers.get('content-type')).toBe('application/json');
     expect(await response.json()).toMatchObject({ error: 'unauthorized', message: expect.stringContaining('x-api-key') });
+    expect(await events(stack)).toEqual([]);
+  });
+
+  it('refuses a valid key sent as Authorization: Bearer (the identity source is x-api-key), leaving no event', async () => {
+    stack = await localStack();
+    const { apiKey } = await customer();
+    const response = await call(stack, { authorization: `Bearer ${apiKey.key}` });
+    expect(response.status).toBe(401);
+    expect(await response.json()).toMatchObject({ error: 'unauthorized', message: expect.stringContaining('x-api-key') });
+    expect(accessLog(stack)).toEqual([expect.objectContaining({ status: '401', responseType: 'UNAUTHORIZED' })]);
     expect(await events(stack)).toEqual([]);
   });
 
@@ -196,6 +207,53 @@ describe('local gateway (same authorizer, usage plans and gateway responses)', (
     const response = await call(stack, {}, '/nope');
     expect(response.status).toBe(403);
     expect(await response.json()).toMatchObject({ error: 'bad_request', message: 'Missing Authentication Token' });
+  });
+});
+
+describe("the authorizer's identity source, as API Gateway checks it", () => {
+  let gateway: RunningLocalGateway;
+  afterEach(async () => gateway?.stop());
+
+  /** A gateway whose authorizer counts its invocations and refuses every key. */
+  async function countingGateway() {
+    const invocations: string[] = [];
+    const lines: RawAccessLogLine[] = [];
+    gateway = await startLocalGateway({
+      authorizer: async (event) => {
+        invocations.push(event.requestContext.requestId);
+        throw new Error('Unauthorized');
+      },
+      routes: [{ route: ROUTES.usage, handler: async () => ({ statusCode: 200, body: '{}' }) }],
+      gatewayKeys: { findByValue: () => undefined },
+      config: billingConfig,
+      accessLog: (line) => lines.push(line),
+    });
+    return { invocations, lines };
+  }
+
+  it.each([
+    ['no header at all', {} as Record<string, string>],
+    ['an empty x-api-key', { 'x-api-key': '' }],
+    ['only Authorization: Bearer', { authorization: 'Bearer abc' }],
+  ])('answers %s with the JSON 401 and never invokes the authorizer', async (_name, headers) => {
+    const { invocations, lines } = await countingGateway();
+
+    const response = await fetch(`${gateway.url}/usage`, { headers });
+
+    expect(response.status).toBe(401);
+    expect(response.headers.get('content-type')).toBe('application/json');
+    expect(await response.json()).toMatchObject({ error: 'unauthorized', requestId: expect.any(String) });
+    expect(invocations).toEqual([]);
+    expect(lines).toEqual([expect.objectContaining({ status: '401', responseType: 'UNAUTHORIZED' })]);
+  });
+
+  it('invokes the authorizer once for a call that carries x-api-key', async () => {
+    const { invocations } = await countingGateway();
+
+    const response = await fetch(`${gateway.url}/usage`, { headers: { 'x-api-key': 'anything' } });
+
+    expect(response.status).toBe(401);
+    expect(invocations).toHaveLength(1);
   });
 });
 
