@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { billingConfig, monthlyQuotaOf, TIER_NAMES, type BillingConfig, type TierName } from '../lambdas/core/config.ts';
-import { ACCESS_LOG_FORMAT, API_KEY_HEADER, gatewayResponses, methodThrottles, upgradeUrlFor } from '../lambdas/core/gateway-contract.ts';
+import { ACCESS_LOG_FORMAT, API_KEY_HEADER, gatewayResponses, type MethodThrottle, methodThrottles, upgradeUrlFor } from '../lambdas/core/gateway-contract.ts';
 import { TABLE_ENV } from '../lambdas/adapters/env.ts';
 import { ROUTES } from '../lambdas/core/routes.ts';
 import { ProductFunction } from './lambda-defaults.ts';
@@ -60,6 +60,8 @@ export class MeteredApi extends Construct {
   readonly authorizer: apigateway.RequestAuthorizer;
   /** The sample backend, when no `backend` was given. */
   readonly sampleBackend?: ProductFunction;
+  /** The stage's per-method throttles: every free route's (they have no usage plan). */
+  readonly methodThrottles: readonly MethodThrottle[];
 
   constructor(scope: Construct, id: string, props: MeteredApiProps) {
     super(scope, id);
@@ -70,6 +72,7 @@ export class MeteredApi extends Construct {
     }
     const { tables } = props;
     const stageName = props.stageName ?? 'prod';
+    this.methodThrottles = methodThrottles(config);
 
     this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
       retention: props.accessLogRetention ?? logs.RetentionDays.THREE_MONTHS,
@@ -96,7 +99,7 @@ export class MeteredApi extends Construct {
         throttlingBurstLimit: stageThrottle.burstLimit,
         // A method setting replaces the stage's for that method: it repeats the logging and metrics choices.
         methodOptions: Object.fromEntries(
-          methodThrottles(config).map(({ route, rateLimit, burstLimit }) => [
+          this.methodThrottles.map(({ route, rateLimit, burstLimit }) => [
             `${route.resource}/${route.method}`,
             {
               throttlingRateLimit: rateLimit,

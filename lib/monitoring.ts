@@ -24,6 +24,8 @@ export class Monitoring extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
   readonly serverErrorsAlarm: cloudwatch.Alarm;
   readonly authorizerLatencyAlarm: cloudwatch.Alarm;
+  /** One per free route: its request rate nears its stage throttle (a key may be looping it, starving the others). */
+  readonly freeRouteRateAlarms: cloudwatch.Alarm[];
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
@@ -50,7 +52,27 @@ export class Monitoring extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    for (const alarm of [this.serverErrorsAlarm, this.authorizerLatencyAlarm]) alarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alerts.topic));
+    // Free routes have no usage plan: their method throttle is shared by every caller, so one key
+    // looping GET /usage or POST /billing/upgrade uses it up for all. Alarm at half of it, over 5 minutes.
+    this.freeRouteRateAlarms = meteredApi.methodThrottles.map(({ route, rateLimit }) => {
+      const requests = new cloudwatch.Metric({
+        namespace: 'AWS/ApiGateway',
+        metricName: 'Count',
+        dimensionsMap: { ApiName: api.restApiName, Stage: api.deploymentStage.stageName, Resource: route.resource, Method: route.method },
+        statistic: cloudwatch.Stats.SUM,
+        ...fiveMinutes,
+      });
+      return new cloudwatch.Alarm(this, `FreeRouteRateAlarm${route.method}${route.resource.replace(/[^A-Za-z0-9]/g, '')}`, {
+        alarmDescription: `${route.method} ${route.resource} (a free route) ran at over half its stage throttle of ${rateLimit}/s for 5 minutes: a key may be looping it; its callers share the throttle`,
+        metric: requests,
+        threshold: (rateLimit * fiveMinutes.period.toSeconds()) / 2,
+        evaluationPeriods: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    });
+    for (const alarm of [this.serverErrorsAlarm, this.authorizerLatencyAlarm, ...this.freeRouteRateAlarms])
+      alarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alerts.topic));
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       defaultInterval: Duration.hours(24),
@@ -105,6 +127,7 @@ export class Monitoring extends Construct {
             alarms: [
               this.serverErrorsAlarm,
               this.authorizerLatencyAlarm,
+              ...this.freeRouteRateAlarms,
               aggregation.deadLetterAlarm,
               aggregation.iteratorAgeAlarm,
               stripeBilling.syncErrorsAlarm,

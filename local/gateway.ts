@@ -35,7 +35,7 @@ export interface LocalGatewayOptions {
   readonly authorizer: (event: APIGatewayRequestAuthorizerEvent) => Promise<APIGatewayAuthorizerResult>;
   readonly routes: readonly LocalRoute[];
   readonly gatewayKeys: Pick<LocalGatewayKeyRegistry, 'findByValue'>;
-  readonly config: Pick<BillingConfig, 'tiers' | 'rateLimit' | 'upgradeUrl' | 'survey'>;
+  readonly config: Pick<BillingConfig, 'tiers' | 'rateLimit' | 'upgradeUrl' | 'freeRouteThrottle' | 'survey'>;
   readonly accessLog: (line: RawAccessLogLine) => void;
   /** @default 0 - any free port */
   readonly port?: number;

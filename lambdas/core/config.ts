@@ -79,6 +79,12 @@ export const BillingConfigSchema = z
      * paid tier, counted from the first webhook that reported it; then it is moved to Free. 0 means at once.
      */
     pastDueGraceDays: z.number().int().min(0).max(60),
+    /**
+     * Stage throttle of each free route (`access: 'free'` in routes.ts) that has none of its own,
+     * across all callers: free routes have no usage plan, so this bounds what a looping key can
+     * spend (read units, Checkout sessions, alert e-mails) before the handlers' per-customer limits.
+     */
+    freeRouteThrottle: z.object({ rateLimit: positiveInt, burstLimit: positiveInt }),
     /** The dashboard's NPS survey and its `POST /feedback` route (lambdas/core/feedback.ts). */
     survey: z.object({
       /** A customer is asked, and may answer or dismiss, at most once in this many days. */
@@ -155,6 +161,7 @@ export const billingConfig: BillingConfig = BillingConfigSchema.parse({
   unknownKeyCacheMaxEntries: 1_000,
   settleWindowMinutes: 15,
   pastDueGraceDays: 7,
+  freeRouteThrottle: { rateLimit: 25, burstLimit: 50 },
   survey: { intervalDays: 30, minCustomerAgeDays: 7, maxCommentChars: 1_000, throttle: { rateLimit: 10, burstLimit: 20 } },
   checkoutSessionMinutes: 60,
   supportTickets: { maxMessageChars: 2_000, perCustomerPerHour: 3, resolvedRetentionDays: 90 },

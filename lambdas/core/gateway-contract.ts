@@ -160,9 +160,12 @@ export interface MethodThrottle {
 }
 
 /**
- * Routes the stage throttles on their own: free routes that write (they have no usage plan, so no
- * per-key throttle). The stack sets them as method settings; the local gateway applies them.
+ * Routes the stage throttles on their own: every free route (no usage plan, so no per-key
+ * throttle), a route added to ROUTES included. `POST /feedback` keeps the survey's tighter figure.
+ * The stack sets them as method settings; the local gateway applies them.
  */
-export function methodThrottles(config: Pick<BillingConfig, 'survey'>): MethodThrottle[] {
-  return [{ route: ROUTES.feedback, ...config.survey.throttle }];
+export function methodThrottles(config: Pick<BillingConfig, 'freeRouteThrottle' | 'survey'>): MethodThrottle[] {
+  return Object.values(ROUTES)
+    .filter((route: RouteSpec) => route.access === 'free')
+    .map((route) => ({ route, ...(route === ROUTES.feedback ? config.survey.throttle : config.freeRouteThrottle) }));
 }

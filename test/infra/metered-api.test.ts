@@ -2,6 +2,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { billingConfig, TIER_NAMES } from '../../lambdas/core/config.ts';
 import { gatewayResponses } from '../../lambdas/core/gateway-contract.ts';
+import { ROUTES } from '../../lambdas/core/routes.ts';
 import { MeteredApi } from '../../lib/metered-api.ts';
 import { BillingTables } from '../../lib/tables.ts';
 import { actionsOn, logicalIdAt, statementsOfFunction, synthesizeStack } from './synth.ts';
@@ -90,6 +91,49 @@ describe('metered REST API', () => {
       ],
     });
   });
+
+  const freeRoutes = Object.values(ROUTES).filter((route) => route.access === 'free');
+
+  it.each(freeRoutes.map((route) => [`${route.method} ${route.resource}`, route] as const))(
+    'throttles the free route %s on the stage (it has no usage plan), keeping error logging and metrics',
+    (_name, route) => {
+      const expected = route === ROUTES.feedback ? billingConfig.survey.throttle : billingConfig.freeRouteThrottle;
+
+      expect(stageProperties().MethodSettings).toContainEqual({
+        ResourcePath: `/${route.resource.replaceAll('/', '~1')}`,
+        HttpMethod: route.method,
+        ThrottlingRateLimit: expected.rateLimit,
+        ThrottlingBurstLimit: expected.burstLimit,
+        LoggingLevel: 'ERROR',
+        MetricsEnabled: true,
+        DataTraceEnabled: false,
+      });
+    },
+  );
+
+  it('throttles no other method on its own (the stage-wide setting covers the rest)', () => {
+    expect(stageProperties().MethodSettings).toHaveLength(1 + freeRoutes.length);
+  });
+
+  it.each(freeRoutes.map((route) => [`${route.method} ${route.resource}`, route] as const))(
+    "alarms to the alert topic when %s's request count nears its throttle",
+    (_name, route) => {
+      const { rateLimit } = route === ROUTES.feedback ? billingConfig.survey.throttle : billingConfig.freeRouteThrottle;
+
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/ApiGateway',
+        MetricName: 'Count',
+        Statistic: 'Sum',
+        Period: 300,
+        Dimensions: Match.arrayWith([
+          { Name: 'Method', Value: route.method },
+          { Name: 'Resource', Value: route.resource },
+        ]),
+        Threshold: rateLimit * 150,
+        AlarmActions: [{ Ref: logicalIdAt(template, 'ApiBilling/Alerts/Topic/Resource') }],
+      });
+    },
+  );
 
   it('sets the account-level CloudWatch role that execution logging needs', () => {
     template.hasResourceProperties('AWS::ApiGateway::Account', { CloudWatchRoleArn: { 'Fn::GetAtt': [Match.anyValue(), 'Arn'] } });
