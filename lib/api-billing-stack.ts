@@ -1,4 +1,4 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import type { Construct } from 'constructs';
@@ -13,6 +13,7 @@ import { ExperimentMonitoring } from './experiment-monitoring.ts';
 import { MeteredApi } from './metered-api.ts';
 import { BillingTables } from './tables.ts';
 import { TraceSampling } from './trace-sampling.ts';
+import { PerIpRateLimitAcl, SourceIpAllowListAcl, STRIPE_WEBHOOK_IPS } from './waf.ts';
 
 export interface ApiBillingStackProps extends StackProps {
   /**
@@ -25,6 +26,17 @@ export interface ApiBillingStackProps extends StackProps {
    * @default - the context value `alertEmails` (comma-separated), else none
    */
   readonly alertEmails?: readonly string[];
+  /**
+   * AWS WAF web ACLs on both API stages: a per-IP rate limit on the metered API, Stripe's addresses
+   * only on the webhook API ($10 a month for the two web ACLs, $3 for their rules, $0.60 per million requests).
+   * @default - true, unless the context value `waf` is `false` (`cdk deploy -c waf=false`)
+   */
+  readonly waf?: boolean;
+  /**
+   * The addresses Stripe sends webhooks from; any other caller of the webhook API is blocked (with `waf`).
+   * @default - the context value `stripeWebhookIps` (comma-separated), else STRIPE_WEBHOOK_IPS (lib/waf.ts)
+   */
+  readonly stripeWebhookIps?: readonly string[];
 }
 
 /** The whole product: tables, metered gateway, aggregation, billing sync, reconciliation, the experiment's daily metrics, alerts, dashboard. */
@@ -60,6 +72,7 @@ export class ApiBillingStack extends Stack {
       stripeSecret: this.stripeBilling.stripeSecret,
       alerts: this.alerts,
     });
+    this.protectStages(props);
     this.experimentMonitoring = new ExperimentMonitoring(this, 'ExperimentMonitoring', { tables: this.tables, alerts: this.alerts });
     // The aggregation alarms (dead letters, stream lag) reach the operators too.
     for (const alarm of [this.aggregation.deadLetterAlarm, this.aggregation.iteratorAgeAlarm])
@@ -101,6 +114,36 @@ export class ApiBillingStack extends Stack {
     new CfnOutput(this, 'DeadLetterQueueUrl', {
       value: this.aggregation.deadLetterQueue.queueUrl,
       description: 'Usage event batches the aggregator gave up on: replay them, they are uncounted calls',
+    });
+  }
+
+  /** The web ACLs of both API stages, or, with WAF left out, what guards each stage instead (cdk-nag APIG3). */
+  private protectStages(props: ApiBillingStackProps): void {
+    const meteredStage = this.meteredApi.api.deploymentStage;
+    const webhookStage = this.stripeBilling.webhookApi.deploymentStage;
+    const wafContext = this.node.tryGetContext('waf');
+    if (props.waf ?? !(wafContext === false || wafContext === 'false')) {
+      new PerIpRateLimitAcl(this, 'MeteredApiFirewall', { stage: meteredStage });
+      const contextIps = String(this.node.tryGetContext('stripeWebhookIps') ?? '')
+        .split(',')
+        .map((ip) => ip.trim())
+        .filter(Boolean);
+      new SourceIpAllowListAcl(this, 'WebhookFirewall', {
+        stage: webhookStage,
+        allowedIps: props.stripeWebhookIps ?? (contextIps.length > 0 ? contextIps : STRIPE_WEBHOOK_IPS),
+        allowedSource: 'Stripe webhooks',
+      });
+      return;
+    }
+    Validations.of(meteredStage).acknowledge({
+      id: 'AwsSolutions-APIG3',
+      reason:
+        'WAF left out by the operator (-c waf=false): a call without the key header is refused by API Gateway before the authorizer runs, metered calls are throttled per key by their usage plan and free routes per method, all under the stage throttle; one address can still use up that shared stage rate.',
+    });
+    Validations.of(webhookStage).acknowledge({
+      id: 'AwsSolutions-APIG3',
+      reason:
+        "WAF left out by the operator (-c waf=false): the webhook API accepts calls from any address; the Lambda verifies Stripe's signature before anything changes, under the stage's own throttle.",
     });
   }
 }

@@ -198,10 +198,5 @@ export class MeteredApi extends Construct {
       reason:
         "The metered routes are a transparent proxy (ANY /api/{proxy+}) to the operator's backend, which owns the request schema; the only input the gateway acts on, the API key, is validated by the authorizer.",
     });
-    Validations.of(this.api.deploymentStage).acknowledge({
-      id: 'AwsSolutions-APIG3',
-      reason:
-        'No WAF web ACL: every call is authorized by the metering authorizer and throttled per key by its usage plan and per stage; a web ACL is an account-level choice that can be associated with the stage after deployment.',
-    });
   }
 }

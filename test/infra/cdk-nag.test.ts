@@ -80,6 +80,19 @@ describe('cdk-nag AwsSolutions', () => {
     expect(format(findings)).toBe('');
   });
 
+  it('leaves no finding unacknowledged with WAF left out (-c waf=false): each stage says what guards it instead', () => {
+    const noWafDir = mkdtempSync(join(tmpdir(), 'api-billing-nag-nowaf-'));
+    // Bundling skipped: the Lambdas' code is the same as above, only the web ACLs differ.
+    const noWaf = new App({ outdir: noWafDir, context: { waf: 'false', 'aws:cdk:bundling-stacks': [] } });
+    new ApiBillingStack(noWaf, 'ApiBilling');
+
+    const noWafFindings = nagFindings(noWaf, noWafDir);
+
+    expect(format(noWafFindings)).toBe('');
+    expect(acknowledgments(noWaf).filter((ack) => ack.rule.endsWith('AwsSolutions-APIG3'))).toHaveLength(2);
+    expect(acknowledgments(app).filter((ack) => ack.rule.endsWith('AwsSolutions-APIG3'))).toEqual([]);
+  }, 120_000);
+
   it('acknowledges on specific constructs, each with a concrete reason', () => {
     const acks = acknowledgments(app);
 
