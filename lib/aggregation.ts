@@ -78,7 +78,9 @@ export class Aggregation extends Construct {
       environment: { [TABLE_ENV.counters]: tables.counters.tableName },
       unscopableActions: ['dynamodb:ListStreams (the stream event source)'],
     });
-    tables.counters.grantReadWriteData(this.aggregatorFunction);
+    // The shard's checkpoint (GetItem; UpdateItem in the counting transaction, with the counters' ADDs)
+    // and its skipped ranges (PutItem, Query): no Scan, no DeleteItem, no batch writes.
+    tables.counters.grant(this.aggregatorFunction, 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
     this.aggregatorFunction.addEventSource(
       new DynamoEventSource(tables.usageEvents, {
         // LATEST can miss records while the mapping is created or updated.
@@ -110,7 +112,8 @@ export class Aggregation extends Construct {
     });
     // A void is a conditional update of the event the authorizer wrote.
     tables.usageEvents.grant(this.outcomeFunction, 'dynamodb:UpdateItem');
-    tables.counters.grantReadWriteData(this.outcomeFunction);
+    // Outcome counts: one transaction of a batch marker (a conditional PutItem) and the hour counters' ADDs (UpdateItem).
+    tables.counters.grant(this.outcomeFunction, 'dynamodb:PutItem', 'dynamodb:UpdateItem');
     new logs.SubscriptionFilter(this, 'AccessLogSubscription', {
       logGroup: props.accessLogGroup,
       destination: new LambdaDestination(this.outcomeFunction),

@@ -1,4 +1,4 @@
-import { Validations } from 'aws-cdk-lib';
+import { Stack, Validations } from 'aws-cdk-lib';
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -25,8 +25,22 @@ export class Alerts extends Construct {
         throw new Error(`Alerts ${id}: "${email}" is not an e-mail address (set alertEmails to a comma-separated list of addresses)`);
     }
     const key = new kms.Key(this, 'Key', { description: 'api-billing alert topic', enableKeyRotation: true });
-    // CloudWatch alarms publish to the topic and must be able to use its key.
-    key.grantEncryptDecrypt(new iam.ServicePrincipal('cloudwatch.amazonaws.com'));
+    // CloudWatch alarms publish to the topic and need the two actions SNS documents for an encrypted
+    // topic's AWS service publishers, for this account's alarms only (a service principal acting
+    // for another account's alarm is the confused deputy the source conditions rule out).
+    const { account, partition, region } = Stack.of(this);
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        // In a key policy "*" is this key.
+        resources: ['*'],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': account },
+          ArnLike: { 'aws:SourceArn': `arn:${partition}:cloudwatch:${region}:${account}:alarm:*` },
+        },
+      }),
+    );
     this.topic = new sns.Topic(this, 'Topic', { displayName: 'api-billing alerts', masterKey: key, enforceSSL: true });
     for (const email of props.emails ?? []) this.topic.addSubscription(new subscriptions.EmailSubscription(email));
   }

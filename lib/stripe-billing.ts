@@ -42,6 +42,25 @@ export interface StripeBillingProps {
 }
 
 /**
+ * The customer attributes the sync's UpdateItem may name (`dynamodb:Attributes`): the table's keys, which
+ * every request names (customerId, and stripeCustomerId of the byStripeCustomer index), and what it writes:
+ * a customer blocked at its cap (`cappedMonth`, #core/guardrails.ts), and one whose payment grace ended moved
+ * to Free (the key switch in #adapters/gateway-key-retirements.ts, then `downgradedAt` and `paidSince` in
+ * #core/subscriptions.ts changeTier).
+ */
+export const SYNC_CUSTOMER_ATTRIBUTES = [
+  'customerId',
+  'stripeCustomerId',
+  'cappedMonth',
+  'tier',
+  'gatewayKeyId',
+  'gatewayKeyValue',
+  'gatewayKeyName',
+  'downgradedAt',
+  'paidSince',
+] as const;
+
+/**
  * Stripe: the scheduled sync that pushes counted usage as meter events (exactly once), the
  * webhook that keeps tiers and usage plans in step with subscriptions, and the upgrade route
  * that starts Stripe Checkout. Stripe's keys live in Secrets Manager, never in code or env.
@@ -149,9 +168,20 @@ export class StripeBilling extends Construct {
     props.alerts.grantPublish(this.syncFunction);
     // One run at a time; the outbox is also safe under overlap.
     (this.syncFunction.node.defaultChild as import('aws-cdk-lib/aws-lambda').CfnFunction).reservedConcurrentExecutions = 1;
-    // Scan to list customers; UpdateItem to block a customer at its cap (guardrails run on the same schedule)
-    // and to switch a customer whose payment grace ended to its new gateway key.
-    onCustomers(this.syncFunction, ['dynamodb:Scan', 'dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    onCustomers(this.syncFunction, ['dynamodb:Scan', 'dynamodb:GetItem']);
+    // UpdateItem on the attributes the sync writes, and no others: a fault (or a compromised dependency) in the
+    // Lambda that holds the Stripe secret cannot lift a suspension, change a Stripe customer id or rewrite a cap.
+    this.syncFunction.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['dynamodb:UpdateItem'],
+        resources: [tables.customers.tableArn],
+        conditions: {
+          'ForAllValues:StringEquals': { 'dynamodb:Attributes': [...SYNC_CUSTOMER_ATTRIBUTES] },
+          // What an update may return: only the attributes it touched (ALL_OLD and ALL_NEW would return the rest).
+          StringEqualsIfExists: { 'dynamodb:ReturnValues': ['NONE', 'UPDATED_OLD', 'UPDATED_NEW'], 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
+        },
+      }),
+    );
     tables.counters.grant(this.syncFunction, 'dynamodb:Query', 'dynamodb:GetItem');
     // DeleteItem: a retired gateway key's entry, once the key is deleted, and a tier change's own "unfinished" entry when it switches.
     tables.billing.grant(this.syncFunction, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:DeleteItem');
