@@ -91,7 +91,12 @@ export class ApiBillingStack extends Stack {
     });
     new CfnOutput(this, 'StripeSecretArn', {
       value: this.stripeBilling.stripeSecret.secretArn,
-      description: 'Put {"secretKey":"sk_...","webhookSecret":"whsec_..."} here after deploy',
+      description:
+        'Put {"secretKey":"sk_... or rk_...","webhookSecret":"whsec_..."} here after deploy (README, Stripe keys: the permissions a restricted key needs)',
+    });
+    new CfnOutput(this, 'CheckoutStripeSecretArn', {
+      value: this.stripeBilling.checkoutSecret.secretArn,
+      description: 'Put {"secretKey":"rk_..."} here after deploy: a Stripe restricted key with Checkout Sessions write only (POST /billing/upgrade)',
     });
     new CfnOutput(this, 'StripeWebhookUrl', { value: this.stripeBilling.webhookUrl, description: 'Register this URL as a Stripe webhook endpoint' });
     new CfnOutput(this, 'DashboardUrl', { value: this.customerApi.dashboardUrl, description: 'The usage dashboard: customers sign in with their API key' });

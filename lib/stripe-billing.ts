@@ -35,6 +35,12 @@ export interface StripeBillingProps {
    */
   readonly stripeSecret?: secretsmanager.ISecret;
   /**
+   * The upgrade route's own secret, JSON `{ "secretKey": "rk_…" }`: a Stripe restricted key with Checkout
+   * Sessions write and nothing else (the route is reachable by every customer). Never the `stripeSecret`.
+   * @default - a new, empty secret the operator fills after `cdk deploy`
+   */
+  readonly checkoutSecret?: secretsmanager.ISecret;
+  /**
    * How often the sync pushes settled usage to Stripe.
    * @default Duration.minutes(5)
    */
@@ -66,7 +72,10 @@ export const SYNC_CUSTOMER_ATTRIBUTES = [
  * that starts Stripe Checkout. Stripe's keys live in Secrets Manager, never in code or env.
  */
 export class StripeBilling extends Construct {
+  /** The sync's, webhook's and reconciliation's Stripe key and the webhook signing secret. */
   readonly stripeSecret: secretsmanager.ISecret;
+  /** The upgrade route's restricted key (Checkout Sessions write only). */
+  readonly checkoutSecret: secretsmanager.ISecret;
   readonly syncFunction: ProductFunction;
   readonly webhookFunction: ProductFunction;
   readonly upgradeFunction: ProductFunction;
@@ -99,7 +108,7 @@ export class StripeBilling extends Construct {
       // Keep it that way: CloudFormation writes a new secret version whenever GenerateSecretString
       // changes, which would overwrite the keys the operator pasted.
       const secret = new secretsmanager.Secret(this, 'StripeSecret', {
-        description: 'Stripe keys for api-billing: JSON {"secretKey":"sk_...","webhookSecret":"whsec_..."}; fill it after deploy',
+        description: 'Stripe keys for api-billing: JSON {"secretKey":"sk_... or rk_...","webhookSecret":"whsec_..."}; fill it after deploy',
       });
       Validations.of(secret).acknowledge({
         id: 'AwsSolutions-SMG4',
@@ -107,13 +116,28 @@ export class StripeBilling extends Construct {
       });
       this.stripeSecret = secret;
     }
+    if (props.checkoutSecret) this.checkoutSecret = props.checkoutSecret;
+    else {
+      // Empty, as the main secret (see above): the upgrade route fails with "the upgrade Stripe secret must be JSON …"
+      // until the operator puts a restricted key in it, and never falls back to the wider key.
+      const secret = new secretsmanager.Secret(this, 'CheckoutStripeSecret', {
+        description:
+          'Stripe restricted key for POST /billing/upgrade: JSON {"secretKey":"rk_..."} with Checkout Sessions write permission only; fill it after deploy',
+      });
+      Validations.of(secret).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason:
+          "A Stripe restricted key is rolled in Stripe's dashboard and pasted here; the upgrade Lambda re-reads it every 5 minutes, so no rotation Lambda applies.",
+      });
+      this.checkoutSecret = secret;
+    }
     const tableEnvironment = {
       [TABLE_ENV.customers]: tables.customers.tableName,
       [TABLE_ENV.apiKeys]: tables.apiKeys.tableName,
       [TABLE_ENV.counters]: tables.counters.tableName,
       [TABLE_ENV.billing]: tables.billing.tableName,
-      STRIPE_SECRET_ARN: this.stripeSecret.secretArn,
     };
+    const stripeEnvironment = { ...tableEnvironment, STRIPE_SECRET_ARN: this.stripeSecret.secretArn };
     // Table.grant would add every index ARN; only the webhook queries one, byStripeCustomer (Stripe names customers by it).
     const onCustomers = (fn: ProductFunction, actions: string[]) =>
       iam.Grant.addToPrincipal({ grantee: fn, actions, resourceArns: [tables.customers.tableArn] });
@@ -163,7 +187,7 @@ export class StripeBilling extends Construct {
         'Pushes settled usage to Stripe as meter events, exactly once (outbox per customer and month); ends expired payment graces; deletes retired gateway keys',
       timeout: Duration.minutes(5),
       memorySize: 512,
-      environment: { ...tableEnvironment, ...usagePlanEnvironment, ALERT_TOPIC_ARN: props.alerts.topic.topicArn },
+      environment: { ...stripeEnvironment, ...usagePlanEnvironment, ALERT_TOPIC_ARN: props.alerts.topic.topicArn },
     });
     props.alerts.grantPublish(this.syncFunction);
     // One run at a time; the outbox is also safe under overlap.
@@ -207,7 +231,7 @@ export class StripeBilling extends Construct {
       description: 'Stripe webhooks: signature verified, each event id claimed once; moves tiers and usage plans, reconciles drafted invoices',
       timeout: Duration.millis(WEBHOOK_TIMEOUT_MS),
       environment: {
-        ...tableEnvironment,
+        ...stripeEnvironment,
         ...usagePlanEnvironment,
         [TABLE_ENV.idempotency]: tables.idempotency.tableName,
         ALERT_TOPIC_ARN: props.alerts.topic.topicArn,
@@ -266,12 +290,12 @@ export class StripeBilling extends Construct {
       handlerName: 'billing-api',
       description: 'POST /billing/upgrade: starts Stripe Checkout for a higher tier',
       // Checkout returns to this API's /dashboard, taken from the request context (an env var would be circular).
-      environment: tableEnvironment,
+      environment: { ...tableEnvironment, STRIPE_CHECKOUT_SECRET_ARN: this.checkoutSecret.secretArn },
     });
     onCustomers(this.upgradeFunction, ['dynamodb:GetItem']);
     // PutItem and UpdateItem: the claim and the kept Checkout session a looping key reuses (lambdas/adapters/checkout-sessions.ts).
     tables.billing.grant(this.upgradeFunction, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
-    this.stripeSecret.grantRead(this.upgradeFunction);
+    this.checkoutSecret.grantRead(this.upgradeFunction);
     const upgrade = addRoute(meteredApi.api, ROUTES.billingUpgrade, new apigateway.LambdaIntegration(this.upgradeFunction), meteredApi.authorizer);
     Validations.of(upgrade).acknowledge({
       id: 'AwsSolutions-COG4',

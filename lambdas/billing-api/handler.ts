@@ -8,18 +8,19 @@ import { DynamoCheckoutSessionStore } from '#adapters/checkout-sessions.ts';
 import { connectDynamoDb } from '#adapters/dynamodb.ts';
 import { readEnv, tableEnv, tableNames } from '#adapters/env.ts';
 import { stripeClient } from '#adapters/stripe-billing.ts';
-import { loadStripeSecrets } from '#adapters/stripe-secrets.ts';
+import { loadCheckoutKey } from '#adapters/stripe-secrets.ts';
 import { billingConfig } from '#core/config.ts';
 import { createBillingApi } from './billing-api.ts';
 
 const env = readEnv(tableEnv('customers', 'apiKeys', 'counters', 'billing').extend({ DASHBOARD_URL: z.string().url().optional() }));
 const logger = new Logger();
 const { doc } = connectDynamoDb();
-const services = loadStripeSecrets().then((secrets) =>
+// Its own restricted key, which can create Checkout sessions and nothing else: any customer can reach this route.
+const services = loadCheckoutKey().then((secretKey) =>
   billingServices({
     doc,
     tables: tableNames(env, 'customers', 'apiKeys', 'counters', 'billing'),
-    stripe: stripeClient({ secretKey: secrets.secretKey, baseUrl: process.env.STRIPE_API_BASE }),
+    stripe: stripeClient({ secretKey, baseUrl: process.env.STRIPE_API_BASE }),
   }),
 );
 

@@ -1021,7 +1021,8 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
           );
         }
         requests.push({ method, path });
-        if (!/^Bearer sk_test_\w+/.test(req.headers.authorization ?? '')) {
+        // A test-mode secret or restricted key; a restricted key's permissions are not modelled here (any key may call anything).
+        if (!/^Bearer [sr]k_test_\w+/.test(req.headers.authorization ?? '')) {
           return send(401, { error: { type: 'invalid_request_error', message: 'Invalid API Key provided.' } });
         }
         const fault = faults.find((f) => f.path.test(path) && f.count > 0);

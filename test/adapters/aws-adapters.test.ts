@@ -8,7 +8,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import { SqsDeadLetterQueue } from '../../lambdas/adapters/sqs-dead-letters.ts';
 import { SnsAlertSink } from '../../lambdas/adapters/alert-sinks.ts';
-import { loadStripeSecrets } from '../../lambdas/adapters/stripe-secrets.ts';
+import { loadCheckoutKey, loadStripeSecrets } from '../../lambdas/adapters/stripe-secrets.ts';
 import { formatAlert } from '../../lambdas/core/alerts.ts';
 
 const QUEUE = 'https://sqs.us-east-1.amazonaws.com/123456789012/aggregator-dlq';
@@ -145,7 +145,7 @@ describe('Stripe secrets loader', () => {
       (e: unknown) => e as Error,
     );
     expect(error).toBeInstanceOf(Error);
-    expect(error!.message).toContain('{ "secretKey": "sk_…", "webhookSecret": "whsec_…" }');
+    expect(error!.message).toContain('{ "secretKey": "sk_… or rk_…", "webhookSecret": "whsec_…" }');
     expect(leaked(`${error!.message}\n${error!.stack}\n${String((error as { cause?: unknown }).cause ?? '')}`)).toEqual([]);
     expect(leaked(output.join('\n'))).toEqual([]);
   });
@@ -161,7 +161,52 @@ describe('Stripe secrets loader', () => {
     });
     expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(0);
     const missing = await loadStripeSecrets({ STRIPE_SECRET_KEY: `x${SECRET_KEY}`, STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET }).catch((e: unknown) => e as Error);
-    expect((missing as Error).message).toBe('set STRIPE_SECRET_ARN, or STRIPE_SECRET_KEY (sk_…) and STRIPE_WEBHOOK_SECRET (whsec_…)');
+    expect((missing as Error).message).toBe('set STRIPE_SECRET_ARN, or STRIPE_SECRET_KEY (sk_… or rk_…) and STRIPE_WEBHOOK_SECRET (whsec_…)');
     expect(leaked(output.join('\n'))).toEqual([]);
+  });
+
+  const RESTRICTED_KEY = `rk_live_${SECRET_KEY.slice('sk_live_'.length)}`;
+
+  it('takes a restricted key (rk_…) in the shared secret and in the environment', async () => {
+    secrets.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ secretKey: RESTRICTED_KEY, webhookSecret: WEBHOOK_SECRET }) });
+
+    expect(await loadStripeSecrets({ STRIPE_SECRET_ARN: arn('stripe-restricted') })).toEqual({ secretKey: RESTRICTED_KEY, webhookSecret: WEBHOOK_SECRET });
+    expect(await loadStripeSecrets({ STRIPE_SECRET_KEY: RESTRICTED_KEY, STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET })).toEqual({
+      secretKey: RESTRICTED_KEY,
+      webhookSecret: WEBHOOK_SECRET,
+    });
+  });
+
+  describe("the upgrade route's own key", () => {
+    it('reads a restricted key from the secret named by STRIPE_CHECKOUT_SECRET_ARN, and only that secret', async () => {
+      secrets.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ secretKey: RESTRICTED_KEY }) });
+
+      const key = await loadCheckoutKey({ STRIPE_CHECKOUT_SECRET_ARN: arn('checkout-ok'), STRIPE_SECRET_ARN: arn('stripe-wider') });
+
+      expect(key).toBe(RESTRICTED_KEY);
+      expect(secrets.commandCalls(GetSecretValueCommand).map((c) => c.args[0].input)).toEqual([{ SecretId: arn('checkout-ok') }]);
+    });
+
+    it.each([
+      ['a full secret key (it could do anything)', JSON.stringify({ secretKey: SECRET_KEY })],
+      ["the shared secret's shape with a secret key", JSON.stringify({ secretKey: SECRET_KEY, webhookSecret: WEBHOOK_SECRET })],
+      ['the bare restricted key instead of JSON', RESTRICTED_KEY],
+    ])('refuses %s, naming the expected shape and never the key', async (name, secretString) => {
+      secrets.on(GetSecretValueCommand).resolves({ SecretString: secretString });
+
+      const error = await loadCheckoutKey({ STRIPE_CHECKOUT_SECRET_ARN: arn(`checkout-bad-${name.replace(/\W+/g, '-')}`) }).catch((e: unknown) => e as Error);
+
+      expect((error as Error).message).toContain('{ "secretKey": "rk_…" }: a restricted key with Checkout Sessions write only');
+      expect(leaked(`${(error as Error).message}\n${(error as Error).stack}`)).toEqual([]);
+      expect(leaked(output.join('\n'))).toEqual([]);
+    });
+
+    it('never falls back to the wider secret: without its own, it takes only a key from the environment (local mode)', async () => {
+      const error = await loadCheckoutKey({ STRIPE_SECRET_ARN: arn('stripe-wider') }).catch((e: unknown) => e as Error);
+
+      expect((error as Error).message).toBe('set STRIPE_CHECKOUT_SECRET_ARN, or STRIPE_SECRET_KEY (sk_… or rk_…)');
+      expect(secrets.commandCalls(GetSecretValueCommand)).toHaveLength(0);
+      expect(await loadCheckoutKey({ STRIPE_SECRET_KEY: 'sk_test_local' })).toBe('sk_test_local');
+    });
   });
 });

@@ -63,6 +63,7 @@ interface CfnResource {
 }
 
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ApiBillingStripeSecret-AbCdEf';
+const CHECKOUT_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ApiBillingCheckoutStripeSecret-AbCdEf';
 const TOPIC_ARN = 'arn:aws:sns:us-east-1:123456789012:ApiBilling-AlertsTopic';
 
 let resources: Record<string, CfnResource>;
@@ -80,7 +81,7 @@ function resolveRef(logicalId: string, tables: TableNames): string {
     case 'AWS::SNS::Topic':
       return TOPIC_ARN;
     case 'AWS::SecretsManager::Secret':
-      return SECRET_ARN;
+      return path.endsWith('/CheckoutStripeSecret/Resource') ? CHECKOUT_SECRET_ARN : SECRET_ARN;
     case 'AWS::ApiGateway::UsagePlan':
       return `plan-${logicalId}`;
     default:
@@ -259,6 +260,12 @@ describe('deployed handler modules, each with its environment, against DynamoDB 
         .on(sdk.secrets.GetSecretValueCommand, { SecretId: SECRET_ARN })
         .resolves({ SecretString: JSON.stringify({ secretKey: 'sk_test_local', webhookSecret }) });
     };
+  /** The upgrade's own secret: a restricted key (the local Stripe takes any test-mode key). */
+  const checkoutSecret = (sdk: Sdk, mocks: Mocks) => {
+    mocks.secrets
+      .on(sdk.secrets.GetSecretValueCommand, { SecretId: CHECKOUT_SECRET_ARN })
+      .resolves({ SecretString: JSON.stringify({ secretKey: 'rk_test_local' }) });
+  };
 
   async function customer(tier: TierName) {
     const { stripe } = await f.services.ready();
@@ -510,7 +517,7 @@ describe('deployed handler modules, each with its environment, against DynamoDB 
 
   it('billing-api: POST /billing/upgrade starts a Checkout session in the local Stripe that returns to the dashboard', async () => {
     const { customer: c } = await customer('free');
-    const { handler, mocks } = loadHandler<APIGatewayProxyEvent, APIGatewayProxyResult>('billing-api', environmentOf('billing-api'), stripeSecret());
+    const { handler, mocks } = loadHandler<APIGatewayProxyEvent, APIGatewayProxyResult>('billing-api', environmentOf('billing-api'), checkoutSecret);
     const response = await handler(
       proxyEvent({
         method: 'POST',
@@ -524,7 +531,7 @@ describe('deployed handler modules, each with its environment, against DynamoDB 
     expect(response.statusCode).toBe(200);
     const { url } = JSON.parse(response.body) as { url: string };
     expect(url.startsWith(`${f.stripe.url}/_local/checkout/`)).toBe(true);
-    expect(requestsOf(mocks.secrets)).toEqual([['GetSecretValueCommand', expect.objectContaining({ SecretId: SECRET_ARN })]]);
+    expect(requestsOf(mocks.secrets)).toEqual([['GetSecretValueCommand', expect.objectContaining({ SecretId: CHECKOUT_SECRET_ARN })]]);
     const session = await f.stripe.client().checkout.sessions.retrieve(url.slice(url.lastIndexOf('/') + 1));
     expect(session).toMatchObject({
       customer: c.stripeCustomerId,

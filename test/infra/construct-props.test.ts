@@ -65,16 +65,26 @@ describe('construct props', () => {
       alerts: new Alerts(stack, 'Alerts'),
     });
 
-    it('uses an existing Stripe secret instead of creating one', () => {
+    it('uses existing Stripe secrets instead of creating them', () => {
       const { stack, tables } = scratchStack();
       const stripeSecret = secretsmanager.Secret.fromSecretCompleteArn(stack, 'Existing', 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:stripe-AbCdEf');
+      const checkoutSecret = secretsmanager.Secret.fromSecretCompleteArn(
+        stack,
+        'ExistingCheckout',
+        'arn:aws:secretsmanager:eu-west-1:123456789012:secret:stripe-checkout-AbCdEf',
+      );
 
-      new StripeBilling(stack, 'Stripe', { ...stripeBillingIn(stack, tables), stripeSecret });
+      new StripeBilling(stack, 'Stripe', { ...stripeBillingIn(stack, tables), stripeSecret, checkoutSecret });
       const template = Template.fromStack(stack);
 
       template.resourceCountIs('AWS::SecretsManager::Secret', 0);
       template.hasResourceProperties('AWS::Lambda::Function', {
         Environment: { Variables: Match.objectLike({ STRIPE_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:stripe-AbCdEf' }) },
+      });
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Environment: {
+          Variables: Match.objectLike({ STRIPE_CHECKOUT_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:stripe-checkout-AbCdEf' }),
+        },
       });
     });
 

@@ -22,12 +22,15 @@ describe('Stripe billing infrastructure', () => {
     expect(resource('ApiBilling/StripeBilling/SyncFunction/Resource').Properties.ReservedConcurrentExecutions).toBe(1);
   });
 
-  it('takes Stripe keys from Secrets Manager, never from the template', () => {
+  it('takes Stripe keys from Secrets Manager, never from the template: the upgrade from a secret of its own, with no way to the wider one', () => {
     const secretRef = { Ref: logicalIdAt(template, 'ApiBilling/StripeBilling/StripeSecret/Resource') };
-    for (const fn of ['SyncFunction', 'WebhookFunction', 'UpgradeFunction']) {
+    for (const fn of ['SyncFunction', 'WebhookFunction']) {
       expect(resource(`ApiBilling/StripeBilling/${fn}/Resource`).Properties.Environment.Variables.STRIPE_SECRET_ARN).toEqual(secretRef);
     }
-    expect(JSON.stringify(template.toJSON())).not.toMatch(/sk_(test|live)_[A-Za-z0-9]/);
+    const upgrade = resource('ApiBilling/StripeBilling/UpgradeFunction/Resource').Properties.Environment.Variables;
+    expect(upgrade.STRIPE_CHECKOUT_SECRET_ARN).toEqual({ Ref: logicalIdAt(template, 'ApiBilling/StripeBilling/CheckoutStripeSecret/Resource') });
+    expect(upgrade.STRIPE_SECRET_ARN).toBeUndefined();
+    expect(JSON.stringify(template.toJSON())).not.toMatch(/[sr]k_(test|live)_[A-Za-z0-9]/);
   });
 
   it('serves the webhook on its own API, unauthorized at the gateway (Stripe signs it), and the upgrade on the customer API behind the key authorizer', () => {
@@ -200,7 +203,11 @@ describe('Stripe billing infrastructure, in detail', () => {
     ]);
   });
 
-  it.each(['SyncFunction', 'WebhookFunction', 'UpgradeFunction'])('%s has no wildcard action and reads only its own secret', (name) => {
+  it.each([
+    ['SyncFunction', 'StripeSecret'],
+    ['WebhookFunction', 'StripeSecret'],
+    ['UpgradeFunction', 'CheckoutStripeSecret'],
+  ])('%s has no wildcard action and reads only its own secret, %s', (name, secret) => {
     const statements = statementsOfFunction(template, fnId(name));
 
     expect(statements.flatMap((s) => [s.Action].flat()).filter((a) => a.includes('*') && a !== 'kms:GenerateDataKey*')).toEqual([]);
@@ -208,7 +215,7 @@ describe('Stripe billing infrastructure, in detail', () => {
       {
         Effect: 'Allow',
         Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
-        Resource: ref('ApiBilling/StripeBilling/StripeSecret/Resource'),
+        Resource: ref(`ApiBilling/StripeBilling/${secret}/Resource`),
       },
     ]);
   });
@@ -219,7 +226,16 @@ describe('Stripe billing infrastructure, in detail', () => {
     expect(secret.SecretString).toBeUndefined();
     // A random placeholder, not JSON: the Lambdas refuse it until the operator puts the keys in.
     expect(secret.GenerateSecretString).toEqual({});
-    expect(secret.Description).toContain('{"secretKey":"sk_...","webhookSecret":"whsec_..."}');
+    expect(secret.Description).toContain('{"secretKey":"sk_... or rk_...","webhookSecret":"whsec_..."}');
+  });
+
+  it("creates the upgrade's secret empty, for a restricted key that can create Checkout sessions, and outputs its ARN", () => {
+    const secret = resource('ApiBilling/StripeBilling/CheckoutStripeSecret/Resource').Properties;
+
+    expect(secret.SecretString).toBeUndefined();
+    expect(secret.GenerateSecretString).toEqual({});
+    expect(secret.Description).toContain('{"secretKey":"rk_..."} with Checkout Sessions write permission only');
+    template.hasOutput('CheckoutStripeSecretArn', { Value: ref('ApiBilling/StripeBilling/CheckoutStripeSecret/Resource') });
   });
 
   it("outputs the secret's ARN and the webhook URL on the webhook API's stage", () => {
