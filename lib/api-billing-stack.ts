@@ -39,7 +39,7 @@ export interface ApiBillingStackProps extends StackProps {
   readonly stripeWebhookIps?: readonly string[];
 }
 
-/** The whole product: tables, metered gateway, aggregation, billing sync, reconciliation, the experiment's daily metrics, alerts, dashboard. */
+/** The whole product: tables, metered gateway and its web ACLs, aggregation, billing sync, reconciliation, the experiment's daily metrics, alerts, dashboard. */
 export class ApiBillingStack extends Stack {
   readonly tables: BillingTables;
   readonly meteredApi: MeteredApi;
