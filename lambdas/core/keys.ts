@@ -3,6 +3,7 @@
  * A key is shown once, at issue; only its SHA-256 hash is stored or compared.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { API_KEY_HEADER } from './gateway-contract.ts';
 
 /** Recognisable prefix, so a leaked key is easy to spot in a repository or a ticket. */
 export const API_KEY_PREFIX = 'ab_live_';
@@ -37,23 +38,14 @@ export function isWellFormedApiKey(candidate: string): boolean {
 export type KeyExtraction = { ok: true; key: string } | { ok: false; code: 'MISSING_KEY' | 'MALFORMED_KEY' };
 
 /**
- * Reads the key from `x-api-key`, or from `Authorization: Bearer <key>` when that is absent.
+ * Reads the key from `x-api-key`, the authorizer's identity source (API_KEY_HEADER): API Gateway
+ * invokes the authorizer only for calls that carry it, so no other header is read.
  * Header names are matched case-insensitively, as HTTP requires.
  */
 export function extractApiKey(headers: Readonly<Record<string, string | undefined>> | null | undefined): KeyExtraction {
   let apiKeyHeader: string | undefined;
-  let authorization: string | undefined;
-  for (const [name, value] of Object.entries(headers ?? {})) {
-    const lower = name.toLowerCase();
-    if (lower === 'x-api-key') apiKeyHeader = value;
-    else if (lower === 'authorization') authorization = value;
-  }
-  let candidate = apiKeyHeader?.trim();
-  if (!candidate && authorization) {
-    const bearer = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    if (!bearer) return { ok: false, code: 'MALFORMED_KEY' };
-    candidate = bearer[1];
-  }
+  for (const [name, value] of Object.entries(headers ?? {})) if (name.toLowerCase() === API_KEY_HEADER) apiKeyHeader = value;
+  const candidate = apiKeyHeader?.trim();
   if (!candidate) return { ok: false, code: 'MISSING_KEY' };
   return isWellFormedApiKey(candidate) ? { ok: true, key: candidate } : { ok: false, code: 'MALFORMED_KEY' };
 }

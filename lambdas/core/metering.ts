@@ -40,7 +40,7 @@ export type CallDecision =
   | { ok: false; code: DenialCode; status: 401 | 403; message: string };
 
 const DENIALS: Record<DenialCode, { status: 401 | 403; message: string }> = {
-  MISSING_KEY: { status: 401, message: 'Missing API key: send it in the x-api-key header or as Authorization: Bearer <key>.' },
+  MISSING_KEY: { status: 401, message: 'Missing API key: send it in the x-api-key header.' },
   MALFORMED_KEY: { status: 401, message: 'Malformed API key.' },
   UNKNOWN_KEY: { status: 401, message: 'Invalid API key.' },
   KEY_REVOKED: { status: 403, message: 'This API key has been revoked.' },

@@ -43,12 +43,12 @@ describe('metering authorizer (against DynamoDB Local)', () => {
     expect(JSON.stringify(events)).not.toContain(hashApiKey(customer.key));
   });
 
-  it('accepts the key as Authorization: Bearer', async () => {
+  it('reads the key only from x-api-key, its identity source: a key sent as Authorization: Bearer is a 401 and no event', async () => {
     const customer = await f.addCustomer('pro');
-    const result = await f.authorize(authorizerEvent({ requestId: 'req-b', headers: { Authorization: `Bearer ${customer.key}` } }));
-    expect(result.policyDocument.Statement[0]).toMatchObject({ Effect: 'Allow' });
-    expect(result.context).not.toHaveProperty('rateLimitLimit'); // Pro has no quota
-    expect(await f.events()).toHaveLength(1);
+
+    await expect(f.authorize(authorizerEvent({ requestId: 'req-b', headers: { Authorization: `Bearer ${customer.key}` } }))).rejects.toThrow('Unauthorized');
+
+    expect(await f.events()).toHaveLength(0);
   });
 
   it('writes no second event when API Gateway retries the authorizer for the same request', async () => {

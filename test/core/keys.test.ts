@@ -23,11 +23,12 @@ describe('API keys', () => {
   it.each([
     ['x-api-key', { 'x-api-key': key }, { ok: true, key }],
     ['X-Api-Key in any case', { 'X-API-KEY': key }, { ok: true, key }],
-    ['Authorization: Bearer', { Authorization: `Bearer ${key}` }, { ok: true, key }],
-    ['x-api-key before Authorization', { 'x-api-key': key, authorization: 'Bearer other' }, { ok: true, key }],
+    ['x-api-key beside an Authorization header', { 'x-api-key': key, authorization: 'Bearer other' }, { ok: true, key }],
     ['no header', {}, { ok: false, code: 'MISSING_KEY' }],
     ['empty x-api-key', { 'x-api-key': '  ' }, { ok: false, code: 'MISSING_KEY' }],
-    ['Basic authorization', { authorization: 'Basic dXNlcjpwYXNz' }, { ok: false, code: 'MALFORMED_KEY' }],
+    // The key's only header is the authorizer's identity source: Authorization is not read (README, identity source).
+    ['Authorization: Bearer alone', { Authorization: `Bearer ${key}` }, { ok: false, code: 'MISSING_KEY' }],
+    ['Basic authorization', { authorization: 'Basic dXNlcjpwYXNz' }, { ok: false, code: 'MISSING_KEY' }],
     ['wrong prefix', { 'x-api-key': key.replace('ab_live_', 'sk_live_') }, { ok: false, code: 'MALFORMED_KEY' }],
     ['truncated key', { 'x-api-key': key.slice(0, -1) }, { ok: false, code: 'MALFORMED_KEY' }],
     ['key with a bad character', { 'x-api-key': `${key.slice(0, -1)}!` }, { ok: false, code: 'MALFORMED_KEY' }],
@@ -46,12 +47,9 @@ describe('API keys: issue and reading edge cases', () => {
 
   const key = generateApiKey().key;
   it.each([
-    ['Bearer with several spaces and a trailing one', { authorization: `Bearer   ${key} ` }, { ok: true, key }],
-    ['bearer in lower case', { authorization: `bearer ${key}` }, { ok: true, key }],
-    ['Bearer after other text', { authorization: `xBearer ${key}` }, { ok: false, code: 'MALFORMED_KEY' }],
-    ['Bearer with two tokens', { authorization: `Bearer ${key} extra` }, { ok: false, code: 'MALFORMED_KEY' }],
+    ['x-api-key with surrounding spaces', { 'x-api-key': `  ${key} ` }, { ok: true, key }],
     ['a key in some other header', { 'x-other': `Bearer ${key}` }, { ok: false, code: 'MISSING_KEY' }],
-    ['Authorization followed by another header', { authorization: `Bearer ${key}`, 'x-trace': 'abc' }, { ok: true, key }],
+    ['a key as Bearer, beside an empty x-api-key', { 'x-api-key': '', authorization: `Bearer ${key}` }, { ok: false, code: 'MISSING_KEY' }],
     ['a key with one character too many', { 'x-api-key': `${key}A` }, { ok: false, code: 'MALFORMED_KEY' }],
     ['a key after other text', { 'x-api-key': `x${key}` }, { ok: false, code: 'MALFORMED_KEY' }],
     ['null headers', null, { ok: false, code: 'MISSING_KEY' }],

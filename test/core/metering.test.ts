@@ -78,7 +78,7 @@ describe('metering decisions (in-memory ports)', () => {
   });
 
   it.each([
-    ['no key', {}, 'MISSING_KEY', 401, 'Missing API key: send it in the x-api-key header or as Authorization: Bearer <key>.'],
+    ['no key', {}, 'MISSING_KEY', 401, 'Missing API key: send it in the x-api-key header.'],
     ['a malformed key', { 'x-api-key': 'ab_live_short' }, 'MALFORMED_KEY', 401, 'Malformed API key.'],
     ['an unknown key', { 'x-api-key': `ab_live_${'Z'.repeat(43)}` }, 'UNKNOWN_KEY', 401, 'Invalid API key.'],
   ])('refuses %s, writing nothing', async (_name, headers, code, status, message) => {
