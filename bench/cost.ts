@@ -17,7 +17,7 @@
  * Not per call and so not in the figure: the scheduled jobs (sync every 5 minutes, daily
  * reconciliation and metrics), whose cost grows with customers, not calls.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { mkdtempSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -37,6 +37,7 @@ import { DynamoOutcomeStore } from '../lambdas/adapters/outcome-store.ts';
 import { billingConfig } from '../lambdas/core/config.ts';
 import { createCustomer } from '../lambdas/core/customers.ts';
 import { ACCESS_LOG_FORMAT } from '../lambdas/core/gateway-contract.ts';
+import { API_KEY_PREFIX } from '../lambdas/core/keys.ts';
 import type { UsageEvent } from '../lambdas/core/model.ts';
 import { createOutcomeHandler } from '../lambdas/outcome/outcome.ts';
 import { startDynamoDbLocal } from '../local/dynamodb-local.ts';
@@ -85,8 +86,16 @@ class CapacityMeter {
   readonly reads = new Map<string, number>();
   requests = 0;
 
-  record(operation: string, consumed: unknown): void {
+  /**
+   * DynamoDB bills a single-table read at least 0.5 units (1 if strongly consistent) even when it
+   * finds nothing; DynamoDB Local reports 0 for a miss, so the floor is applied here.
+   */
+  record(operation: string, consumed: unknown, request: { TableName?: string; ConsistentRead?: boolean }): void {
     this.requests += 1;
+    if (/^(GetItem|Query|Scan)$/.test(operation) && request.TableName) {
+      const units = (consumed as { CapacityUnits?: number } | undefined)?.CapacityUnits ?? 0;
+      consumed = { TableName: request.TableName, CapacityUnits: Math.max(units, request.ConsistentRead ? 1 : 0.5) };
+    }
     const entries = (Array.isArray(consumed) ? consumed : consumed ? [consumed] : []) as Array<{
       TableName: string;
       CapacityUnits?: number;
@@ -125,9 +134,8 @@ async function startCapacityProxy(target: string, meter: CapacityMeter): Promise
     req.on('end', () => {
       const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
       let body = Buffer.concat(chunks);
-      if (operation && operation !== 'DescribeTable') {
-        body = Buffer.from(JSON.stringify({ ...JSON.parse(body.toString('utf8')), ReturnConsumedCapacity: 'TOTAL' }));
-      }
+      const input = (body.length ? JSON.parse(body.toString('utf8')) : {}) as { TableName?: string; ConsistentRead?: boolean };
+      if (operation && operation !== 'DescribeTable') body = Buffer.from(JSON.stringify({ ...input, ReturnConsumedCapacity: 'TOTAL' }));
       const forwarded = httpRequest(
         { host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: { ...req.headers, 'content-length': String(body.length) } },
         (answer) => {
@@ -136,7 +144,7 @@ async function startCapacityProxy(target: string, meter: CapacityMeter): Promise
           answer.on('end', () => {
             const payload = Buffer.concat(parts);
             try {
-              meter.record(operation, (JSON.parse(payload.toString('utf8')) as { ConsumedCapacity?: unknown }).ConsumedCapacity);
+              meter.record(operation, (JSON.parse(payload.toString('utf8')) as { ConsumedCapacity?: unknown }).ConsumedCapacity, input);
             } catch {
               // Not JSON: nothing consumed.
             }
@@ -152,6 +160,9 @@ async function startCapacityProxy(target: string, meter: CapacityMeter): Promise
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
+
+/** A key in the product's format that nobody holds: a malformed one is refused before any read, this one is looked up. */
+const wellFormedRandomKey = () => API_KEY_PREFIX + randomBytes(32).toString('base64url');
 
 /** Bytes written to stdout while `work` runs (where Powertools' logger writes, as Lambda captures it). */
 async function stdoutBytesDuring<T>(work: () => Promise<T>): Promise<{ result: T; bytes: number; lines: number }> {
@@ -257,9 +268,18 @@ const batchDollars = (memoryMb: number, figures: BatchFigures) =>
   figures.writeUnits * PRICES.writeUnit +
   figures.readUnits * PRICES.readUnit;
 
+/** One refused authorizer run: its read units, warm handler time and log bytes. */
+interface RefusedFigures {
+  readonly readUnits: number;
+  readonly meanMs: number;
+  readonly logBytes: number;
+}
+
 interface Measured {
   readonly authorizer: { readonly writeUnits: number; readonly readUnits: number; readonly logBytes: number; readonly meanMs: number };
-  readonly keyless: { readonly logBytes: number; readonly meanMs: number };
+  /** A request the authorizer refuses with a 401: no key at all (as the stack stood), or a key nobody holds. */
+  readonly keyless: RefusedFigures;
+  readonly randomKey: RefusedFigures;
   readonly aggregatorBatch: (records: number) => Promise<BatchFigures>;
   readonly outcomeBatch: (lines: number) => Promise<BatchFigures>;
   readonly accessLogBytes: number;
@@ -298,14 +318,15 @@ type KeylessSettings = Pick<StackCostSettings, 'authorizerMemoryMb' | 'authorize
   readonly invokesAuthorizer: boolean;
 };
 
-/** Dollars per million keyless requests: an access-log line, maybe a trace, and the authorizer's run unless an identity source spares it. */
-function keylessPerMillion(settings: KeylessSettings, m: Measured, callsPerSecond: number): number {
+/** Dollars per million refused requests: an access-log line, maybe a trace, and the authorizer's run unless an identity source spares it. */
+function refusedPerMillion(settings: KeylessSettings, refused: RefusedFigures, m: Measured, callsPerSecond: number): number {
   const accessLine = ((m.accessLogBytes + LOG_EVENT_OVERHEAD) / 1e9) * PRICES.logIngestionGb;
   const xray = settings.stageTracing ? sampledShare(settings.sampling, callsPerSecond) * PRICES.xrayTrace : 0;
   const lambda = settings.invokesAuthorizer
     ? PRICES.lambdaRequest +
-      gbSeconds(settings.authorizerMemoryMb, m.keyless.meanMs) * PRICES.lambdaGbSecond +
-      (((settings.authorizerPlatformLogs ? PLATFORM_LOG_BYTES : 0) + m.keyless.logBytes) / 1e9) * PRICES.logIngestionGb
+      gbSeconds(settings.authorizerMemoryMb, refused.meanMs) * PRICES.lambdaGbSecond +
+      refused.readUnits * PRICES.readUnit +
+      (((settings.authorizerPlatformLogs ? PLATFORM_LOG_BYTES : 0) + refused.logBytes) / 1e9) * PRICES.logIngestionGb
     : 0;
   return (accessLine + xray + lambda + (settings.webAcl ? PRICES.wafRequest : 0)) * 1e6;
 }
@@ -368,9 +389,16 @@ export async function benchCost(): Promise<void> {
       for (let i = 0; i < CALLS; i++) await invoke(meteredHandler, callEvent(i, { 'x-api-key': keyOf(i) }));
     });
     const authorizerUnits = { writes: meter.total('writes') / CALLS, reads: meter.total('reads') / CALLS };
-    const keylessLogs = await stdoutBytesDuring(async () => {
-      for (let i = 0; i < KEYLESS_CALLS; i++) await invoke(meteredHandler, callEvent(2e9 + i, {}));
-    });
+    // Refused: no key (what the authorizer did for one before its identity source), and keys nobody holds.
+    const refusedRun = async (headers: (i: number) => Record<string, string>, offset: number) => {
+      meter.reset();
+      const { bytes } = await stdoutBytesDuring(async () => {
+        for (let i = 0; i < KEYLESS_CALLS; i++) await invoke(meteredHandler, callEvent(offset + i, headers(i)));
+      });
+      return { readUnits: meter.total('reads') / KEYLESS_CALLS, logBytes: bytes / KEYLESS_CALLS };
+    };
+    const keylessRun = await refusedRun(() => ({}), 2e9);
+    const randomKeyRun = await refusedRun(() => ({ 'x-api-key': wellFormedRandomKey() }), 2.5e9);
 
     // Warm handler latency, direct to DynamoDB Local, against a bare GetItem in the same run.
     const timed = async (work: () => Promise<unknown>) => {
@@ -381,6 +409,7 @@ export async function benchCost(): Promise<void> {
     for (let i = 0; i < 200; i++) await invoke(directHandler, callEvent(3e9 + i, { 'x-api-key': keyOf(i) }));
     const handlerMs: number[] = [];
     const keylessMs: number[] = [];
+    const randomKeyMs: number[] = [];
     const getItemMs: number[] = [];
     await stdoutBytesDuring(async () => {
       for (let i = 0; i < 2_000; i++) {
@@ -388,7 +417,10 @@ export async function benchCost(): Promise<void> {
         getItemMs.push(
           await timed(() => direct.doc.send(new GetCommand({ TableName: tables.customers, Key: { customerId: keys[i % CUSTOMERS]!.customer.customerId } }))),
         );
-        if (i < KEYLESS_CALLS / 2) keylessMs.push(await timed(() => invoke(directHandler, callEvent(5e9 + i, {}))));
+        if (i < KEYLESS_CALLS / 2) {
+          keylessMs.push(await timed(() => invoke(directHandler, callEvent(5e9 + i, {}))));
+          randomKeyMs.push(await timed(() => invoke(directHandler, callEvent(6e9 + i, { 'x-api-key': wellFormedRandomKey() }))));
+        }
       }
     });
 
@@ -442,7 +474,8 @@ export async function benchCost(): Promise<void> {
 
     const measured: Measured = {
       authorizer: { writeUnits: authorizerUnits.writes, readUnits: authorizerUnits.reads, logBytes: counted.bytes / CALLS, meanMs: mean(handlerMs) },
-      keyless: { logBytes: keylessLogs.bytes / KEYLESS_CALLS, meanMs: mean(keylessMs) },
+      keyless: { ...keylessRun, meanMs: mean(keylessMs) },
+      randomKey: { ...randomKeyRun, meanMs: mean(randomKeyMs) },
       aggregatorBatch,
       outcomeBatch,
       accessLogBytes: Buffer.byteLength(JSON.stringify(accessLine(0))),
@@ -477,16 +510,26 @@ export async function benchCost(): Promise<void> {
         `$${(headline.total + headline.storage).toFixed(2)} with the raw events' storage; $${withWaf.total.toFixed(2)} with the WAF`,
     );
     for (const rate of [1, 10, 1_000]) {
-      const at = await costPerMillion(settings, measured, rate, settings.webAcl);
+      const at = await costPerMillion(settings, measured, rate, false);
       console.log(`    at ${String(rate).padStart(5)} calls/s: $${at.total.toFixed(2)} per million (aggregator batches of ${at.batch})`);
     }
-    const before = keylessPerMillion({ ...STACK_BEFORE, authorizerMemoryMb: settings.authorizerMemoryMb }, measured, HEADLINE_CALLS_PER_SECOND);
+    const before = refusedPerMillion(
+      { ...STACK_BEFORE, authorizerMemoryMb: settings.authorizerMemoryMb },
+      measured.keyless,
+      measured,
+      HEADLINE_CALLS_PER_SECOND,
+    );
     const invokesAuthorizer = !settings.authorizerIdentitySource;
-    const now = keylessPerMillion({ ...settings, webAcl: false, invokesAuthorizer }, measured, HEADLINE_CALLS_PER_SECOND);
-    const nowWaf = keylessPerMillion({ ...settings, webAcl: true, invokesAuthorizer }, measured, HEADLINE_CALLS_PER_SECOND);
+    const now = refusedPerMillion({ ...settings, webAcl: false, invokesAuthorizer }, measured.keyless, measured, HEADLINE_CALLS_PER_SECOND);
+    const nowWaf = refusedPerMillion({ ...settings, webAcl: true, invokesAuthorizer }, measured.keyless, measured, HEADLINE_CALLS_PER_SECOND);
+    const randomKey = refusedPerMillion({ ...settings, webAcl: false, invokesAuthorizer: true }, measured.randomKey, measured, HEADLINE_CALLS_PER_SECOND);
     console.log(
       `  keyless requests: $${before.toFixed(2)} per million as the stack stood (authorizer invoked, platform log lines, X-Ray's default rule); ` +
         `$${now.toFixed(2)} as it stands (ratio ${(now / before).toFixed(2)}), $${nowWaf.toFixed(2)} with the WAF inspecting them until its per-IP rule blocks`,
+    );
+    console.log(
+      `  requests with a random key (the authorizer runs: ${measured.randomKey.readUnits.toFixed(2)} read units, ${measured.randomKey.logBytes.toFixed(0)} B of logs each): ` +
+        `$${randomKey.toFixed(2)} per million, $${(randomKey + PRICES.wafRequest * 1e6).toFixed(2)} with the WAF`,
     );
     console.log(
       `  authorizer warm handler -> DynamoDB Local: p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms (target p99 <= 10 ms, ratio ${(p99 / 10).toFixed(2)}); ` +
