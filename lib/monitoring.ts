@@ -24,6 +24,8 @@ export class Monitoring extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
   readonly serverErrorsAlarm: cloudwatch.Alarm;
   readonly authorizerLatencyAlarm: cloudwatch.Alarm;
+  /** The API refused many requests (401 without a valid key, 403, 429): a flood, perhaps of guessed keys. */
+  readonly refusedRequestsAlarm: cloudwatch.Alarm;
   /** One per free route: its request rate nears its stage throttle (a key may be looping it, starving the others). */
   readonly freeRouteRateAlarms: cloudwatch.Alarm[];
 
@@ -52,6 +54,19 @@ export class Monitoring extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
+    // A keyless request never runs the authorizer, but a well-formed random key does (a Lambda run
+    // and a read each: npm run bench -- cost). WAF's per-IP rule stops one source; this tells the
+    // operators about a distributed flood. 100 refusals a second for 5 minutes is far above what
+    // customers' own 403s and 429s make.
+    this.refusedRequestsAlarm = new cloudwatch.Alarm(this, 'RefusedRequestsAlarm', {
+      alarmDescription:
+        'The API refused over 30,000 requests in 5 minutes (4xx: unknown or missing keys, throttles, quotas): a flood, perhaps of guessed keys; check the WAF and the access log',
+      metric: api.metricClientError(fiveMinutes),
+      threshold: 30_000,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
     // Free routes have no usage plan: their method throttle is shared by every caller, so one key
     // looping GET /usage or POST /billing/upgrade uses it up for all. Alarm at half of it, over 5 minutes.
     this.freeRouteRateAlarms = meteredApi.methodThrottles.map(({ route, rateLimit }) => {
@@ -71,7 +86,7 @@ export class Monitoring extends Construct {
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
     });
-    for (const alarm of [this.serverErrorsAlarm, this.authorizerLatencyAlarm, ...this.freeRouteRateAlarms])
+    for (const alarm of [this.serverErrorsAlarm, this.authorizerLatencyAlarm, this.refusedRequestsAlarm, ...this.freeRouteRateAlarms])
       alarm.addAlarmAction(new cloudwatchActions.SnsAction(props.alerts.topic));
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {

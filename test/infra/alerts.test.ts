@@ -34,12 +34,21 @@ describe('alerts', () => {
 });
 
 describe('monitoring', () => {
-  it("has an operators' dashboard and alarms on 5xx answers and authorizer latency, routed to the alert topic", () => {
+  it("has an operators' dashboard and alarms on 5xx answers, refused-request floods and authorizer latency, routed to the alert topic", () => {
     const template = synth();
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
     const topic = { Ref: logicalIdAt(template, 'ApiBilling/Alerts/Topic/Resource') };
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: '5XXError', Namespace: 'AWS/ApiGateway', AlarmActions: [topic] });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Duration', ExtendedStatistic: 'p99', Threshold: 1000, AlarmActions: [topic] });
+    // A flood of refused requests (guessed keys run the authorizer) pages the operators too.
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: '4XXError',
+      Namespace: 'AWS/ApiGateway',
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 30_000,
+      AlarmActions: [topic],
+    });
     const body = JSON.stringify(template.toJSON().Resources[logicalIdAt(template, 'ApiBilling/Monitoring/Dashboard/Resource')].Properties.DashboardBody);
     for (const title of ['API calls and errors', 'Aggregator iterator age', 'Dead-letter queue depth', 'Stripe sync']) expect(body).toContain(title);
   });
