@@ -288,19 +288,23 @@ export class StripeBilling extends Construct {
 
     this.upgradeFunction = new ProductFunction(this, 'UpgradeFunction', {
       handlerName: 'billing-api',
-      description: 'POST /billing/upgrade: starts Stripe Checkout for a higher tier',
+      description: 'POST /billing/upgrade: starts Stripe Checkout for a higher tier; POST|DELETE /billing/downgrade: opt out to Free at month end, or undo it',
       // Checkout returns to this API's /dashboard, taken from the request context (an env var would be circular).
       environment: { ...tableEnvironment, STRIPE_CHECKOUT_SECRET_ARN: this.checkoutSecret.secretArn },
     });
-    onCustomers(this.upgradeFunction, ['dynamodb:GetItem']);
-    // PutItem and UpdateItem: the claim and the kept Checkout session a looping key reuses (lambdas/adapters/checkout-sessions.ts).
+    // UpdateItem: the customer's pending downgrade (an opt-out).
+    onCustomers(this.upgradeFunction, ['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    // PutItem and UpdateItem: the claim and the kept Checkout session a looping key reuses (lambdas/adapters/checkout-sessions.ts);
+    // PutItem also the opt-out's audit record.
     tables.billing.grant(this.upgradeFunction, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
     this.checkoutSecret.grantRead(this.upgradeFunction);
-    const upgrade = addRoute(meteredApi.api, ROUTES.billingUpgrade, new apigateway.LambdaIntegration(this.upgradeFunction), meteredApi.authorizer);
-    Validations.of(upgrade).acknowledge({
-      id: 'AwsSolutions-COG4',
-      reason: 'Authorized by the Lambda REQUEST authorizer that checks the API key hash; a free route, never metered.',
-    });
+    const billingIntegration = new apigateway.LambdaIntegration(this.upgradeFunction);
+    for (const route of [ROUTES.billingUpgrade, ROUTES.billingDowngrade, ROUTES.billingDowngradeUndo]) {
+      Validations.of(addRoute(meteredApi.api, route, billingIntegration, meteredApi.authorizer)).acknowledge({
+        id: 'AwsSolutions-COG4',
+        reason: 'Authorized by the Lambda REQUEST authorizer that checks the API key hash; a free route, never metered.',
+      });
+    }
 
     this.syncErrorsAlarm = new cloudwatch.Alarm(this, 'SyncErrorsAlarm', {
       alarmDescription: 'The Stripe sync failed: counted usage is not reaching Stripe',

@@ -1,6 +1,6 @@
 /**
  * Stripe for the local stack: the local Stripe (or Stripe test mode when STRIPE_SECRET_KEY is
- * set), the catalog set up, the webhook route and the upgrade route on the local gateway, and
+ * set), the catalog set up, the webhook route and the billing routes (upgrade, opt-out) on the local gateway, and
  * timers that do what the stack's schedule and Stripe's clock do: the sync every few seconds,
  * billing periods closed as they end.
  */
@@ -13,6 +13,7 @@ import type { LocalGatewayKeyRegistry } from '../lambdas/adapters/gateway-keys-l
 import { stripeClient } from '../lambdas/adapters/stripe-billing.ts';
 import { ROUTES } from '../lambdas/core/routes.ts';
 import { createBillingApi } from '../lambdas/billing-api/billing-api.ts';
+import { createDowngradeApi } from '../lambdas/billing-api/downgrade-api.ts';
 import { stripeCatalog } from '../lambdas/core/catalog.ts';
 import type { BillingConfig } from '../lambdas/core/config.ts';
 import type { AlertSink } from '../lambdas/core/alerts.ts';
@@ -41,7 +42,7 @@ export interface LocalBilling {
   readonly services: BillingServices;
   readonly localStripe?: LocalStripe;
   readonly stripeApiBase?: string;
-  /** Routes to serve on the gateway: the Stripe webhook and the upgrade. */
+  /** Routes to serve on the gateway: the Stripe webhook, the upgrade and the opt-out. */
   readonly routes: LocalRoute[];
   /** Registers the gateway's webhook URL with the local Stripe (Stripe test mode cannot reach localhost). */
   attachWebhook(gatewayUrl: string): Promise<void>;
@@ -84,6 +85,15 @@ export async function startLocalBilling(options: LocalBillingOptions): Promise<L
           now: options.now,
         })(event),
     },
+    ...[ROUTES.billingDowngrade, ROUTES.billingDowngradeUndo].map((route) => ({
+      route,
+      handler: createDowngradeApi({
+        registry: services.customers,
+        billing: services.provider,
+        audit: (entry) => services.state.audit(entry),
+        now: options.now,
+      }),
+    })),
   ];
 
   let running = false;

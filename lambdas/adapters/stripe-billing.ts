@@ -2,7 +2,7 @@
 import Stripe from 'stripe';
 import { METER_EVENT_NAME, METER_PAYLOAD_KEYS, millicentsToDecimalCents, productId, type Catalog, type CatalogPrice } from '#core/catalog.ts';
 import { ApiBillingError } from '#core/errors.ts';
-import type { BillingProvider, CatalogIds, MeterEventPush, PeriodInvoice } from '#core/ports.ts';
+import type { BillingProvider, CatalogIds, MeterEventPush, PeriodInvoice, UnpaidInvoice } from '#core/ports.ts';
 
 /** The Stripe API version this code was written and tested against. */
 export const STRIPE_API_VERSION = '2026-10-28.endive' as const;
@@ -157,6 +157,36 @@ export class StripeBillingProvider implements BillingProvider {
       await this.stripe.subscriptions.cancel(subscriptionId);
     } catch (error) {
       throw asBillingError(error, 'subscription cancellation');
+    }
+  }
+
+  async setCancelAtPeriodEnd(subscriptionId: string, cancel: boolean) {
+    try {
+      const subscription = await this.stripe.subscriptions.update(subscriptionId, { cancel_at_period_end: cancel });
+      return { cancelAtSec: subscription.cancel_at };
+    } catch (error) {
+      throw asBillingError(error, cancel ? 'cancellation at period end' : 'lifting the cancellation at period end');
+    }
+  }
+
+  async unpaidInvoices(stripeCustomerId: string): Promise<UnpaidInvoice[]> {
+    try {
+      const unpaid: UnpaidInvoice[] = [];
+      for (const status of ['open', 'uncollectible'] as const) {
+        for await (const invoice of this.stripe.invoices.list({ customer: stripeCustomerId, status, limit: 100 })) {
+          unpaid.push({
+            invoiceId: invoice.id!,
+            status,
+            periodStartSec: invoice.period_start,
+            periodEndSec: invoice.period_end,
+            amountRemainingCents: invoice.amount_remaining,
+            hostedInvoiceUrl: invoice.hosted_invoice_url ?? null,
+          });
+        }
+      }
+      return unpaid.sort((a, b) => b.periodStartSec - a.periodStartSec);
+    } catch (error) {
+      throw asBillingError(error, 'unpaid invoice list');
     }
   }
 

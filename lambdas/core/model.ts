@@ -43,6 +43,13 @@ export interface Customer {
   readonly downgradedAt?: number;
   /** Epoch ms since which the customer has been on a paid tier, without a break. */
   readonly paidSince?: number;
+  /** The paid tier of the last move to Free: the months that ended before `downgradedAt` were billed at it (#core/downgrade.ts). */
+  readonly downgradedFrom?: TierName;
+  /**
+   * Epoch ms at which a downgrade to Free the customer chose (an opt-out) takes effect: the end of the
+   * Stripe billing period, where its subscription is set to cancel. Cleared when undone, replaced or done.
+   */
+  readonly downgradeAt?: number;
 }
 
 export type ApiKeyStatus = 'active' | 'revoked';

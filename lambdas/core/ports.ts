@@ -134,6 +134,13 @@ export interface BillingProvider {
   /** Cancels a subscription at once (the one Checkout replaced). */
   cancelSubscription(subscriptionId: string): Promise<void>;
   /**
+   * Sets (or, with `false`, lifts) the subscription's cancellation at the end of its current billing
+   * period (a customer's opt-out to Free); returns when it will end, `null` once lifted. Repeating it is harmless.
+   */
+  setCancelAtPeriodEnd(subscriptionId: string, cancel: boolean): Promise<{ cancelAtSec: number | null }>;
+  /** The customer's finalized invoices still to be paid (`open`, and `uncollectible` ones Stripe gave up collecting), newest first. */
+  unpaidInvoices(stripeCustomerId: string): Promise<UnpaidInvoice[]>;
+  /**
    * Takes `amountCents` off a draft invoice (a correction Stripe's meter cannot make: no negative
    * events). The same `idempotencyKey` never credits twice.
    */
@@ -150,6 +157,16 @@ export interface BillingProvider {
   cancelMeterEvent(identifier: string): Promise<void>;
   /** The customer's subscription invoice for the billing period that starts at `periodStartSec`; `undefined` until Stripe drafts it. */
   periodInvoice(stripeCustomerId: string, periodStartSec: number): Promise<PeriodInvoice | undefined>;
+}
+
+/** An invoice the customer has not paid, as an operator sees it. */
+export interface UnpaidInvoice {
+  readonly invoiceId: string;
+  readonly status: 'open' | 'uncollectible';
+  readonly periodStartSec: number;
+  readonly periodEndSec: number;
+  readonly amountRemainingCents: number;
+  readonly hostedInvoiceUrl: string | null;
 }
 
 /** A subscription's invoice for one billing period, as reconciliation reads it. */

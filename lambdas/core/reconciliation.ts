@@ -27,6 +27,7 @@ import type { Alert, AlertSink } from './alerts.ts';
 import type { BillingConfig } from './config.ts';
 import { feeCreditCents } from './grandfather.ts';
 import { shadowWindow } from './experiment.ts';
+import { tierBilledIn } from './downgrade.ts';
 import type { Customer } from './model.ts';
 import type { BillingProvider, PeriodInvoice } from './ports.ts';
 import { estimateBill } from './pricing.ts';
@@ -197,11 +198,13 @@ const plural = (n: number, word: string) => `${n.toLocaleString('en-US')} ${word
 
 /** Reconciles one customer's billing month. Never throws for Stripe's faults: a failed step is a failed correction or a `push-failed` difference. */
 export async function reconcileCustomerMonth(
-  customer: Customer,
+  customerNow: Customer,
   month: string,
   deps: ReconciliationDeps,
   options: ReconcileOptions,
 ): Promise<ReconciliationRecord> {
+  // The month is priced at the tier its invoice bills: a customer who opted out is on Free from the 1st, not before.
+  const customer: Customer = { ...customerNow, tier: tierBilledIn(customerNow, month) };
   const now = deps.sync.now();
   const { start, end } = monthBounds(month);
   const ended = now >= end;

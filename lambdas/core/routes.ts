@@ -28,6 +28,8 @@ export const ROUTES = {
   supportTickets: { method: 'POST', resource: '/support/tickets', access: 'free' },
   feedback: { method: 'POST', resource: '/feedback', access: 'free' },
   billingUpgrade: { method: 'POST', resource: '/billing/upgrade', access: 'free' },
+  billingDowngrade: { method: 'POST', resource: '/billing/downgrade', access: 'free' },
+  billingDowngradeUndo: { method: 'DELETE', resource: '/billing/downgrade', access: 'free' },
   dashboard: { method: 'GET', resource: '/dashboard', access: 'public' },
   dashboardAsset: { method: 'GET', resource: '/dashboard/{asset}', access: 'public' },
   pricing: { method: 'GET', resource: '/pricing', access: 'public' },

@@ -57,6 +57,11 @@ export async function changeTier(customerId: string, tier: TierName, deps: TierC
   if (deps.stripe) {
     if (!customer.subscriptionId) return { ok: false, code: 'NOT_SUBSCRIBED' };
     await deps.stripe.provider.replacePrices(customer.subscriptionId, priceIdsOfTier(deps.stripe, tier));
+    // An operator's change replaces the customer's own pending opt-out: the subscription no longer ends with the month.
+    if (customer.downgradeAt !== undefined) {
+      await deps.stripe.provider.setCancelAtPeriodEnd(customer.subscriptionId, false);
+      await deps.registry.updateCustomer(customerId, { downgradeAt: undefined });
+    }
   }
   if (!(await switchGatewayKey(customer, tier, deps))) {
     // A concurrent change of the same customer switched first (`tier set` and the webhook its Stripe
@@ -68,7 +73,7 @@ export async function changeTier(customerId: string, tier: TierName, deps: TierC
   // The experiment's upgrades and churn are read from these (#core/experiment.ts).
   const at = deps.now();
   if (customer.tier === 'free') await deps.registry.updateCustomer(customerId, { upgradedAt: at, paidSince: at });
-  else if (tier === 'free') await deps.registry.updateCustomer(customerId, { downgradedAt: at, paidSince: undefined });
+  else if (tier === 'free') await deps.registry.updateCustomer(customerId, { downgradedAt: at, downgradedFrom: customer.tier, paidSince: undefined });
   return { ok: true, from: customer.tier, to: tier, changed: true };
 }
 

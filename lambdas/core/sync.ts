@@ -15,6 +15,7 @@ import type { BillingProvider } from './ports.ts';
 import { utcHour, utcMonth } from './time.ts';
 import { freeHours, freeWindows } from './grandfather.ts';
 import { shadowWindow, type ExperimentState } from './experiment.ts';
+import { tierBilledIn } from './downgrade.ts';
 
 const HOUR_MS = 3_600_000;
 /** Stripe accepts meter events up to 35 days old; keep a margin for the run's own duration. */
@@ -153,7 +154,7 @@ export async function billableBefore(
       grandfathered += upToEnd - beforeStart;
     }
   }
-  const billable = callsBillableUnderCap(customer.tier, counted - grandfathered, customer.capCents ?? deps.config.billingCapCents, deps.config);
+  const billable = callsBillableUnderCap(tierBilledIn(customer, month), counted - grandfathered, customer.capCents ?? deps.config.billingCapCents, deps.config);
   return { counted, grandfathered, billable };
 }
 

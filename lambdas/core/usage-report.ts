@@ -12,6 +12,7 @@ import { startOfNextUtcMonth, utcHour, utcMonth } from './time.ts';
 import { upgradePrompt, type UpgradePrompt } from './upgrade.ts';
 import { feeCreditCents, freeHours, grandfatherWindow } from './grandfather.ts';
 import { billedInStripe, type ExperimentState } from './experiment.ts';
+import { downgradeTerms, pendingChange, tierBilledIn, type DowngradeTerms, type PendingChange } from './downgrade.ts';
 
 export interface HourCount {
   /** `YYYY-MM-DDTHH`. */
@@ -69,6 +70,12 @@ export interface UsageReport {
   readonly daily: ReadonlyArray<{ readonly day: string; readonly calls: number }>;
   readonly last48Hours: readonly HourCount[];
   readonly upgrade: UpgradePrompt | null;
+  /**
+   * `pendingChange`: a move to Free the customer scheduled (an opt-out), effective at the end of the
+   * billing month, undoable until then. `optOut`: what opting out now would change and when; null on
+   * Free or while a change is pending.
+   */
+  readonly plan: { readonly pendingChange: PendingChange | null; readonly optOut: DowngradeTerms | null };
   /** This month's latest reconciliation; null until one has run (the schedule runs daily). */
   readonly reconciliation: MonthReconciliation | null;
   readonly previousMonths: ReadonlyArray<{
@@ -186,7 +193,7 @@ export async function usageReport(
     previousMonths.push({
       month: previous,
       calls: previousCalls,
-      estimateCents: estimateBill(customer.tier, previousCalls, config).totalCents,
+      estimateCents: estimateBill(tierBilledIn(customer, previous), previousCalls, config).totalCents,
       invoicedCents: invoiced[previous] ?? null,
       reconciliation: reconciliationOf(previous),
     });
@@ -215,6 +222,7 @@ export async function usageReport(
     daily,
     last48Hours,
     upgrade: upgradePrompt(customer.tier, calls, config),
+    plan: { pendingChange: pendingChange(customer), optOut: downgradeTerms(customer, estimate.totalCents, config, now) },
     reconciliation: reconciliationOf(month),
     previousMonths,
   };

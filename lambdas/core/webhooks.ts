@@ -162,6 +162,9 @@ export async function handleBillingEvent(event: BillingEvent, deps: WebhookDeps)
         subscriptionId: standing === 'ended' ? undefined : subscription.id,
         // The grace is counted from the first event that reported the subscription behind, not the latest.
         paymentIssueSince: standing === 'behind' ? (customer.paymentIssueSince ?? event.created * 1000) : undefined,
+        // A pending opt-out ends with the subscription it was set on: done when that one ends (at period end),
+        // dropped when another replaces it (an upgrade through Checkout while the downgrade was pending).
+        ...((standing === 'ended' || !isCurrent) && { downgradeAt: undefined }),
       });
       // The replaced subscription is cancelled only once the new one is on record, so its deletion event
       // finds it is no longer current.

@@ -140,6 +140,8 @@ const schemas = {
         .optional(),
       proration_behavior: z.enum(['create_prorations', 'none', 'always_invoice']).optional(),
       cancel_at_period_end: bool.optional(),
+      collection_method: z.enum(['charge_automatically', 'send_invoice']).optional(),
+      days_until_due: int.positive().optional(),
       metadata,
       expand,
     })
@@ -395,6 +397,9 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
       start_date: start,
       billing_cycle_anchor: end,
       cancel_at_period_end: false,
+      cancel_at: null,
+      canceled_at: null,
+      ended_at: null,
       collection_method: collection,
       days_until_due: params.days_until_due ?? null,
       metadata: params.metadata ?? {},
@@ -760,10 +765,21 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
         else throw invalid('Each item needs an id or a price.', { param: `items[${i}]` });
       }
       if (items.length === 0) throw invalid('A subscription must have at least one active plan.', { param: 'items' });
+      const collection = p.collection_method ?? (subscription.collection_method as string);
+      if (collection === 'send_invoice' && (p.days_until_due ?? subscription.days_until_due ?? null) === null)
+        throw invalid('Missing required param: days_until_due.', { code: 'parameter_missing', param: 'days_until_due' });
       Object.assign(subscription, {
         items: { object: 'list', data: items, has_more: false },
         ...(p.metadata && { metadata: { ...(subscription.metadata as object), ...p.metadata } }),
-        ...(p.cancel_at_period_end !== undefined && { cancel_at_period_end: p.cancel_at_period_end }),
+        // Stripe shows a cancellation at period end as `cancel_at` (the period's end) and `canceled_at`
+        // (when it was asked for), and clears both when it is lifted.
+        ...(p.cancel_at_period_end !== undefined && {
+          cancel_at_period_end: p.cancel_at_period_end,
+          cancel_at: p.cancel_at_period_end ? period.end : null,
+          canceled_at: p.cancel_at_period_end ? nowSec() : null,
+        }),
+        ...(p.collection_method && { collection_method: p.collection_method }),
+        ...(p.days_until_due !== undefined && { days_until_due: p.days_until_due }),
       });
       emit('customer.subscription.updated', subscription);
       return [200, subscription];
@@ -1120,6 +1136,12 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
           // The pending items it took now belong to it, so finalization (which reads the invoice's own items) keeps them.
           for (const item of pendingItems(subscription.customer as string)) item.invoice = draft.id;
           emit('invoice.created', draft);
+          // Set to cancel at period end: the period's invoice (its usage) was the last; the subscription ends with it.
+          if (subscription.cancel_at_period_end) {
+            Object.assign(subscription, { status: 'canceled', ended_at: period.end });
+            emit('customer.subscription.deleted', subscription);
+            break;
+          }
           const next = { start: period.end, end: addMonth(period.end) };
           for (const item of (subscription.items as { data: Obj[] }).data)
             Object.assign(item, { current_period_start: next.start, current_period_end: next.end });

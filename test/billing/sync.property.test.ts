@@ -211,6 +211,8 @@ class FaultyStripe {
       replacePrices: (s, ids) => p.replacePrices(s, ids),
       createCheckoutSession: (i) => p.createCheckoutSession(i),
       cancelSubscription: (s) => p.cancelSubscription(s),
+      setCancelAtPeriodEnd: (s, cancel) => p.setCancelAtPeriodEnd(s, cancel),
+      unpaidInvoices: (c) => p.unpaidInvoices(c),
       creditDraftInvoice: (i) => p.creditDraftInvoice(i),
       creditInvoice: (i) => p.creditInvoice(i),
       cancelMeterEvent: (identifier) => p.cancelMeterEvent(identifier),

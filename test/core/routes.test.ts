@@ -7,6 +7,8 @@ describe('which routes are metered', () => {
     ['GET', '/usage', 'free'],
     ['POST', '/support/tickets', 'free'],
     ['POST', '/billing/upgrade', 'free'],
+    ['POST', '/billing/downgrade', 'free'],
+    ['DELETE', '/billing/downgrade', 'free'],
     ['GET', '/dashboard', 'public'],
     ['GET', '/dashboard/{asset}', 'public'],
     ['POST', '/webhooks/stripe', 'stripe-signed'],

@@ -273,6 +273,33 @@ describe('the usage report (in-memory history)', () => {
   });
 });
 
+describe('the plan: opting out to Free and a pending change', () => {
+  const hours: HourCount[] = [
+    { hour: '2026-10-20T10', billable: 15_000 },
+    { hour: '2026-11-20T10', billable: 12_000 },
+  ];
+
+  it("offers a paid customer the terms of opting out, with this month's estimate so far", async () => {
+    const report = await usageReport(customer({ tier: 'pro' }), history(hours).port, billingConfig, NOW);
+    expect(report.plan.pendingChange).toBeNull();
+    expect(report.plan.optOut).toMatchObject({ from: 'pro', takesEffectAt: '2026-12-01T00:00:00.000Z', billedThisMonthCents: report.estimate.totalCents });
+    expect(report.estimate.totalCents).toBe(5_300);
+  });
+
+  it('shows a pending downgrade with its date instead of the terms', async () => {
+    const report = await usageReport(customer({ tier: 'pro', downgradeAt: Date.UTC(2026, 11, 1) }), history(hours).port, billingConfig, NOW);
+    expect(report.plan).toEqual({ pendingChange: { to: 'free', at: '2026-12-01T00:00:00.000Z' }, optOut: null });
+  });
+
+  it('prices the months before an opt-out took effect at the paid tier they were billed at', async () => {
+    const optedOut = customer({ tier: 'free', downgradedFrom: 'pro', downgradedAt: Date.UTC(2026, 10, 1, 0, 0, 5) });
+    const report = await usageReport(optedOut, history(hours).port, billingConfig, NOW);
+    expect(report.plan).toEqual({ pendingChange: null, optOut: null });
+    expect(report.estimate.totalCents).toBe(0);
+    expect(report.previousMonths[0]).toMatchObject({ month: '2026-10', estimateCents: estimateBill('pro', 15_000, billingConfig).totalCents });
+  });
+});
+
 describe('account standing', () => {
   it('explains a suspension', () => {
     expect(accountStanding(customer({ status: 'suspended', cappedMonth: '2026-11' }), 10_000, NOW)).toEqual({

@@ -33,16 +33,23 @@ describe('Stripe billing infrastructure', () => {
     expect(JSON.stringify(template.toJSON())).not.toMatch(/[sr]k_(test|live)_[A-Za-z0-9]/);
   });
 
-  it('serves the webhook on its own API, unauthorized at the gateway (Stripe signs it), and the upgrade on the customer API behind the key authorizer', () => {
+  it('serves the webhook on its own API, unauthorized at the gateway (Stripe signs it), and the upgrade and opt-out on the customer API behind the key authorizer', () => {
     expect(resource('ApiBilling/StripeBilling/WebhookApi/Default/webhooks/stripe/POST/Resource').Properties).toMatchObject({
       HttpMethod: 'POST',
       AuthorizationType: 'NONE',
     });
-    expect(resource('ApiBilling/MeteredApi/Api/Default/billing/upgrade/POST/Resource').Properties).toMatchObject({
-      HttpMethod: 'POST',
-      AuthorizationType: 'CUSTOM',
-      AuthorizerId: { Ref: logicalIdAt(template, 'ApiBilling/MeteredApi/Authorizer/Resource') },
-    });
+    for (const [path, method] of [
+      ['billing/upgrade', 'POST'],
+      ['billing/downgrade', 'POST'],
+      ['billing/downgrade', 'DELETE'],
+    ]) {
+      expect(resource(`ApiBilling/MeteredApi/Api/Default/${path}/${method}/Resource`).Properties).toMatchObject({
+        HttpMethod: method,
+        AuthorizationType: 'CUSTOM',
+        AuthorizerId: { Ref: logicalIdAt(template, 'ApiBilling/MeteredApi/Authorizer/Resource') },
+        ApiKeyRequired: false,
+      });
+    }
   });
 
   it("lets the webhook and the sync (the end of a payment grace is a tier change) create gateway keys in the tiers' usage plans, and only the sync delete them", () => {
@@ -149,8 +156,12 @@ describe('Stripe billing infrastructure, in detail', () => {
         Idempotency: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       },
     ],
-    // The upgrade keeps its reusable Checkout sessions (a claim, then the session) in the Billing table.
-    ['UpgradeFunction', { Billing: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Idempotency: [] }],
+    // The upgrade keeps its reusable Checkout sessions (a claim, then the session) in the Billing table; the
+    // opt-out records the pending downgrade on the customer and audits it (PutItem on the Billing table).
+    [
+      'UpgradeFunction',
+      { Customers: ['dynamodb:GetItem', 'dynamodb:UpdateItem'], Billing: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Idempotency: [] },
+    ],
   ])('%s is granted exactly the table actions it uses', (name, expected) => {
     const statements = statementsOfFunction(template, fnId(name));
 

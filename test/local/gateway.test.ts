@@ -278,6 +278,8 @@ describe('which routes write usage events, through the local gateway', () => {
     supportTickets: { path: '/support/tickets', init: { method: 'POST', body: JSON.stringify({ message: 'route check' }) }, status: 201 },
     feedback: { path: '/feedback', init: { method: 'POST', body: JSON.stringify({ score: 9 }) }, status: 201 },
     billingUpgrade: { path: '/billing/upgrade', init: { method: 'POST', body: JSON.stringify({ tier: 'enterprise' }) }, status: 200 },
+    billingDowngrade: { path: '/billing/downgrade', init: { method: 'POST', body: '{}' }, status: 400 }, // the confirmed terms are missing
+    billingDowngradeUndo: { path: '/billing/downgrade', init: { method: 'DELETE' }, status: 409 }, // nothing to undo
     dashboard: { path: '/dashboard', status: 200 },
     dashboardAsset: { path: '/dashboard/app.js', status: 200 },
     pricing: { path: '/pricing', status: 200 },
