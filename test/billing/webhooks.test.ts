@@ -3,7 +3,8 @@ import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import Stripe from 'stripe';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { createBillingApi } from '../../lambdas/billing-api/billing-api.ts';
-import { startUpgrade } from '../../lambdas/core/subscriptions.ts';
+import { changeTier, startUpgrade } from '../../lambdas/core/subscriptions.ts';
+import { scheduleDowngrade } from '../../lambdas/core/downgrade.ts';
 import { createWebhookHandler } from '../../lambdas/stripe-webhook/webhook.ts';
 import { billingFixture, setTime, type BillingFixture } from '../harness/billing.ts';
 import { estimateBill } from '../../lambdas/core/pricing.ts';
@@ -615,36 +616,46 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
     });
   });
 
+  /**
+   * Stripe delivers to our webhook handler over HTTP, signed with the endpoint's secret; each answer's
+   * outcome is kept with the event type, in the order the handler finished them.
+   */
+  async function receiveWebhooks(): Promise<{ receiver: Server; outcomes: Array<{ type: string; outcome: string }> }> {
+    let secret = '';
+    const outcomes: Array<{ type: string; outcome: string }> = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        void createWebhookHandler({
+          stripe: f.stripe.client(),
+          webhookSecret: secret,
+          services: f.services,
+          gatewayKeys: f.gatewayKeys,
+          alerts: f.alertSink,
+          claims: claimsOf(f),
+          logger: silent,
+        })({ body, headers: req.headers as Record<string, string>, isBase64Encoded: false }).then((r) => {
+          outcomes.push({ type: (JSON.parse(body) as { type: string }).type, outcome: (JSON.parse(r.body) as { outcome?: string }).outcome ?? r.body });
+          res.writeHead(r.statusCode);
+          res.end(r.body);
+        });
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const endpoint = await f.stripe
+      .client()
+      .webhookEndpoints.create({ url: `http://127.0.0.1:${(receiver.address() as { port: number }).port}/webhooks/stripe`, enabled_events: ['*'] });
+    secret = endpoint.secret!;
+    return { receiver, outcomes };
+  }
+
   describe('upgrade through Stripe Checkout, end to end', () => {
     let receiver: Server;
     afterEach(() => receiver?.close());
 
     it('subscribes to the new tier, moves the usage plan and cancels the old subscription', async () => {
-      // Stripe delivers to our webhook handler over HTTP, signed with the endpoint's secret.
-      let secret = '';
-      receiver = createServer((req, res) => {
-        let body = '';
-        req.on('data', (c) => (body += c));
-        req.on('end', () => {
-          void createWebhookHandler({
-            stripe: f.stripe.client(),
-            webhookSecret: secret,
-            services: f.services,
-            gatewayKeys: f.gatewayKeys,
-            alerts: f.alertSink,
-            claims: claimsOf(f),
-            logger: silent,
-          })({ body, headers: req.headers as Record<string, string>, isBase64Encoded: false }).then((r) => {
-            res.writeHead(r.statusCode);
-            res.end(r.body);
-          });
-        });
-      });
-      await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-      const endpoint = await f.stripe
-        .client()
-        .webhookEndpoints.create({ url: `http://127.0.0.1:${(receiver.address() as { port: number }).port}/webhooks/stripe`, enabled_events: ['*'] });
-      secret = endpoint.secret!;
+      ({ receiver } = await receiveWebhooks());
 
       const customer = await f.addCustomer('free');
       await f.stripe.webhooksDelivered();
@@ -748,6 +759,128 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
       expect(await upgrade()).toBe(b);
       expect(checkoutsCreated() - before).toBe(2);
       expect((await f.services.customers.getCustomer(customer.customerId))!.tier).toBe('free');
+    });
+  });
+  describe("a customer's opt-out to Free, end to end with the local Stripe", () => {
+    let receiver: Server;
+    let outcomes: Array<{ type: string; outcome: string }>;
+    beforeEach(async () => {
+      ({ receiver, outcomes } = await receiveWebhooks());
+    });
+    afterEach(() => receiver?.close());
+
+    const DECEMBER = Date.UTC(2026, 11, 1);
+    const downgradeDeps = () => ({
+      registry: f.services.customers,
+      billing: f.services.provider,
+      audit: (entry: Parameters<typeof f.services.state.audit>[0]) => f.services.state.audit(entry),
+      now: () => f.clock.now,
+    });
+    /** A Pro customer with 12,000 calls in November ($49 + 2,000 x $0.002 = $53.00), opted out at the fixture's 25 November. */
+    async function optedOutProCustomer() {
+      const customer = await f.addCustomer('pro');
+      await addHourCounts(f.doc, f.tables.counters, customer.customerId, [{ hour: '2026-11-20T10', billable: 12_000 }]);
+      await f.stripe.webhooksDelivered();
+      expect(await scheduleDowngrade(customer, new Date(DECEMBER).toISOString(), downgradeDeps())).toEqual({ ok: true, at: DECEMBER });
+      await f.stripe.webhooksDelivered();
+      return (await f.services.customers.getCustomer(customer.customerId))!;
+    }
+
+    it('keeps the customer on Pro until the period ends; then bills the month at Pro, deletes the subscription and moves the tier and usage plan to Free', async () => {
+      const customer = await optedOutProCustomer();
+      const subscription = await f.stripe.client().subscriptions.retrieve(customer.subscriptionId!);
+      expect(subscription).toMatchObject({ status: 'active', cancel_at_period_end: true, cancel_at: DECEMBER / 1000, canceled_at: f.clock.now / 1000 });
+      expect(customer).toMatchObject({ tier: 'pro', downgradeAt: DECEMBER });
+
+      setTime(f, DECEMBER - 60_000); // the month's last minute: nothing ends early
+      await f.stripe.advanceBillingPeriods();
+      await f.stripe.webhooksDelivered();
+      expect((await f.services.customers.getCustomer(customer.customerId))?.tier).toBe('pro');
+
+      setTime(f, DECEMBER + 30_000);
+      await f.stripe.advanceBillingPeriods();
+      await f.stripe.webhooksDelivered();
+      expect(
+        outcomes
+          .slice(-2)
+          .map((o) => o.type)
+          .sort(),
+      ).toEqual(['customer.subscription.deleted', 'invoice.created']);
+      expect(outcomes).toContainEqual({ type: 'customer.subscription.deleted', outcome: 'tier-changed' });
+      const after = (await f.services.customers.getCustomer(customer.customerId))!;
+      expect(after).toMatchObject({ tier: 'free', downgradedFrom: 'pro', downgradedAt: DECEMBER + 30_000 });
+      expect(after.downgradeAt).toBeUndefined();
+      expect(after.subscriptionId).toBeUndefined();
+      expect(after.gatewayKeyValue).not.toBe(customer.gatewayKeyValue);
+      expect(f.gatewayKeys.findByValue(after.gatewayKeyValue)?.tier).toBe('free');
+      expect((await f.stripe.client().subscriptions.retrieve(customer.subscriptionId!)).status).toBe('canceled');
+
+      // The final invoice is finalized an hour later, with November's usage at Pro: the estimate shown at opt-out.
+      setTime(f, DECEMBER + 2 * 3_600_000);
+      await f.stripe.advanceBillingPeriods();
+      await f.stripe.webhooksDelivered();
+      const invoice = (await f.services.provider.periodInvoice(customer.stripeCustomerId!, Date.UTC(2026, 10, 1) / 1000))!;
+      expect(invoice).toMatchObject({ status: 'paid', totalCents: estimateBill('pro', 12_000).totalCents });
+      expect(invoice.totalCents).toBe(5_300);
+      // Reconciliation prices November at Pro too: nothing to correct, no credit taken off the last paid month.
+      const run = await f.services.reconcile({ alerts: f.alertSink, customerId: customer.customerId, months: ['2026-11'], trigger: 'on-demand' });
+      expect(run.records[0]).toMatchObject({ corrections: [], residual: { calls: 0, cents: 0 }, discrepancy: false });
+    });
+
+    it('an upgrade through Checkout while the downgrade is pending replaces the subscription and the downgrade with it', async () => {
+      const customer = await optedOutProCustomer();
+      const { stripe } = await f.services.ready();
+      const started = await startUpgrade(customer, 'enterprise', 'http://dashboard.local/dashboard', stripe, f.clock.now);
+      await fetch((started as { url: string }).url, { redirect: 'manual' });
+      await f.stripe.webhooksDelivered();
+
+      const after = (await f.services.customers.getCustomer(customer.customerId))!;
+      expect(after.tier).toBe('enterprise');
+      expect(after.downgradeAt).toBeUndefined();
+      expect(after.subscriptionId).not.toBe(customer.subscriptionId);
+      // The replaced subscription was cancelled at once; its deletion event no longer speaks for the tier.
+      expect(outcomes).toContainEqual({ type: 'customer.subscription.deleted', outcome: 'ignored' });
+
+      setTime(f, DECEMBER + 30_000);
+      await f.stripe.advanceBillingPeriods();
+      await f.stripe.webhooksDelivered();
+      const december = (await f.services.customers.getCustomer(customer.customerId))!;
+      expect(december.tier).toBe('enterprise');
+      expect((await f.stripe.client().subscriptions.retrieve(december.subscriptionId!)).status).toBe('active');
+    });
+
+    it('a deletion of a subscription that is no longer the current one never moves the customer to Free, even delivered late', async () => {
+      const customer = await optedOutProCustomer();
+      const { stripe } = await f.services.ready();
+      const started = await startUpgrade(customer, 'enterprise', 'http://dashboard.local/dashboard', stripe, f.clock.now);
+      await fetch((started as { url: string }).url, { redirect: 'manual' });
+      await f.stripe.webhooksDelivered();
+      const replaced = await f.stripe.client().subscriptions.retrieve(customer.subscriptionId!);
+
+      // The old subscription's deletion, redelivered as a new event after the replacement was applied.
+      const late = await handle(
+        signed({ id: 'evt_late_delete', type: 'customer.subscription.deleted', created: Math.floor(f.clock.now / 1000) + 60, object: replaced }),
+      );
+      expect(JSON.parse(late.body)).toEqual({ received: true, outcome: 'ignored' });
+      const after = (await f.services.customers.getCustomer(customer.customerId))!;
+      expect(after.tier).toBe('enterprise');
+      expect(f.gatewayKeys.findByValue(after.gatewayKeyValue)?.tier).toBe('enterprise');
+    });
+
+    it("an operator's tier change replaces the customer's pending opt-out: the subscription no longer ends with the month", async () => {
+      const customer = await optedOutProCustomer();
+      const { stripe } = await f.services.ready();
+      const change = await changeTier(customer.customerId, 'enterprise', {
+        registry: f.services.customers,
+        gatewayKeys: f.gatewayKeys,
+        retirements: f.services.retirements,
+        config: billingConfig,
+        now: () => f.clock.now,
+        stripe,
+      });
+      expect(change).toMatchObject({ ok: true, to: 'enterprise' });
+      expect((await f.services.customers.getCustomer(customer.customerId))?.downgradeAt).toBeUndefined();
+      expect(await f.stripe.client().subscriptions.retrieve(customer.subscriptionId!)).toMatchObject({ cancel_at_period_end: false, cancel_at: null });
     });
   });
 });
