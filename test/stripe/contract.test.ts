@@ -70,6 +70,26 @@ describe.each(targets)('Stripe adapter contract against %s', (_name, enabled, co
       await stripe.subscriptions.cancel(subscriptionId);
     });
 
+    it('sets a subscription to cancel at the end of its period (an opt-out), reports when, lifts it, and lists no unpaid invoice of a new customer', async () => {
+      const ids = await provider.ensureCatalog(stripeCatalog(billingConfig));
+      const now = Date.now();
+      const d = new Date(now);
+      const nextMonth = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1) / 1000;
+      const { stripeCustomerId, subscriptionId } = await provider.createSubscriber({
+        customerId: `contract-${randomUUID()}`,
+        name: 'Contract test',
+        priceIds: priceIdsOfTier(stripeSetup(provider, ids, billingConfig), 'pro'),
+        periodStartSec: Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1) / 1000,
+        billingCycleAnchorSec: nextMonth,
+      });
+      expect(await provider.setCancelAtPeriodEnd(subscriptionId, true)).toEqual({ cancelAtSec: nextMonth });
+      expect(await provider.setCancelAtPeriodEnd(subscriptionId, true)).toEqual({ cancelAtSec: nextMonth }); // repeated: harmless
+      expect((await stripe.subscriptions.retrieve(subscriptionId)).status).toBe('active');
+      expect(await provider.setCancelAtPeriodEnd(subscriptionId, false)).toEqual({ cancelAtSec: null });
+      expect(await provider.unpaidInvoices(stripeCustomerId)).toEqual([]);
+      await stripe.subscriptions.cancel(subscriptionId);
+    });
+
     it("cancels a meter event it just sent, refuses an unknown one, and reads a period's invoice in reconciliation's shape", async () => {
       const ids = await provider.ensureCatalog(stripeCatalog(billingConfig));
       const now = Date.now();

@@ -240,6 +240,77 @@ describe('local Stripe through the official SDK', () => {
     expect((await client.subscriptions.retrieve(subscription.id)).items.data[0]).toMatchObject({ current_period_start: Date.UTC(2026, 11, 1) / 1000 });
   });
 
+  describe('cancellation at period end', () => {
+    it('shows it as cancel_at (the period end) and canceled_at (when asked), clears both when lifted, and keeps the subscription active meanwhile', async () => {
+      const { subscription } = await meteredSetup([{ up_to: 'inf', unit_amount: 2 }], 'graduated');
+      expect(subscription).toMatchObject({ cancel_at_period_end: false, cancel_at: null, canceled_at: null });
+      const cancelling = await client.subscriptions.update(subscription.id, { cancel_at_period_end: true });
+      expect(cancelling).toMatchObject({ status: 'active', cancel_at_period_end: true, cancel_at: Date.UTC(2026, 11, 1) / 1000, canceled_at: NOW / 1000 });
+      const kept = await client.subscriptions.update(subscription.id, { cancel_at_period_end: false });
+      expect(kept).toMatchObject({ status: 'active', cancel_at_period_end: false, cancel_at: null, canceled_at: null });
+    });
+
+    it("bills the last period's usage on a final invoice and deletes the subscription when the period ends, not before", async () => {
+      const { customer, subscription } = await meteredSetup([{ up_to: 'inf', unit_amount: 2 }], 'graduated');
+      const events: string[] = [];
+      const { createServer } = await import('node:http');
+      const sink = createServer((req, res) => {
+        let body = '';
+        req.on('data', (c) => (body += c));
+        req.on('end', () => {
+          events.push((JSON.parse(body) as { type: string }).type);
+          res.end();
+        });
+      });
+      await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
+      try {
+        await client.webhookEndpoints.create({ url: `http://127.0.0.1:${(sink.address() as { port: number }).port}/hook`, enabled_events: ['*'] });
+        await client.subscriptions.update(subscription.id, { cancel_at_period_end: true });
+        await client.billing.meterEvents.create({ event_name: 'calls', payload: { stripe_customer_id: customer.id, value: '10' }, timestamp: NOW / 1000 });
+        stripe.setNow(Date.UTC(2026, 11, 1) - 1_000);
+        await stripe.advanceBillingPeriods();
+        expect((await client.subscriptions.retrieve(subscription.id)).status).toBe('active');
+
+        stripe.setNow(Date.UTC(2026, 11, 1, 0, 5));
+        await stripe.advanceBillingPeriods();
+        await stripe.webhooksDelivered();
+        expect(await client.subscriptions.retrieve(subscription.id)).toMatchObject({
+          status: 'canceled',
+          cancel_at_period_end: true,
+          ended_at: Date.UTC(2026, 11, 1) / 1000,
+          canceled_at: NOW / 1000,
+        });
+        expect(events.slice(-2).sort()).toEqual(['customer.subscription.deleted', 'invoice.created']);
+        stripe.setNow(Date.UTC(2026, 11, 1, 1, 10));
+        await stripe.advanceBillingPeriods();
+        const invoices = (await client.invoices.list({ customer: customer.id })).data;
+        expect(invoices.map((i) => [i.status, i.total, i.period_end])).toEqual([['paid', 20, Date.UTC(2026, 11, 1) / 1000]]);
+        // No later period: a cancelled subscription is never invoiced again, and cannot be changed back.
+        stripe.setNow(Date.UTC(2027, 0, 1, 2));
+        await stripe.advanceBillingPeriods();
+        expect((await client.invoices.list({ customer: customer.id })).data).toHaveLength(1);
+        await expect(client.subscriptions.update(subscription.id, { cancel_at_period_end: false })).rejects.toMatchObject({ statusCode: 400 });
+      } finally {
+        sink.close();
+      }
+    });
+
+    it('invoices a subscription switched to send_invoice (left open until paid), and requires its days_until_due', async () => {
+      const { customer, subscription } = await meteredSetup([{ up_to: 'inf', unit_amount: 2 }], 'graduated');
+      await expect(client.subscriptions.update(subscription.id, { collection_method: 'send_invoice' })).rejects.toMatchObject({
+        statusCode: 400,
+        param: 'days_until_due',
+      });
+      await client.subscriptions.update(subscription.id, { collection_method: 'send_invoice', days_until_due: 30 });
+      await client.billing.meterEvents.create({ event_name: 'calls', payload: { stripe_customer_id: customer.id, value: '10' }, timestamp: NOW / 1000 });
+      stripe.setNow(Date.UTC(2026, 11, 1, 0, 5));
+      await stripe.advanceBillingPeriods();
+      stripe.setNow(Date.UTC(2026, 11, 1, 1, 10));
+      await stripe.advanceBillingPeriods();
+      expect((await client.invoices.list({ customer: customer.id, status: 'open' })).data.map((i) => i.amount_remaining)).toEqual([20]);
+    });
+  });
+
   it.each([
     ['re-delivers a webhook the endpoint failed, after each retry delay, until it answers 2xx', [500, 500, 200], 3],
     ['gives a webhook up after its last retry, as Stripe does', [500, 500, 500, 500], 3],
