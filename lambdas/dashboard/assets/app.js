@@ -98,6 +98,7 @@ function render(report) {
     ),
   );
   renderSurvey(report.survey);
+  renderPlan(report);
 }
 
 /** A table row; a cell is text or the nodes to put in it. */
@@ -318,6 +319,7 @@ function setUpSurvey() {
 
 document.addEventListener('DOMContentLoaded', () => {
   setUpSurvey();
+  setUpPlan();
   const params = new URLSearchParams(location.search);
   if (params.get('upgraded')) {
     $('#upgraded').hidden = false;
@@ -359,6 +361,92 @@ document.addEventListener('DOMContentLoaded', () => {
   });
   if (sessionStorage.getItem(KEY_STORAGE)) void load();
 });
+
+/** The opt-out terms the dashboard shows now: the confirmation sends their date back, so the customer agrees to what was shown. */
+/** @type {{ takesEffectAt: string } | null} */
+let shownOptOut = null;
+const tierLabel = (/** @type {string} */ tier) => tier[0].toUpperCase() + tier.slice(1);
+const utcDay = (/** @type {string} */ iso) => iso.slice(0, 10);
+
+/**
+ * Your plan: a pending move to Free with its date and "Keep <tier>", or, for a paid tier, "Switch to
+ * Free…", which first shows what changes and when (the usage API's `plan.optOut`), then asks to confirm.
+ * @param {{ tier: string, plan?: { pendingChange: { to: string, at: string } | null, optOut: { takesEffectAt: string, summary: string[] } | null } }} report
+ */
+function renderPlan(report) {
+  const { pendingChange = null, optOut = null } = report.plan ?? {};
+  shownOptOut = optOut;
+  $('#plan').hidden = !pendingChange && !optOut;
+  $('#plan-pending').hidden = !pendingChange;
+  $('#opt-out').hidden = !optOut;
+  $('#opt-out-confirm').hidden = true;
+  $('#opt-out-start').setAttribute('aria-expanded', 'false');
+  $('#plan-error').textContent = '';
+  setField('plan-tier', tierLabel(report.tier));
+  if (pendingChange)
+    setField(
+      'plan-pending-message',
+      `You are moving to Free on ${utcDay(pendingChange.at)} at 00:00 UTC. Until then you stay on ${tierLabel(report.tier)}, and this month is billed at ${tierLabel(report.tier)}. You can undo it until then.`,
+    );
+  if (optOut) {
+    setField('opt-out-date', utcDay(optOut.takesEffectAt));
+    $('#opt-out-terms').replaceChildren(
+      ...optOut.summary.map((sentence) => {
+        const li = document.createElement('li');
+        li.textContent = sentence;
+        return li;
+      }),
+    );
+  }
+}
+
+function setUpPlan() {
+  const buttons = ['#keep-plan', '#opt-out-confirm-button', '#opt-out-cancel', '#opt-out-start'];
+  /** Sends the change; on success reloads the usage (the plan shows the new state) and says what happened. */
+  const change = async (/** @type {RequestInit} */ init, /** @type {string} */ done) => {
+    for (const button of buttons) /** @type {HTMLButtonElement} */ ($(button)).disabled = true;
+    try {
+      const response = await api('billing/downgrade', init);
+      const body = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        // The terms changed (the month turned) or the change is refused: show why, with the plan as it now is.
+        if (response.status === 409) await load();
+        $('#plan-error').textContent = body.message ?? 'Your plan could not be changed; please try again.';
+        return;
+      }
+      await load();
+      $('#plan-done').hidden = false;
+      $('#plan-done').textContent = done;
+      $('#plan-done').focus();
+    } catch {
+      $('#plan-error').textContent = 'Your plan could not be changed; please try again.';
+    } finally {
+      for (const button of buttons) /** @type {HTMLButtonElement} */ ($(button)).disabled = false;
+    }
+  };
+  $('#opt-out-start').addEventListener('click', () => {
+    $('#opt-out-confirm').hidden = false;
+    $('#opt-out-start').setAttribute('aria-expanded', 'true');
+    $('#plan-done').hidden = true;
+    $('#opt-out-confirm-button').focus();
+  });
+  $('#opt-out-cancel').addEventListener('click', () => {
+    $('#opt-out-confirm').hidden = true;
+    $('#opt-out-start').setAttribute('aria-expanded', 'false');
+    $('#opt-out-start').focus();
+  });
+  $('#opt-out-confirm-button').addEventListener('click', () => {
+    if (!shownOptOut) return;
+    const at = utcDay(shownOptOut.takesEffectAt);
+    void change(
+      { method: 'POST', body: JSON.stringify({ takesEffectAt: shownOptOut.takesEffectAt }) },
+      `Done: you move to Free on ${at}. You can undo it until then.`,
+    );
+  });
+  $('#keep-plan').addEventListener('click', () => {
+    void change({ method: 'DELETE' }, `Done: you keep ${$('[data-field="plan-tier"]').textContent}; nothing changes on the 1st.`);
+  });
+}
 
 // The chart is drawn in its own pixels: draw it again at the new width.
 window.addEventListener('resize', () => {
