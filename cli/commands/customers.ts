@@ -2,6 +2,9 @@ import { Option, type Command } from 'commander';
 import { TIER_NAMES, type TierName } from '../../lambdas/core/config.ts';
 import { createCustomer, issueKey, revokeKey } from '../../lambdas/core/customers.ts';
 import type { CapBehaviour } from '../../lambdas/core/model.ts';
+import { pendingChange } from '../../lambdas/core/downgrade.ts';
+import { usd } from '../../lambdas/core/experiment-report.ts';
+import { utcMonth } from '../../lambdas/core/time.ts';
 import { CliError, type CliContext } from '../context.ts';
 import { printRecord, printRows } from '../output.ts';
 
@@ -62,17 +65,35 @@ export function registerCustomerCommands(program: Command, connect: () => Promis
 
   customers
     .command('show')
-    .description('show one customer and its keys')
+    .description("show one customer, its keys, a downgrade it scheduled and its unpaid invoices (Stripe's open and uncollectible ones)")
     .argument('<customerId>')
     .option('--json', 'print JSON')
     .action(async (customerId: string, options: { json?: boolean }) => {
-      const { store } = await connect();
+      const { store, billing } = await connect();
       const customer = await store.getCustomer(customerId);
       if (!customer) throw new CliError(`no customer ${customerId}`);
       const keys = await store.listKeys(customerId);
-      const { gatewayKeyValue: _secret, ...shown } = customer;
-      if (options.json) return void console.log(JSON.stringify({ ...shown, keys: keys.map(({ keyHash: _h, ...k }) => k) }, null, 2));
-      printRecord({ ...shown, keys: keys.length }, false);
+      const unpaidInvoices = customer.stripeCustomerId ? await billing.provider.unpaidInvoices(customer.stripeCustomerId) : [];
+      const pendingDowngrade = pendingChange(customer);
+      const { gatewayKeyValue: _secret, downgradeAt: _shownAsPending, ...shown } = customer;
+      if (options.json)
+        return void console.log(JSON.stringify({ ...shown, keys: keys.map(({ keyHash: _h, ...k }) => k), pendingDowngrade, unpaidInvoices }, null, 2));
+      printRecord(
+        {
+          ...shown,
+          keys: keys.length,
+          pendingDowngrade: pendingDowngrade ? `to ${pendingDowngrade.to} at ${pendingDowngrade.at} (the customer's opt-out; undoable until then)` : 'none',
+          unpaidInvoices: unpaidInvoices.length
+            ? unpaidInvoices
+                .map(
+                  (i) =>
+                    `${i.invoiceId} ${i.status} ${usd(i.amountRemainingCents)} for ${utcMonth(i.periodStartSec * 1000)}${i.hostedInvoiceUrl ? ` ${i.hostedInvoiceUrl}` : ''}`,
+                )
+                .join('; ')
+            : 'none',
+        },
+        false,
+      );
     });
 
   const keys = program.command('keys').description('issue, list and revoke API keys');
