@@ -21,6 +21,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { createCustomer } from '../../lambdas/core/customers.ts';
 import { billingConfig, type TierName } from '../../lambdas/core/config.ts';
 import { settledBefore, syncCustomerMonth } from '../../lambdas/core/sync.ts';
+import { startOfNextUtcMonth } from '../../lambdas/core/time.ts';
 import { priceIdsOfTier } from '../../lambdas/core/subscriptions.ts';
 import type { UsageReport } from '../../lambdas/core/usage-report.ts';
 import type { UsageResponse } from '../../lambdas/usage-api/usage-api.ts';
@@ -537,6 +538,26 @@ describe('deployed handler modules, each with its environment, against DynamoDB 
       customer: c.stripeCustomerId,
       success_url: 'https://abc123.execute-api.us-east-1.amazonaws.com/prod/dashboard?upgraded=pro',
     });
+  });
+
+  it('billing-api: POST /billing/downgrade schedules the opt-out in the local Stripe and audits it as the customer; DELETE undoes it', async () => {
+    const { customer: c } = await customer('pro');
+    const { handler } = loadHandler<APIGatewayProxyEvent, APIGatewayProxyResult>('billing-api', environmentOf('billing-api'), stripeSecret());
+    const call = (method: 'POST' | 'DELETE', body?: string) =>
+      handler(
+        proxyEvent({ method, path: '/billing/downgrade', resource: '/billing/downgrade', body, authorizer: { customerId: c.customerId } }),
+        lambdaContext('billing-api'),
+      );
+    const at = new Date(startOfNextUtcMonth(now)).toISOString();
+    const scheduled = await call('POST', JSON.stringify({ takesEffectAt: at }));
+    expect([scheduled.statusCode, JSON.parse(scheduled.body)]).toEqual([200, { pendingChange: { to: 'free', at } }]);
+    expect((await f.services.customers.getCustomer(c.customerId))?.downgradeAt).toBe(Date.parse(at));
+    expect(await f.stripe.client().subscriptions.retrieve(c.subscriptionId!)).toMatchObject({ cancel_at_period_end: true });
+
+    const undone = await call('DELETE');
+    expect([undone.statusCode, JSON.parse(undone.body)]).toEqual([200, { pendingChange: null }]);
+    expect(await f.stripe.client().subscriptions.retrieve(c.subscriptionId!)).toMatchObject({ cancel_at_period_end: false });
+    expect((await f.services.state.auditLog(c.customerId)).map((e) => e.by)).toEqual(['the customer', 'the customer']);
   });
 
   it("stripe-sync: a scheduled event pushes the settled usage to the local Stripe as a meter event and alerts at 80% of the cap (and the anomaly) on the stack's topic", async () => {
