@@ -63,6 +63,7 @@ export function registerUsageCommand(program: Command, connect: () => Promise<Cl
         {
           customerId: report.customerId,
           tier: report.tier,
+          plan: report.plan.pendingChange ? `moving to ${report.plan.pendingChange.to} at ${report.plan.pendingChange.at} (the customer's opt-out)` : undefined,
           status: customer.status + (customer.cappedMonth === report.month ? ' (blocked at its cap)' : ''),
           month: report.month,
           calls: report.calls,

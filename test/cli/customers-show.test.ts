@@ -84,6 +84,9 @@ describe('customers show: what an operator sees of self-service (child process a
     expect(text).toMatch(new RegExp(`^pendingDowngrade:\\s+to free at ${takesEffectAt} \\(the customer's opt-out; undoable until then\\)$`, 'm'));
     expect(text).toMatch(new RegExp(`^unpaidInvoices:\\s+in_\\w+ open \\$53\\.00 for ${billedMonth} http`, 'm'));
 
+    expect((await cli('usage', 'show', '--customer', customer.customerId)).stdout).toMatch(
+      new RegExp(`^plan:\\s+moving to free at ${takesEffectAt} \\(the customer's opt-out\\)$`, 'm'),
+    );
     const audit = await cli('audit', '--customer', customer.customerId);
     expect(audit.stdout).toMatch(/downgrade-scheduled-pro-to-free\s+the customer\s+opted out to Free from the dashboard/);
   }, 120_000);
