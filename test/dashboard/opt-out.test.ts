@@ -180,5 +180,10 @@ describe('opting out to Free from the dashboard, in headless Chromium against th
     expect(await stack.billing!.services.state.auditLog(customer.customerId)).toEqual([]);
     const unknown = await fetch(`${stack.gateway.url}/billing/downgrade`, { method: 'DELETE', headers: { 'x-api-key': 'nope' } });
     expect(unknown.status).toBe(401);
+    // A suspended account's billing is in billing support's hands.
+    await stack.store.updateCustomer(customer.customerId, { status: 'suspended' });
+    const takesEffectAt = new Date(startOfNextUtcMonth(now())).toISOString();
+    expect(await call('POST', JSON.stringify({ takesEffectAt }))).toMatchObject({ status: 403, body: { error: 'account_suspended' } });
+    expect((await stack.store.getCustomer(customer.customerId))?.downgradeAt).toBeUndefined();
   });
 });
