@@ -42,9 +42,12 @@ export interface DowngradeTerms {
 const tierLabel = (tier: TierName) => `${tier[0]!.toUpperCase()}${tier.slice(1)}`;
 const day = (epochMs: number) => new Date(epochMs).toISOString().slice(0, 10);
 
-/** The customer's scheduled change of plan; `null` when none. */
-export function pendingChange(customer: Pick<Customer, 'downgradeAt'>): PendingChange | null {
-  return customer.downgradeAt === undefined ? null : { to: 'free', at: new Date(customer.downgradeAt).toISOString() };
+/**
+ * The customer's scheduled change of plan; `null` when none, or when the customer is on Free already
+ * (the payment grace ended first: the date stays on record, and shows again if paying up restores the tier).
+ */
+export function pendingChange(customer: Pick<Customer, 'tier' | 'downgradeAt'>): PendingChange | null {
+  return customer.downgradeAt === undefined || customer.tier === 'free' ? null : { to: 'free', at: new Date(customer.downgradeAt).toISOString() };
 }
 
 /** The terms of opting out now; `null` when the customer is on Free already or has opted out. */
@@ -138,7 +141,8 @@ export async function scheduleDowngrade(customer: Customer, confirmedTakesEffect
 
 /** Undoes a scheduled move to Free ("Keep Pro") while it has not taken effect. */
 export async function cancelDowngrade(customer: Customer, deps: DowngradeDeps): Promise<DowngradeOutcome> {
-  if (customer.downgradeAt === undefined || !customer.subscriptionId) return { ok: false, code: 'NOT_SCHEDULED', message: 'No move to Free is scheduled.' };
+  if (pendingChange(customer) === null || customer.downgradeAt === undefined || !customer.subscriptionId)
+    return { ok: false, code: 'NOT_SCHEDULED', message: 'No move to Free is scheduled.' };
   if (deps.now() >= customer.downgradeAt)
     return { ok: false, code: 'ALREADY_EFFECTIVE', message: 'Your move to Free has taken effect; upgrade to get a paid tier back.' };
   await deps.billing.setCancelAtPeriodEnd(customer.subscriptionId, false);

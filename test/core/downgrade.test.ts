@@ -86,6 +86,8 @@ describe('the terms of opting out, shown before the customer confirms', () => {
   it('shows a pending change as the usage API names it', () => {
     expect(pendingChange(pro({ downgradeAt: DECEMBER }))).toEqual({ to: 'free', at: '2026-12-01T00:00:00.000Z' });
     expect(pendingChange(pro())).toBeNull();
+    // Moved to Free first (a payment grace that ended): nothing left to show or undo until a paid tier is back.
+    expect(pendingChange(testCustomer({ tier: 'free', downgradeAt: DECEMBER }))).toBeNull();
   });
 });
 
@@ -148,6 +150,7 @@ describe('opting out and undoing it', () => {
 
   it.each([
     ['nothing is pending', pro(), NOW, 'NOT_SCHEDULED'],
+    ['the customer is on Free already', testCustomer({ tier: 'free', subscriptionId: 'sub_1', downgradeAt: DECEMBER }), NOW, 'NOT_SCHEDULED'],
     ['the downgrade has taken effect (its webhook not in yet)', pro({ downgradeAt: DECEMBER }), DECEMBER, 'ALREADY_EFFECTIVE'],
   ])('refuses an undo when %s, and changes nothing', async (_, customer, now, code) => {
     const { deps, record, stripeCalls, audit } = fakes(customer, { now });
