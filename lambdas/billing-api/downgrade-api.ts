@@ -1,11 +1,12 @@
 /**
  * POST /billing/downgrade (opt out to Free at the end of the billing month) and DELETE /billing/downgrade
- * (undo it): free routes, key-authenticated and never metered. Bad input is a JSON 400, a refused change
- * a JSON 403 or 409, and neither changes anything.
+ * (undo it): free routes, key-authenticated and never metered. Bad input is a JSON 400 (413 when too
+ * large to be a confirmation), a refused change a JSON 403 or 409, and none changes anything.
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import * as z from 'zod';
 import { cancelDowngrade, scheduleDowngrade, type DowngradeDeps, type DowngradeOutcome } from '#core/downgrade.ts';
+import { parseBoundedJson } from '#core/customer-text.ts';
 import type { CustomerRegistry } from '#core/ports.ts';
 
 const json = (statusCode: number, body: unknown): APIGatewayProxyResult => ({
@@ -16,6 +17,8 @@ const json = (statusCode: number, body: unknown): APIGatewayProxyResult => ({
 
 /** The terms the customer confirmed: when Free applies, as `plan.optOut.takesEffectAt` of GET /usage said. */
 const DowngradeRequestSchema = z.object({ takesEffectAt: z.iso.datetime() }).strict();
+/** `{"takesEffectAt": "2026-12-01T00:00:00.000Z"}` is 45 bytes: anything near this bound is not a confirmation. */
+const MAX_DOWNGRADE_BODY_BYTES = 1_024;
 const BAD_REQUEST = json(400, { error: 'bad_request', message: 'The body must be JSON: {"takesEffectAt": "<plan.optOut.takesEffectAt of GET /usage>"}.' });
 
 function answer(outcome: DowngradeOutcome): APIGatewayProxyResult {
@@ -38,13 +41,12 @@ export function createDowngradeApi(deps: DowngradeDeps & { registry: Pick<Custom
       const undone = await cancelDowngrade(customer, deps);
       return undone.ok ? json(200, { pendingChange: null }) : answer(undone);
     }
-    let body: unknown;
-    try {
-      body = JSON.parse(event.body ?? '');
-    } catch {
-      return BAD_REQUEST;
-    }
-    const request = DowngradeRequestSchema.safeParse(body);
+    const read = parseBoundedJson(event.body, MAX_DOWNGRADE_BODY_BYTES);
+    if (!read.ok)
+      return read.code === 'BODY_TOO_LARGE'
+        ? json(413, { error: 'payload_too_large', message: `The body must be at most ${read.maxBytes} bytes.` })
+        : BAD_REQUEST;
+    const request = DowngradeRequestSchema.safeParse(read.json);
     if (!request.success) return BAD_REQUEST;
     return answer(await scheduleDowngrade(customer, request.data.takesEffectAt, deps));
   };

@@ -169,6 +169,7 @@ describe('opting out to Free from the dashboard, in headless Chromium against th
       return { status: response.status, body: (await response.json()) as { error: string } };
     };
     expect(await call('POST', 'not json')).toMatchObject({ status: 400, body: { error: 'bad_request' } });
+    expect(await call('POST', JSON.stringify({ takesEffectAt: 'x'.repeat(2_000) }))).toMatchObject({ status: 413, body: { error: 'payload_too_large' } });
     expect(await call('POST', JSON.stringify({ takesEffectAt: 'soon' }))).toMatchObject({ status: 400, body: { error: 'bad_request' } });
     expect(await call('POST', JSON.stringify({ takesEffectAt: new Date(startOfNextUtcMonth(now())).toISOString(), extra: 1 }))).toMatchObject({ status: 400 });
     // Terms of a month already gone: the month turned between showing and confirming.
