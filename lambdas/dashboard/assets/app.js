@@ -371,10 +371,10 @@ const utcDay = (/** @type {string} */ iso) => iso.slice(0, 10);
 /**
  * Your plan: a pending move to Free with its date and "Keep <tier>", or, for a paid tier, "Switch to
  * Free…", which first shows what changes and when (the usage API's `plan.optOut`), then asks to confirm.
- * @param {{ tier: string, plan?: { pendingChange: { to: string, at: string } | null, optOut: { takesEffectAt: string, summary: string[] } | null } }} report
+ * @param {{ tier: string, plan: { pendingChange: { to: string, at: string } | null, optOut: { takesEffectAt: string, summary: string[] } | null } }} report
  */
 function renderPlan(report) {
-  const { pendingChange = null, optOut = null } = report.plan ?? {};
+  const { pendingChange, optOut } = report.plan;
   shownOptOut = optOut;
   $('#plan').hidden = !pendingChange && !optOut;
   $('#plan-pending').hidden = !pendingChange;
