@@ -127,7 +127,7 @@ export async function scheduleDowngrade(customer: Customer, confirmedTakesEffect
     await deps.billing.setCancelAtPeriodEnd(customer.subscriptionId, false);
     return termsChanged;
   }
-  await deps.registry.updateCustomer(customer.customerId, { downgradeAt: at });
+  await deps.registry.updateCustomer(customer.customerId, { downgradeAt: at, downgradeChangedAt: deps.now() });
   await deps.audit({
     customerId: customer.customerId,
     action: `downgrade-scheduled-${customer.tier}-to-free`,
@@ -146,7 +146,7 @@ export async function cancelDowngrade(customer: Customer, deps: DowngradeDeps): 
   if (deps.now() >= customer.downgradeAt)
     return { ok: false, code: 'ALREADY_EFFECTIVE', message: 'Your move to Free has taken effect; upgrade to get a paid tier back.' };
   await deps.billing.setCancelAtPeriodEnd(customer.subscriptionId, false);
-  await deps.registry.updateCustomer(customer.customerId, { downgradeAt: undefined });
+  await deps.registry.updateCustomer(customer.customerId, { downgradeAt: undefined, downgradeChangedAt: deps.now() });
   await deps.audit({
     customerId: customer.customerId,
     action: `downgrade-cancelled-stays-${customer.tier}`,

@@ -50,6 +50,12 @@ export interface Customer {
    * Stripe billing period, where its subscription is set to cancel. Cleared when undone, replaced or done.
    */
   readonly downgradeAt?: number;
+  /**
+   * Epoch ms of the customer's last opt-out or undo on the dashboard. A subscription event created
+   * before it (a late delivery) does not change `downgradeAt`; a later one (a cancellation made or
+   * lifted in Stripe itself: its billing portal, its dashboard) does.
+   */
+  readonly downgradeChangedAt?: number;
 }
 
 export type ApiKeyStatus = 'active' | 'revoked';

@@ -60,7 +60,7 @@ export async function changeTier(customerId: string, tier: TierName, deps: TierC
     // An operator's change replaces the customer's own pending opt-out: the subscription no longer ends with the month.
     if (customer.downgradeAt !== undefined) {
       await deps.stripe.provider.setCancelAtPeriodEnd(customer.subscriptionId, false);
-      await deps.registry.updateCustomer(customerId, { downgradeAt: undefined });
+      await deps.registry.updateCustomer(customerId, { downgradeAt: undefined, downgradeChangedAt: deps.now() });
     }
   }
   if (!(await switchGatewayKey(customer, tier, deps))) {

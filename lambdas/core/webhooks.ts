@@ -35,6 +35,8 @@ const SubscriptionSchema = z.object({
   status: z.string(),
   metadata: z.record(z.string(), z.string()).optional(),
   items: z.object({ data: z.array(z.object({ price: z.object({ metadata: z.record(z.string(), z.string()).optional() }) })) }),
+  cancel_at_period_end: z.boolean().optional(),
+  cancel_at: z.number().nullable().optional(),
 });
 
 /** A Checkout session (mode subscription: the upgrade route creates them for a Stripe customer). */
@@ -162,9 +164,7 @@ export async function handleBillingEvent(event: BillingEvent, deps: WebhookDeps)
         subscriptionId: standing === 'ended' ? undefined : subscription.id,
         // The grace is counted from the first event that reported the subscription behind, not the latest.
         paymentIssueSince: standing === 'behind' ? (customer.paymentIssueSince ?? event.created * 1000) : undefined,
-        // A pending opt-out ends with the subscription it was set on: done when that one ends (at period end),
-        // dropped when another replaces it (an upgrade through Checkout while the downgrade was pending).
-        ...((standing === 'ended' || !isCurrent) && { downgradeAt: undefined }),
+        ...downgradeFields(standing, isCurrent, subscription, customer, event),
       });
       // The replaced subscription is cancelled only once the new one is on record, so its deletion event
       // finds it is no longer current.
@@ -224,6 +224,26 @@ export async function handleBillingEvent(event: BillingEvent, deps: WebhookDeps)
     default:
       return { kind: 'ignored', reason: `event type ${event.type} is not used` };
   }
+}
+
+/**
+ * The customer's pending move to Free, as a subscription event leaves it. It ends with the subscription
+ * it was set on: done when that one ends (at period end), dropped when another replaces it (an upgrade
+ * through Checkout while it was pending). On the current subscription it follows Stripe's cancellation
+ * at period end, set or lifted in Stripe itself (its billing portal, its dashboard), unless the event is
+ * older than the customer's last opt-out or undo on our dashboard, which wrote the record itself.
+ */
+function downgradeFields(
+  standing: SubscriptionStanding,
+  isCurrent: boolean,
+  subscription: z.infer<typeof SubscriptionSchema>,
+  customer: Customer,
+  event: BillingEvent,
+): Pick<Customer, 'downgradeAt'> | Record<string, never> {
+  if (standing === 'ended' || !isCurrent) return { downgradeAt: undefined };
+  if (standing !== 'paid' || subscription.cancel_at_period_end === undefined || event.created * 1000 <= (customer.downgradeChangedAt ?? 0)) return {};
+  const cancelAt = subscription.cancel_at_period_end && subscription.cancel_at ? subscription.cancel_at * 1000 : undefined;
+  return cancelAt === customer.downgradeAt ? {} : { downgradeAt: cancelAt };
 }
 
 /** The tier a subscription event puts the customer on, by the status policy above. */

@@ -867,6 +867,37 @@ describe('Stripe webhooks (signature verified, once per event, in order)', () =>
       expect(f.gatewayKeys.findByValue(after.gatewayKeyValue)?.tier).toBe('enterprise');
     });
 
+    it("follows a cancellation at period end set or lifted in Stripe itself (its billing portal), but never an event older than the customer's own last change", async () => {
+      const customer = await f.addCustomer('pro');
+      await f.stripe.webhooksDelivered();
+      const record = async () => (await f.services.customers.getCustomer(customer.customerId))!;
+      await f.stripe.client().subscriptions.update(customer.subscriptionId!, { cancel_at_period_end: true });
+      await f.stripe.webhooksDelivered();
+      expect((await record()).downgradeAt).toBe(DECEMBER);
+      expect((await record()).tier).toBe('pro');
+      setTime(f, f.clock.now + 60_000);
+      await f.stripe.client().subscriptions.update(customer.subscriptionId!, { cancel_at_period_end: false });
+      await f.stripe.webhooksDelivered();
+      expect((await record()).downgradeAt).toBeUndefined();
+
+      // The customer opts out on the dashboard; an event of the same second that still says "not cancelling"
+      // (an earlier change's, delivered late) passes the in-order check but must not undo the opt-out.
+      setTime(f, f.clock.now + 60_000);
+      await scheduleDowngrade(await record(), new Date(DECEMBER).toISOString(), downgradeDeps());
+      await f.stripe.webhooksDelivered();
+      const subscription = await f.stripe.client().subscriptions.retrieve(customer.subscriptionId!);
+      const late = await handle(
+        signed({
+          id: 'evt_late_not_cancelling',
+          type: 'customer.subscription.updated',
+          created: Math.floor(f.clock.now / 1000),
+          object: { ...subscription, cancel_at_period_end: false, cancel_at: null },
+        }),
+      );
+      expect(JSON.parse(late.body)).toEqual({ received: true, outcome: 'tier-unchanged' });
+      expect((await record()).downgradeAt).toBe(DECEMBER);
+    });
+
     it("an operator's tier change replaces the customer's pending opt-out: the subscription no longer ends with the month", async () => {
       const customer = await optedOutProCustomer();
       const { stripe } = await f.services.ready();
