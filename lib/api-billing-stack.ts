@@ -96,7 +96,8 @@ export class ApiBillingStack extends Stack {
     });
     new CfnOutput(this, 'CheckoutStripeSecretArn', {
       value: this.stripeBilling.checkoutSecret.secretArn,
-      description: 'Put {"secretKey":"rk_..."} here after deploy: a Stripe restricted key with Checkout Sessions write only (POST /billing/upgrade)',
+      description:
+        'Put {"secretKey":"rk_..."} here after deploy: a Stripe restricted key with Checkout Sessions and Subscriptions write only (POST /billing/upgrade, POST|DELETE /billing/downgrade)',
     });
     new CfnOutput(this, 'StripeWebhookUrl', { value: this.stripeBilling.webhookUrl, description: 'Register this URL as a Stripe webhook endpoint' });
     new CfnOutput(this, 'DashboardUrl', { value: this.customerApi.dashboardUrl, description: 'The usage dashboard: customers sign in with their API key' });

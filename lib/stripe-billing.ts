@@ -74,7 +74,7 @@ export const SYNC_CUSTOMER_ATTRIBUTES = [
 export class StripeBilling extends Construct {
   /** The sync's, webhook's and reconciliation's Stripe key and the webhook signing secret. */
   readonly stripeSecret: secretsmanager.ISecret;
-  /** The upgrade route's restricted key (Checkout Sessions write only). */
+  /** The billing routes' restricted key (Checkout Sessions and Subscriptions write only). */
   readonly checkoutSecret: secretsmanager.ISecret;
   readonly syncFunction: ProductFunction;
   readonly webhookFunction: ProductFunction;
@@ -122,7 +122,7 @@ export class StripeBilling extends Construct {
       // until the operator puts a restricted key in it, and never falls back to the wider key.
       const secret = new secretsmanager.Secret(this, 'CheckoutStripeSecret', {
         description:
-          'Stripe restricted key for POST /billing/upgrade: JSON {"secretKey":"rk_..."} with Checkout Sessions write permission only; fill it after deploy',
+          'Stripe restricted key for POST /billing/upgrade and POST|DELETE /billing/downgrade: JSON {"secretKey":"rk_..."} with Checkout Sessions and Subscriptions write permission only; fill it after deploy',
       });
       Validations.of(secret).acknowledge({
         id: 'AwsSolutions-SMG4',

@@ -24,9 +24,10 @@ export async function loadStripeSecrets(env: NodeJS.ProcessEnv = process.env): P
 }
 
 /**
- * The key that starts Checkout for `POST /billing/upgrade`, the one Stripe call any customer can cause:
+ * The key of the billing routes any customer can call: `POST /billing/upgrade` starts Checkout and
+ * `POST|DELETE /billing/downgrade` sets or lifts the customer's own subscription's cancellation at period end.
  * `STRIPE_CHECKOUT_SECRET_ARN` names a JSON secret `{ "secretKey": "rk_…" }` (a restricted key with
- * Checkout Sessions write and nothing else); there is no fallback to the sync's wider key. Locally, where
+ * Checkout Sessions and Subscriptions write and nothing else); there is no fallback to the sync's wider key. Locally, where
  * the one test-mode or local Stripe key serves every function, `STRIPE_SECRET_KEY`.
  */
 export async function loadCheckoutKey(env: NodeJS.ProcessEnv = process.env): Promise<string> {
@@ -34,7 +35,7 @@ export async function loadCheckoutKey(env: NodeJS.ProcessEnv = process.env): Pro
     const parsed = CheckoutSecretSchema.safeParse(await readJsonSecret(env.STRIPE_CHECKOUT_SECRET_ARN));
     if (!parsed.success)
       throw new Error(
-        'the upgrade Stripe secret must be JSON { "secretKey": "rk_…" }: a restricted key with Checkout Sessions write only (README, Stripe keys)',
+        'the upgrade Stripe secret must be JSON { "secretKey": "rk_…" }: a restricted key with Checkout Sessions and Subscriptions write only (README, Stripe keys)',
       );
     return parsed.data.secretKey;
   }

@@ -542,7 +542,7 @@ describe('deployed handler modules, each with its environment, against DynamoDB 
 
   it('billing-api: POST /billing/downgrade schedules the opt-out in the local Stripe and audits it as the customer; DELETE undoes it', async () => {
     const { customer: c } = await customer('pro');
-    const { handler } = loadHandler<APIGatewayProxyEvent, APIGatewayProxyResult>('billing-api', environmentOf('billing-api'), stripeSecret());
+    const { handler } = loadHandler<APIGatewayProxyEvent, APIGatewayProxyResult>('billing-api', environmentOf('billing-api'), checkoutSecret);
     const call = (method: 'POST' | 'DELETE', body?: string) =>
       handler(
         proxyEvent({ method, path: '/billing/downgrade', resource: '/billing/downgrade', body, authorizer: { customerId: c.customerId } }),

@@ -245,7 +245,7 @@ describe('Stripe billing infrastructure, in detail', () => {
 
     expect(secret.SecretString).toBeUndefined();
     expect(secret.GenerateSecretString).toEqual({});
-    expect(secret.Description).toContain('{"secretKey":"rk_..."} with Checkout Sessions write permission only');
+    expect(secret.Description).toContain('{"secretKey":"rk_..."} with Checkout Sessions and Subscriptions write permission only');
     template.hasOutput('CheckoutStripeSecretArn', { Value: ref('ApiBilling/StripeBilling/CheckoutStripeSecret/Resource') });
   });
 
