@@ -73,10 +73,12 @@ describe('local gateway keys refuse what API Gateway refuses', () => {
       config: billingConfig,
       accessLog: (line) => log.push(line),
     });
+    // Any key: the stub authorizer allows it; without one the gateway would answer 401 before it runs.
+    const withKey = { headers: { 'x-api-key': 'ab_live_stub' } };
     try {
-      expect((await fetch(`${gateway.url}/api`)).status).toBe(200);
+      expect((await fetch(`${gateway.url}/api`, withKey)).status).toBe(200);
       await registry.removeFromPlan(key.gatewayKeyId, 'free');
-      const refused = await fetch(`${gateway.url}/api`);
+      const refused = await fetch(`${gateway.url}/api`, withKey);
       expect(refused.status).toBe(403);
       expect(await refused.json()).toMatchObject({ message: 'Forbidden' });
       expect(authorized).toBe(2);
