@@ -11,6 +11,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import Stripe from 'stripe';
 import * as z from 'zod';
+import { localBillingPortal } from './billing-portal.ts';
 import { decodeForm, type FormValue } from './form.ts';
 
 type Obj = Record<string, unknown> & { id: string };
@@ -18,7 +19,7 @@ type Obj = Record<string, unknown> & { id: string };
 export class StripeError extends Error {
   constructor(
     readonly status: number,
-    readonly body: { type: string; code?: string; message: string; param?: string },
+    readonly body: { type: string; code?: string; decline_code?: string; message: string; param?: string },
   ) {
     super(body.message);
   }
@@ -289,6 +290,21 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
   const requests: Array<{ method: string; path: string }> = [];
   const deliveries = new Set<Promise<void>>();
   let url = '';
+  let invoiceSequence = 0;
+  // Payment methods, invoice payments and the customer portal (billing-portal.ts).
+  const portal = localBillingPortal({
+    customers,
+    subscriptions,
+    invoices,
+    id,
+    nowSec,
+    emit,
+    baseUrl: () => url,
+    parse,
+    invalid,
+    notFound,
+    cardError: (message, extra) => new StripeError(402, { type: 'card_error', message, ...extra }),
+  });
 
   const list = (data: unknown[], path: string) => ({ object: 'list', data, has_more: false, url: path });
   /** One page of a list, as Stripe pages: `limit` (default 10) objects after the `starting_after` cursor. */
@@ -566,6 +582,7 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
         email: p.email ?? null,
         metadata: p.metadata ?? {},
         balance: 0,
+        invoice_settings: { default_payment_method: null },
         created: nowSec(),
         livemode: false,
       };
@@ -961,6 +978,8 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
       return [200, endpoint];
     }
     if (method === 'GET' && (m = /^\/v1\/events\/([^/]+)$/.exec(path))) return [200, get(events, 'event', m[1]!)];
+    const served = portal.route(method, path, params, query);
+    if (served) return served;
     throw new StripeError(404, { type: 'invalid_request_error', message: `Unrecognized request URL (${method}: ${path}).` });
   }
 
@@ -1022,6 +1041,11 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
             res.writeHead(404);
           }
           return void res.end();
+        }
+        const portalPage = path.startsWith('/_local/portal/') && portal.page(method, path, decodeForm(method === 'POST' ? body : parsedUrl.search.slice(1)));
+        if (portalPage) {
+          res.writeHead(portalPage.status, portalPage.headers);
+          return void res.end(portalPage.body);
         }
         if (path.startsWith('/_local/invoices/')) {
           const invoice = invoices.get(path.slice('/_local/invoices/'.length));
@@ -1117,17 +1141,20 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
             created: invoice.created,
           };
           Object.assign(invoice, final);
+          // Stripe numbers an invoice when it finalizes it: the customer's prefix and a sequence.
+          invoice.number = `${invoice.customer as string}`.slice(-8).toUpperCase() + `-${String(++invoiceSequence).padStart(4, '0')}`;
           applyTamper(invoice);
           applyBalance(invoice);
           emit('invoice.finalized', invoice);
           // Charged at once; an invoice sent to the customer stays open until they pay it.
           if (subscription.collection_method === 'send_invoice') continue;
-          Object.assign(invoice, { status: 'paid', amount_paid: invoice.amount_due, amount_remaining: 0 });
-          emit('invoice.paid', invoice);
+          // Charged to the default payment method: a failure leaves it open and the subscription past_due.
+          portal.collect(invoice);
         }
       }
       for (const subscription of subscriptions.values()) {
-        if (subscription.status !== 'active') continue;
+        // Stripe keeps renewing a past-due subscription while its dunning retries the open invoice.
+        if (subscription.status !== 'active' && subscription.status !== 'past_due') continue;
         let period = periodOf(subscription);
         while (period.end <= now) {
           const draft = invoiceFor(subscription, period.start, period.end, 'draft');
