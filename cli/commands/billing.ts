@@ -14,7 +14,7 @@ export function registerBillingCommands(program: Command, connect: () => Promise
     .command('stripe')
     .description('Stripe catalog')
     .command('setup')
-    .description('create the meter, products and prices in Stripe (idempotent: re-running changes nothing)')
+    .description('create the meter, products, prices and the customer portal configuration in Stripe (idempotent: re-running changes nothing)')
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
       const { billing } = await connect();
@@ -23,6 +23,7 @@ export function registerBillingCommands(program: Command, connect: () => Promise
       await billing.state.putCatalogIds(ids);
       if (options.json) return void console.log(JSON.stringify(ids, null, 2));
       console.log(`meter: ${ids.meterId}`);
+      console.log(`customer portal: ${ids.portalConfigurationId}`);
       printRows(
         catalog.prices.map((p) => ({ tier: p.tier, role: p.role, lookupKey: p.lookupKey, priceId: ids.priceIds[p.lookupKey] })),
         false,

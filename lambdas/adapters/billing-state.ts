@@ -21,7 +21,7 @@ export class DynamoBillingStateStore implements BillingStateStore {
 
   async getCatalogIds(): Promise<CatalogIds | undefined> {
     const item = await this.get<CatalogIds>(CATALOG);
-    return item && { meterId: item.meterId, priceIds: item.priceIds };
+    return item && { meterId: item.meterId, priceIds: item.priceIds, ...(item.portalConfigurationId && { portalConfigurationId: item.portalConfigurationId }) };
   }
 
   async putCatalogIds(ids: CatalogIds): Promise<void> {

@@ -1,8 +1,16 @@
 /** Stripe through the official SDK, with the API version pinned. Secret keys come from the caller (env or Secrets Manager). */
 import Stripe from 'stripe';
-import { METER_EVENT_NAME, METER_PAYLOAD_KEYS, millicentsToDecimalCents, productId, type Catalog, type CatalogPrice } from '#core/catalog.ts';
+import {
+  METER_EVENT_NAME,
+  METER_PAYLOAD_KEYS,
+  millicentsToDecimalCents,
+  productId,
+  type BillingPortalSpec,
+  type Catalog,
+  type CatalogPrice,
+} from '#core/catalog.ts';
 import { ApiBillingError } from '#core/errors.ts';
-import type { BillingProvider, CatalogIds, MeterEventPush, PeriodInvoice, UnpaidInvoice } from '#core/ports.ts';
+import type { BillingProvider, CatalogIds, InvoiceSummary, MeterEventPush, PeriodInvoice, UnpaidInvoice } from '#core/ports.ts';
 
 /** The Stripe API version this code was written and tested against. */
 export const STRIPE_API_VERSION = '2026-10-28.endive' as const;
@@ -57,7 +65,61 @@ export class StripeBillingProvider implements BillingProvider {
       const created = await this.stripe.prices.create(this.priceParams(price, meterId), { idempotencyKey: `price-${price.lookupKey}` });
       priceIds[price.lookupKey] = created.id;
     }
-    return { meterId, priceIds };
+    return { meterId, priceIds, portalConfigurationId: await this.ensurePortalConfiguration(catalog.portal) };
+  }
+
+  /**
+   * The customer portal's configuration, found by its metadata marker among the active ones and
+   * updated to the spec (so a changed spec, or a change made in Stripe's dashboard, is put back), or
+   * created. Run twice, it leaves one configuration.
+   */
+  private async ensurePortalConfiguration(spec: BillingPortalSpec): Promise<string> {
+    const features: Stripe.BillingPortal.ConfigurationCreateParams.Features = {
+      payment_method_update: { enabled: spec.paymentMethodUpdate },
+      invoice_history: { enabled: spec.invoiceHistory },
+      // No prorations: cancelling at the period's end bills the whole month, as used.
+      subscription_cancel: { enabled: true, mode: spec.cancel, proration_behavior: 'none' },
+      // Tier changes go through our own upgrade (Checkout) and the webhook, not the portal.
+      subscription_update: { enabled: false },
+      customer_update: { enabled: false },
+    };
+    try {
+      for await (const configuration of this.stripe.billingPortal.configurations.list({ active: true, limit: 100 })) {
+        if (configuration.metadata?.api_billing !== spec.marker) continue;
+        if (!portalMatches(configuration.features, features)) await this.stripe.billingPortal.configurations.update(configuration.id, { features });
+        return configuration.id;
+      }
+      const created = await this.stripe.billingPortal.configurations.create(
+        { features, name: 'api-billing', metadata: { api_billing: spec.marker } },
+        { idempotencyKey: `portal-configuration-${spec.marker}` },
+      );
+      return created.id;
+    } catch (error) {
+      throw asBillingError(error, 'customer portal configuration');
+    }
+  }
+
+  async createPortalSession(input: { stripeCustomerId: string; configurationId: string; returnUrl: string }) {
+    try {
+      const session = await this.stripe.billingPortal.sessions.create({
+        customer: input.stripeCustomerId,
+        configuration: input.configurationId,
+        return_url: input.returnUrl,
+      });
+      return { url: session.url };
+    } catch (error) {
+      throw asBillingError(error, 'customer portal session');
+    }
+  }
+
+  async listInvoices(stripeCustomerId: string, limit: number): Promise<InvoiceSummary[]> {
+    try {
+      // One page on purpose: the caller shows the latest few, and each page is one Stripe read.
+      const page = await this.stripe.invoices.list({ customer: stripeCustomerId, limit });
+      return page.data.filter((invoice) => invoice.id).map((invoice) => toInvoiceSummary(invoice, invoice.id!));
+    } catch (error) {
+      throw asBillingError(error, 'invoice list');
+    }
   }
 
   private async ensureMeter(): Promise<string> {
@@ -321,10 +383,27 @@ export class StripeBillingProvider implements BillingProvider {
   }
 }
 
+/** Whether a configuration already has the features we set (then the setup command changes nothing). */
+function portalMatches(actual: Stripe.BillingPortal.Configuration.Features, wanted: Stripe.BillingPortal.ConfigurationCreateParams.Features): boolean {
+  const cancel = wanted.subscription_cancel!;
+  return (
+    actual.payment_method_update.enabled === wanted.payment_method_update?.enabled &&
+    actual.invoice_history.enabled === wanted.invoice_history?.enabled &&
+    actual.subscription_cancel.enabled === cancel.enabled &&
+    actual.subscription_cancel.mode === cancel.mode &&
+    actual.subscription_cancel.proration_behavior === cancel.proration_behavior &&
+    actual.subscription_update.enabled === wanted.subscription_update?.enabled &&
+    actual.customer_update.enabled === wanted.customer_update?.enabled
+  );
+}
+
 const INVOICE_STATUSES: ReadonlyArray<PeriodInvoice['status']> = ['draft', 'open', 'paid', 'uncollectible', 'void'];
 
-/** What reconciliation needs of an invoice; a line's kind is the object that generated it (its `parent`). */
-function toPeriodInvoice(invoice: Stripe.Invoice, invoiceId: string, lines: readonly Stripe.InvoiceLineItem[]): Omit<PeriodInvoice, 'refundedCents'> {
+/** The fields every view of an invoice shares (reconciliation's period invoice, the customer's invoice list). */
+function invoiceHeader(
+  invoice: Stripe.Invoice,
+  invoiceId: string,
+): Pick<PeriodInvoice, 'invoiceId' | 'status' | 'periodStartSec' | 'periodEndSec' | 'totalCents' | 'hostedInvoiceUrl'> {
   const status = INVOICE_STATUSES.find((s) => s === invoice.status);
   if (!status) throw new ApiBillingError(`Stripe invoice ${invoiceId} has an unexpected status: ${String(invoice.status)}`, { retryable: false });
   return {
@@ -332,6 +411,28 @@ function toPeriodInvoice(invoice: Stripe.Invoice, invoiceId: string, lines: read
     status,
     periodStartSec: invoice.period_start,
     periodEndSec: invoice.period_end,
+    totalCents: invoice.total,
+    hostedInvoiceUrl: invoice.hosted_invoice_url ?? null,
+  };
+}
+
+/** An invoice as the customer's list shows it: its header and where its payment stands. */
+function toInvoiceSummary(invoice: Stripe.Invoice, invoiceId: string): InvoiceSummary {
+  return {
+    ...invoiceHeader(invoice, invoiceId),
+    number: invoice.number ?? null,
+    createdSec: invoice.created,
+    amountRemainingCents: invoice.amount_remaining,
+    dueDateSec: invoice.due_date ?? null,
+    paymentFailed: invoice.status === 'open' && invoice.attempted === true && invoice.attempt_count > 0,
+    fromSubscription: invoice.parent?.type === 'subscription_details',
+  };
+}
+
+/** What reconciliation needs of an invoice; a line's kind is the object that generated it (its `parent`). */
+function toPeriodInvoice(invoice: Stripe.Invoice, invoiceId: string, lines: readonly Stripe.InvoiceLineItem[]): Omit<PeriodInvoice, 'refundedCents'> {
+  return {
+    ...invoiceHeader(invoice, invoiceId),
     lines: lines.map((line) => {
       const price = line.pricing?.price_details?.price;
       return {
@@ -342,8 +443,6 @@ function toPeriodInvoice(invoice: Stripe.Invoice, invoiceId: string, lines: read
         description: line.description,
       };
     }),
-    totalCents: invoice.total,
     creditedCents: invoice.pre_payment_credit_notes_amount + invoice.post_payment_credit_notes_amount,
-    hostedInvoiceUrl: invoice.hosted_invoice_url ?? null,
   };
 }

@@ -30,7 +30,24 @@ export type CatalogPrice =
 export interface Catalog {
   readonly products: ReadonlyArray<{ readonly id: string; readonly tier: TierName; readonly name: string }>;
   readonly prices: readonly CatalogPrice[];
+  /** Stripe's customer portal ("Manage billing"), one configuration found by this marker in its metadata. */
+  readonly portal: BillingPortalSpec;
 }
+
+/** What customers may do in Stripe's customer portal. */
+export interface BillingPortalSpec {
+  /** Metadata value (key `api_billing`) that finds the product's configuration again: the setup command is idempotent. */
+  readonly marker: string;
+  readonly paymentMethodUpdate: boolean;
+  readonly invoiceHistory: boolean;
+  /**
+   * Cancelling in the portal: at the end of the billing month, never at once, so the month's usage
+   * is billed at the tier it was used on and the customer keeps the tier until the 1st.
+   */
+  readonly cancel: 'at_period_end';
+}
+
+export const BILLING_PORTAL: BillingPortalSpec = { marker: 'customer-portal', paymentMethodUpdate: true, invoiceHistory: true, cancel: 'at_period_end' };
 
 export function productId(tier: TierName): string {
   return `api_billing_${tier}`;
@@ -65,6 +82,7 @@ export function stripeCatalog(config: Pick<BillingConfig, 'tiers'>): Catalog {
   return {
     products: TIER_NAMES.map((tier) => ({ id: productId(tier), tier, name: `API ${tier[0]!.toUpperCase()}${tier.slice(1)}` })),
     prices,
+    portal: BILLING_PORTAL,
   };
 }
 

@@ -92,6 +92,8 @@ export interface CatalogIds {
   readonly meterId: string;
   /** Stripe price id by catalog lookup key. */
   readonly priceIds: Readonly<Record<string, string>>;
+  /** The customer portal's configuration; absent in ids recorded before the setup command created it. */
+  readonly portalConfigurationId?: string;
 }
 
 export interface MeterEventPush {
@@ -157,6 +159,10 @@ export interface BillingProvider {
   cancelMeterEvent(identifier: string): Promise<void>;
   /** The customer's subscription invoice for the billing period that starts at `periodStartSec`; `undefined` until Stripe drafts it. */
   periodInvoice(stripeCustomerId: string, periodStartSec: number): Promise<PeriodInvoice | undefined>;
+  /** The customer's latest invoices, newest first, at most `limit` (one list request: no paging, no lines). */
+  listInvoices(stripeCustomerId: string, limit: number): Promise<InvoiceSummary[]>;
+  /** A customer portal session ("Manage billing") with the product's configuration; returns its URL. */
+  createPortalSession(input: { stripeCustomerId: string; configurationId: string; returnUrl: string }): Promise<{ url: string }>;
 }
 
 /** An invoice the customer has not paid, as an operator sees it. */
@@ -189,6 +195,19 @@ export interface PeriodInvoice {
   /** Of those, refunds an operator gave (the refund lever): goodwill, not a correction of the bill. */
   readonly refundedCents: number;
   readonly hostedInvoiceUrl: string | null;
+}
+
+/** An invoice as the customer's invoice list shows it (the same header fields a period invoice has, plus payment state). */
+export interface InvoiceSummary extends Pick<PeriodInvoice, 'invoiceId' | 'status' | 'periodStartSec' | 'periodEndSec' | 'totalCents' | 'hostedInvoiceUrl'> {
+  readonly number: string | null;
+  readonly createdSec: number;
+  readonly amountRemainingCents: number;
+  /** Only an invoice sent to be paid has a due date; one charged automatically has none. */
+  readonly dueDateSec: number | null;
+  /** An open invoice whose payment was attempted and failed (Stripe retries it on its own schedule). */
+  readonly paymentFailed: boolean;
+  /** Billed by a subscription (a period's invoice), not a one-off. */
+  readonly fromSubscription: boolean;
 }
 
 /** Who paused billing, when and why: the global switch that stops pushes while counting goes on. */

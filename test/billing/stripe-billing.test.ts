@@ -32,6 +32,23 @@ describe('Stripe billing against the local Stripe (official SDK) and DynamoDB Lo
     expect(Object.keys(again.priceIds)).toHaveLength(stripeCatalog(billingConfig).prices.length);
   });
 
+  it('sets up one customer portal configuration: a second run finds it, and puts back a feature changed in Stripe', async () => {
+    const { portalConfigurationId } = (await f.services.state.getCatalogIds())!;
+    const configurations = async () => (await stripeClient().billingPortal.configurations.list({ limit: 100 })).data;
+    expect((await configurations()).map((c) => c.id)).toEqual([portalConfigurationId]);
+    expect((await configurations())[0]!.features).toMatchObject({
+      payment_method_update: { enabled: true },
+      invoice_history: { enabled: true },
+      subscription_cancel: { enabled: true, mode: 'at_period_end', proration_behavior: 'none' },
+      subscription_update: { enabled: false },
+    });
+
+    // Someone switches cancelling to "immediately" in Stripe's dashboard; the setup command puts it back.
+    await stripeClient().billingPortal.configurations.update(portalConfigurationId!, { features: { subscription_cancel: { mode: 'immediately' } } });
+    expect((await f.services.provider.ensureCatalog(stripeCatalog(billingConfig))).portalConfigurationId).toBe(portalConfigurationId);
+    expect((await configurations()).map((c) => [c.id, c.features.subscription_cancel.mode])).toEqual([[portalConfigurationId, 'at_period_end']]);
+  });
+
   it('subscribes a new customer to its tier from the 1st of the month, and a tier change moves subscription and usage plan', async () => {
     const customer = await f.addCustomer('free');
     const subscription = await stripeClient().subscriptions.retrieve(customer.subscriptionId!);

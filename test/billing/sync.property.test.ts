@@ -219,6 +219,8 @@ class FaultyStripe {
       periodInvoice: (c, from) => p.periodInvoice(c, from),
       creditLatestInvoice: (i) => p.creditLatestInvoice(i),
       meteredTotal: (m, c, from, to) => p.meteredTotal(m, c, from, to),
+      listInvoices: (c, limit) => p.listInvoices(c, limit),
+      createPortalSession: (i) => p.createPortalSession(i),
       pushMeterEvent: (event) => this.push(run, event),
     };
   }

@@ -26,7 +26,11 @@ describe('operator CLI billing levers (child process against the local stack wit
   afterAll(async () => stack.stop());
 
   it('walks the levers: setup, tier changes, pause and resume, flush, cap behaviour, grandfather, refund, each in the audit log', async () => {
-    expect((await cli('stripe', 'setup')).stdout).toMatch(/^meter: mtr_/m);
+    // The local stack ran the setup when it started: this is the second run, which finds the portal configuration again.
+    const setup = (await cli('stripe', 'setup')).stdout;
+    expect(setup).toMatch(/^meter: mtr_/m);
+    const portalConfigurations = await stack.billing!.localStripe!.client().billingPortal.configurations.list();
+    expect(portalConfigurations.data.map((c) => `customer portal: ${c.id}`)).toEqual([setup.match(/^customer portal: \S+$/m)?.[0]]);
     const { customerId, apiKey, stripeCustomerId } = JSON.parse(
       (await cli('customers', 'create', '--name', 'Lever Co', '--tier', 'free', '--json')).stdout,
     ) as Record<string, string>;
