@@ -67,6 +67,9 @@ export class ApiBillingStack extends Stack {
     this.alerts = new Alerts(this, 'Alerts', { emails });
     this.customerApi = new CustomerApi(this, 'CustomerApi', { tables: this.tables, meteredApi: this.meteredApi, alerts: this.alerts });
     this.stripeBilling = new StripeBilling(this, 'StripeBilling', { tables: this.tables, meteredApi: this.meteredApi, alerts: this.alerts });
+    // GET /usage lists the customer's Stripe invoices (one cached list request) with the customer-facing restricted key.
+    this.customerApi.usageFunction.addEnvironment('STRIPE_CHECKOUT_SECRET_ARN', this.stripeBilling.checkoutSecret.secretArn);
+    this.stripeBilling.checkoutSecret.grantRead(this.customerApi.usageFunction);
     this.reconciliation = new Reconciliation(this, 'Reconciliation', {
       tables: this.tables,
       stripeSecret: this.stripeBilling.stripeSecret,

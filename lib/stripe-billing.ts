@@ -288,7 +288,8 @@ export class StripeBilling extends Construct {
 
     this.upgradeFunction = new ProductFunction(this, 'UpgradeFunction', {
       handlerName: 'billing-api',
-      description: 'POST /billing/upgrade: starts Stripe Checkout for a higher tier; POST|DELETE /billing/downgrade: opt out to Free at month end, or undo it',
+      description:
+        "POST /billing/upgrade: starts Stripe Checkout for a higher tier; POST|DELETE /billing/downgrade: opt out to Free at month end, or undo it; POST /billing/portal: Stripe's customer portal",
       // Checkout returns to this API's /dashboard, taken from the request context (an env var would be circular).
       environment: { ...tableEnvironment, STRIPE_CHECKOUT_SECRET_ARN: this.checkoutSecret.secretArn },
     });
@@ -297,9 +298,10 @@ export class StripeBilling extends Construct {
     // PutItem and UpdateItem: the claim and the kept Checkout session a looping key reuses (lambdas/adapters/checkout-sessions.ts);
     // PutItem also the opt-out's audit record.
     tables.billing.grant(this.upgradeFunction, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    // The customer-facing restricted key: Checkout sessions, the opt-out's subscription change, customer portal sessions.
     this.checkoutSecret.grantRead(this.upgradeFunction);
     const billingIntegration = new apigateway.LambdaIntegration(this.upgradeFunction);
-    for (const route of [ROUTES.billingUpgrade, ROUTES.billingDowngrade, ROUTES.billingDowngradeUndo]) {
+    for (const route of [ROUTES.billingUpgrade, ROUTES.billingDowngrade, ROUTES.billingDowngradeUndo, ROUTES.billingPortal]) {
       Validations.of(addRoute(meteredApi.api, route, billingIntegration, meteredApi.authorizer)).acknowledge({
         id: 'AwsSolutions-COG4',
         reason: 'Authorized by the Lambda REQUEST authorizer that checks the API key hash; a free route, never metered.',

@@ -14,6 +14,7 @@ import { stripeClient } from '../lambdas/adapters/stripe-billing.ts';
 import { ROUTES } from '../lambdas/core/routes.ts';
 import { createBillingApi } from '../lambdas/billing-api/billing-api.ts';
 import { createDowngradeApi } from '../lambdas/billing-api/downgrade-api.ts';
+import { createBillingPortalApi } from '../lambdas/billing-api/billing-portal-api.ts';
 import { stripeCatalog } from '../lambdas/core/catalog.ts';
 import type { BillingConfig } from '../lambdas/core/config.ts';
 import type { AlertSink } from '../lambdas/core/alerts.ts';
@@ -42,7 +43,7 @@ export interface LocalBilling {
   readonly services: BillingServices;
   readonly localStripe?: LocalStripe;
   readonly stripeApiBase?: string;
-  /** Routes to serve on the gateway: the Stripe webhook, the upgrade and the opt-out. */
+  /** Routes to serve on the gateway: the Stripe webhook, the upgrade, the opt-out and the customer portal. */
   readonly routes: LocalRoute[];
   /** Registers the gateway's webhook URL with the local Stripe (Stripe test mode cannot reach localhost). */
   attachWebhook(gatewayUrl: string): Promise<void>;
@@ -94,6 +95,15 @@ export async function startLocalBilling(options: LocalBillingOptions): Promise<L
         now: options.now,
       }),
     })),
+    {
+      route: ROUTES.billingPortal,
+      handler: (event) =>
+        createBillingPortalApi({
+          registry: services.customers,
+          stripe: async () => (await services.ready()).stripe,
+          dashboardUrl: `${gatewayUrl}/dashboard`,
+        })(event),
+    },
   ];
 
   let running = false;

@@ -34,6 +34,8 @@ import { startLocalBilling, type LocalBilling } from './billing.ts';
 import { FileDeadLetterQueue } from './dead-letters.ts';
 import { randomUUID } from 'node:crypto';
 import { dynamoUsageHistory } from '../lambdas/adapters/usage-history.ts';
+import { invoiceSource } from '../lambdas/core/customer-billing.ts';
+import type { UsageHistory } from '../lambdas/core/usage-report.ts';
 import { CounterUsageReader } from '../lambdas/adapters/sync-store.ts';
 import { startDynamoDbLocal, type RunningDynamoDbLocal } from './dynamodb-local.ts';
 import type { LocalStackState } from './state.ts';
@@ -152,6 +154,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const alerts = new FileAlertSink(alertsFile, options.echoAlerts ?? false);
   const tickets = new DynamoTicketStore(connection.doc, tables.billing);
   const feedback = new DynamoFeedbackStore(connection.doc, tables.billing);
+  // GET /usage lists the customer's Stripe invoices once Stripe is up (below), as the usage Lambda does.
+  let stripeInvoices: UsageHistory['invoices'];
   // The API's methods, from the route table the stack reads too.
   const routes: LocalRoute[] = [
     { route: ROUTES.api, handler: sampleBackend },
@@ -160,7 +164,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       route: ROUTES.usage,
       handler: createUsageApi({
         registry: store,
-        history: dynamoUsageHistory(connection.doc, tables),
+        history: dynamoUsageHistory(connection.doc, tables, async (customer) => stripeInvoices?.(customer) ?? []),
         feedback,
         config,
         now,
@@ -188,6 +192,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       })
     : undefined;
   routes.push(...(billing?.routes ?? []));
+  if (billing) stripeInvoices = invoiceSource(billing.services.provider, now);
   const gateway = await startLocalGateway({
     authorizer,
     routes,

@@ -6,9 +6,9 @@
  */
 import type { BillingConfig, TierName } from './config.ts';
 import type { Customer } from './model.ts';
-import type { InvoiceSummary } from './ports.ts';
+import type { BillingProvider, InvoiceSummary } from './ports.ts';
 import type { StripeSetup } from './subscriptions.ts';
-import type { TtlCache } from './ttl-cache.ts';
+import { TtlCache } from './ttl-cache.ts';
 import { utcMonth } from './time.ts';
 import { graceEndsAt } from './webhooks.ts';
 
@@ -27,6 +27,8 @@ export interface CustomerInvoice {
   readonly amountDueCents: number;
   /** Stripe's hosted invoice page (view, download, pay); null for a draft. */
   readonly hostedInvoiceUrl: string | null;
+  /** A period's invoice of the subscription; false for a one-off. */
+  readonly fromSubscription: boolean;
 }
 
 /**
@@ -58,6 +60,7 @@ export function customerInvoices(invoices: readonly InvoiceSummary[], customer: 
       totalCents: invoice.totalCents,
       amountDueCents: invoice.status === 'open' ? invoice.amountRemainingCents : 0,
       hostedInvoiceUrl: invoice.hostedInvoiceUrl,
+      fromSubscription: invoice.fromSubscription,
     }));
 }
 
@@ -134,6 +137,19 @@ export function cachedInvoiceSource(
     cache.set(key, invoices);
     return invoices;
   };
+}
+
+/** Invoices the usage API lists: a year of monthly invoices, in one Stripe request. */
+export const INVOICE_LIST_LIMIT = 12;
+/** How long a customer's invoice list is reused (see cachedInvoiceSource). */
+export const INVOICE_CACHE_TTL_MS = 30_000;
+
+/** The usage API's invoice source: one list request per customer at most every INVOICE_CACHE_TTL_MS per process. */
+export function invoiceSource(provider: Pick<BillingProvider, 'listInvoices'>, now: () => number = Date.now) {
+  return cachedInvoiceSource(
+    (stripeCustomerId) => provider.listInvoices(stripeCustomerId, INVOICE_LIST_LIMIT),
+    new TtlCache(10_000, INVOICE_CACHE_TTL_MS, now),
+  );
 }
 
 export type PortalStart = { ok: true; url: string } | { ok: false; code: 'NOT_SUBSCRIBED' | 'PORTAL_NOT_SET_UP'; message: string };

@@ -30,6 +30,7 @@ export const ROUTES = {
   billingUpgrade: { method: 'POST', resource: '/billing/upgrade', access: 'free' },
   billingDowngrade: { method: 'POST', resource: '/billing/downgrade', access: 'free' },
   billingDowngradeUndo: { method: 'DELETE', resource: '/billing/downgrade', access: 'free' },
+  billingPortal: { method: 'POST', resource: '/billing/portal', access: 'free' },
   dashboard: { method: 'GET', resource: '/dashboard', access: 'public' },
   dashboardAsset: { method: 'GET', resource: '/dashboard/{asset}', access: 'public' },
   pricing: { method: 'GET', resource: '/pricing', access: 'public' },

@@ -13,6 +13,8 @@ import { upgradePrompt, type UpgradePrompt } from './upgrade.ts';
 import { feeCreditCents, freeHours, grandfatherWindow } from './grandfather.ts';
 import { billedInStripe, type ExperimentState } from './experiment.ts';
 import { downgradeTerms, pendingChange, tierBilledIn, type DowngradeTerms, type PendingChange } from './downgrade.ts';
+import { customerInvoices, paymentIssue, type CustomerInvoice, type PaymentIssue } from './customer-billing.ts';
+import type { InvoiceSummary } from './ports.ts';
 
 export interface HourCount {
   /** `YYYY-MM-DDTHH`. */
@@ -29,6 +31,8 @@ export interface UsageHistory {
   reconciliations(customerId: string): Promise<readonly ReconciliationRecord[]>;
   /** The experiment's rollout: during the beta, a customer outside the cohort is shadow billed. */
   experiment?(): Promise<ExperimentState | undefined>;
+  /** The customer's latest Stripe invoices (#core/customer-billing.ts cachedInvoiceSource); absent where Stripe is not wired. */
+  invoices?(customer: Customer): Promise<InvoiceSummary[]>;
 }
 
 /** A month's reconciliation as the customer sees it, with the instant up to which calls are billed while the month is open. */
@@ -85,7 +89,13 @@ export interface UsageReport {
     readonly invoicedCents: number | null;
     /** That month's latest reconciliation; null when none has run for it. */
     readonly reconciliation: MonthReconciliation | null;
+    /** Stripe's invoice for the month (its number, status, total, what is due, its hosted page); null before Stripe drafts it. */
+    readonly invoice: CustomerInvoice | null;
   }>;
+  /** The customer's latest invoices in Stripe, newest first; null when Stripe could not be read just now (the rest of the report stands). */
+  readonly invoices: readonly CustomerInvoice[] | null;
+  /** A failed payment: the amount, where to pay, and when the paid tier ends (the past-due banner); null when nothing is owed late. */
+  readonly paymentIssue: PaymentIssue | null;
 }
 
 const HOUR_MS = 3_600_000;
@@ -112,7 +122,7 @@ export function accountStanding(customer: Customer, capCents: number, now: numbe
 export async function usageReport(
   customer: Customer,
   history: UsageHistory,
-  config: Pick<BillingConfig, 'tiers' | 'billingCapCents' | 'capAlertPercents'>,
+  config: Pick<BillingConfig, 'tiers' | 'billingCapCents' | 'capAlertPercents' | 'pastDueGraceDays'>,
   now: number,
   monthsBack = 3,
 ): Promise<UsageReport> {
@@ -120,12 +130,15 @@ export async function usageReport(
   const nextHour = utcHour(now + HOUR_MS);
   const [y, m] = month.split('-').map(Number) as [number, number];
   const firstMonthStart = Date.UTC(y, m - 1 - monthsBack, 1);
-  const [hours, invoiced, records, experiment] = await Promise.all([
+  const [hours, invoiced, records, experiment, stripeInvoices] = await Promise.all([
     history.hourly(customer.customerId, utcHour(firstMonthStart), nextHour),
     history.invoicedByMonth(customer.customerId),
     history.reconciliations(customer.customerId),
     history.experiment?.(),
+    // Stripe being unreachable must not take the usage page down with it: the invoices are left out.
+    history.invoices ? history.invoices(customer).catch(() => null) : Promise.resolve([]),
   ]);
+  const invoices = stripeInvoices && customerInvoices(stripeInvoices, customer, now);
   const reconciled = new Map(records.map((record) => [record.month, record]));
   const reconciliationOf = (of: string): MonthReconciliation | null => {
     const record = reconciled.get(of);
@@ -196,6 +209,8 @@ export async function usageReport(
       estimateCents: estimateBill(tierBilledIn(customer, previous), previousCalls, config).totalCents,
       invoicedCents: invoiced[previous] ?? null,
       reconciliation: reconciliationOf(previous),
+      // The month's subscription invoice (a one-off of the same month stays in `invoices` only).
+      invoice: invoices?.find((i) => i.month === previous && i.fromSubscription) ?? null,
     });
   }
 
@@ -225,5 +240,7 @@ export async function usageReport(
     plan: { pendingChange: pendingChange(customer), optOut: downgradeTerms(customer, estimate.totalCents, config, now) },
     reconciliation: reconciliationOf(month),
     previousMonths,
+    invoices,
+    paymentIssue: paymentIssue(customer, invoices ?? [], config, now),
   };
 }

@@ -1142,7 +1142,7 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
           };
           Object.assign(invoice, final);
           // Stripe numbers an invoice when it finalizes it: the customer's prefix and a sequence.
-          invoice.number = `${invoice.customer as string}`.slice(-8).toUpperCase() + `-${String(++invoiceSequence).padStart(4, '0')}`;
+          invoice.number = `${(invoice.customer as string).slice(-8).toUpperCase()}-${String(++invoiceSequence).padStart(4, '0')}`;
           applyTamper(invoice);
           applyBalance(invoice);
           emit('invoice.finalized', invoice);

@@ -84,6 +84,7 @@ describe('the past-due banner', () => {
     totalCents: 4900,
     amountDueCents: 4900,
     hostedInvoiceUrl: 'https://invoice.stripe.com/i/1',
+    fromSubscription: true,
   };
 
   it('is absent while nothing is owed late', () => {

@@ -9,6 +9,7 @@ describe('which routes are metered', () => {
     ['POST', '/billing/upgrade', 'free'],
     ['POST', '/billing/downgrade', 'free'],
     ['DELETE', '/billing/downgrade', 'free'],
+    ['POST', '/billing/portal', 'free'],
     ['GET', '/dashboard', 'public'],
     ['GET', '/dashboard/{asset}', 'public'],
     ['POST', '/webhooks/stripe', 'stripe-signed'],

@@ -3,6 +3,7 @@ import { billingConfig } from '../../lambdas/core/config.ts';
 import type { Customer } from '../../lambdas/core/model.ts';
 import { estimateBill } from '../../lambdas/core/pricing.ts';
 import type { Correction, ReconciliationFigures, ReconciliationRecord } from '../../lambdas/core/reconciliation.ts';
+import type { InvoiceSummary } from '../../lambdas/core/ports.ts';
 import { accountStanding, usageReport, type HourCount, type UsageHistory } from '../../lambdas/core/usage-report.ts';
 import { testCustomer } from '../harness/customer.ts';
 
@@ -105,11 +106,68 @@ describe('the usage report (in-memory history)', () => {
     expect(report.last48Hours[1]).toEqual({ hour: '2026-11-22T15', billable: 0 });
     expect(report.last48Hours[47]).toEqual({ hour: '2026-11-24T13', billable: 5_000 });
     expect(report.previousMonths).toEqual([
-      { month: '2026-10', calls: 20_000, estimateCents: 6_900, invoicedCents: 6_900, reconciliation: null },
-      { month: '2026-09', calls: 0, estimateCents: 4_900, invoicedCents: null, reconciliation: null },
-      { month: '2026-08', calls: 7, estimateCents: 4_900, invoicedCents: null, reconciliation: null },
+      { month: '2026-10', calls: 20_000, estimateCents: 6_900, invoicedCents: 6_900, reconciliation: null, invoice: null },
+      { month: '2026-09', calls: 0, estimateCents: 4_900, invoicedCents: null, reconciliation: null, invoice: null },
+      { month: '2026-08', calls: 7, estimateCents: 4_900, invoicedCents: null, reconciliation: null, invoice: null },
     ]);
     expect(report.reconciliation).toBeNull(); // no reconciliation has run yet
+  });
+
+  it("shows each month's Stripe invoice and, when a payment failed, the banner with the amount and the grace's end", async () => {
+    const invoice = (month: number, fields: Partial<InvoiceSummary>): InvoiceSummary => ({
+      invoiceId: `in_${month}`,
+      number: `ABC-000${month}`,
+      status: 'paid',
+      periodStartSec: Date.UTC(2026, month - 1, 1) / 1000,
+      periodEndSec: Date.UTC(2026, month, 1) / 1000,
+      createdSec: Date.UTC(2026, month, 1) / 1000,
+      totalCents: 4_900,
+      amountRemainingCents: 0,
+      dueDateSec: null,
+      paymentFailed: false,
+      fromSubscription: true,
+      hostedInvoiceUrl: `https://invoice.example/${month}`,
+      ...fields,
+    });
+    const failedSince = NOW - 2 * 24 * HOUR;
+    const asked: string[] = [];
+    const port: UsageHistory = {
+      ...history(hours).port,
+      async invoices(c) {
+        asked.push(c.customerId);
+        return [invoice(9, {}), invoice(10, { status: 'open', paymentFailed: true, amountRemainingCents: 6_900, totalCents: 6_900 })];
+      },
+    };
+    const report = await usageReport(customer({ paymentIssueSince: failedSince }), port, billingConfig, NOW);
+    expect(asked).toEqual(['c1']);
+    expect(report.invoices?.map((i) => [i.month, i.number, i.status, i.totalCents, i.amountDueCents])).toEqual([
+      ['2026-10', 'ABC-00010', 'past_due', 6_900, 6_900],
+      ['2026-09', 'ABC-0009', 'paid', 4_900, 0],
+    ]);
+    expect(report.previousMonths.map((m) => [m.month, m.invoice?.status ?? null, m.invoice?.hostedInvoiceUrl ?? null])).toEqual([
+      ['2026-10', 'past_due', 'https://invoice.example/10'],
+      ['2026-09', 'paid', 'https://invoice.example/9'],
+      ['2026-08', null, null],
+    ]);
+    expect(report.paymentIssue).toMatchObject({
+      amountDueCents: 6_900,
+      state: 'grace',
+      graceEndsAt: new Date(failedSince + billingConfig.pastDueGraceDays * 24 * HOUR).toISOString(),
+      invoiceUrl: 'https://invoice.example/10',
+    });
+  });
+
+  it('still answers when Stripe cannot be read: the invoices are null, the banner keeps the grace', async () => {
+    const port: UsageHistory = {
+      ...history(hours).port,
+      invoices: async () => {
+        throw new Error('Stripe is down');
+      },
+    };
+    const report = await usageReport(customer({ paymentIssueSince: NOW - HOUR }), port, billingConfig, NOW);
+    expect(report.invoices).toBeNull();
+    expect(report.calls).toBe(5_157);
+    expect(report.paymentIssue).toMatchObject({ state: 'grace', amountDueCents: 0, message: expect.stringMatching(/^Your last payment failed\./) });
   });
 
   it("shows each month's latest reconciliation: metered, billed, when, and the corrections applied, in words", async () => {

@@ -30,6 +30,10 @@ describe('Stripe billing infrastructure', () => {
     const upgrade = resource('ApiBilling/StripeBilling/UpgradeFunction/Resource').Properties.Environment.Variables;
     expect(upgrade.STRIPE_CHECKOUT_SECRET_ARN).toEqual({ Ref: logicalIdAt(template, 'ApiBilling/StripeBilling/CheckoutStripeSecret/Resource') });
     expect(upgrade.STRIPE_SECRET_ARN).toBeUndefined();
+    // GET /usage lists the customer's invoices from Stripe with the same customer-facing restricted key.
+    const usage = resource('ApiBilling/CustomerApi/UsageFunction/Resource').Properties.Environment.Variables;
+    expect(usage.STRIPE_CHECKOUT_SECRET_ARN).toEqual(upgrade.STRIPE_CHECKOUT_SECRET_ARN);
+    expect(usage.STRIPE_SECRET_ARN).toBeUndefined();
     expect(JSON.stringify(template.toJSON())).not.toMatch(/[sr]k_(test|live)_[A-Za-z0-9]/);
   });
 
@@ -42,6 +46,7 @@ describe('Stripe billing infrastructure', () => {
       ['billing/upgrade', 'POST'],
       ['billing/downgrade', 'POST'],
       ['billing/downgrade', 'DELETE'],
+      ['billing/portal', 'POST'],
     ]) {
       expect(resource(`ApiBilling/MeteredApi/Api/Default/${path}/${method}/Resource`).Properties).toMatchObject({
         HttpMethod: method,

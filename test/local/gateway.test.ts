@@ -280,6 +280,7 @@ describe('which routes write usage events, through the local gateway', () => {
     billingUpgrade: { path: '/billing/upgrade', init: { method: 'POST', body: JSON.stringify({ tier: 'enterprise' }) }, status: 200 },
     billingDowngrade: { path: '/billing/downgrade', init: { method: 'POST', body: '{}' }, status: 400 }, // the confirmed terms are missing
     billingDowngradeUndo: { path: '/billing/downgrade', init: { method: 'DELETE' }, status: 409 }, // nothing to undo
+    billingPortal: { path: '/billing/portal', init: { method: 'POST' }, status: 200 },
     dashboard: { path: '/dashboard', status: 200 },
     dashboardAsset: { path: '/dashboard/app.js', status: 200 },
     pricing: { path: '/pricing', status: 200 },
