@@ -94,11 +94,72 @@ function render(report) {
         m.invoicedCents === null ? '–' : money(m.invoicedCents),
         // A month without calls or record is one before the account (reconciliation skips those), not one waiting for a run.
         m.reconciliation === null && m.calls === 0 ? '–' : reconciliation(m.reconciliation),
+        invoiceCell(m.invoice),
       ]),
     ),
   );
+  renderPaymentIssue(report.paymentIssue);
   renderSurvey(report.survey);
   renderPlan(report);
+}
+
+const INVOICE_STATUS_WORDS = /** @type {Record<string, string>} */ ({
+  draft: 'Draft',
+  open: 'Open',
+  past_due: 'Past due',
+  paid: 'Paid',
+  void: 'Void',
+  uncollectible: 'Uncollectible',
+});
+
+/**
+ * A month's Stripe invoice: its number, status, total and what is left to pay, and a link to Stripe's hosted page.
+ * @param {{ number: string | null, status: string, totalCents: number, amountDueCents: number, hostedInvoiceUrl: string | null } | null | undefined} invoice
+ * @returns {Node[] | string}
+ */
+function invoiceCell(invoice) {
+  if (!invoice) return '–';
+  const line = document.createElement('p');
+  line.dataset.field = 'invoice';
+  line.dataset.status = invoice.status;
+  const status = document.createElement('strong');
+  status.textContent = INVOICE_STATUS_WORDS[invoice.status] ?? invoice.status;
+  line.append(`${invoice.number ?? 'Draft'} · `, status, ` · ${money(invoice.totalCents)}`);
+  if (invoice.amountDueCents > 0) line.append(` · ${money(invoice.amountDueCents)} due`);
+  if (!invoice.hostedInvoiceUrl) return [line];
+  const link = document.createElement('a');
+  link.href = invoice.hostedInvoiceUrl;
+  link.textContent = 'View invoice';
+  link.rel = 'noopener';
+  return [line, link];
+}
+
+/**
+ * The past-due banner: what is owed, until when the plan is kept (or since when it is on Free), and the way to pay.
+ * @param {{ amountDueCents: number, graceEndsAt: string | null, state: string, invoiceUrl: string | null, message: string } | null | undefined} issue
+ */
+function renderPaymentIssue(issue) {
+  $('#payment-issue').hidden = !issue;
+  if (!issue) return;
+  $('#payment-issue').dataset.state = issue.state;
+  setField('payment-issue-message', issue.message);
+  setField('payment-issue-amount', issue.amountDueCents > 0 ? money(issue.amountDueCents) : 'see the invoice');
+  $('#payment-issue-deadline').hidden = !issue.graceEndsAt;
+  setField('payment-issue-date-label', issue.state === 'moved-to-free' ? 'moved to Free on' : 'plan kept until');
+  setField('payment-issue-date', issue.graceEndsAt ? `${issue.graceEndsAt.slice(0, 10)} ${issue.graceEndsAt.slice(11, 16)} UTC` : '');
+  const invoice = /** @type {HTMLAnchorElement} */ ($('#payment-issue-invoice'));
+  invoice.hidden = !issue.invoiceUrl;
+  invoice.href = issue.invoiceUrl ?? '#';
+}
+
+/** "Manage billing" (and the banner's "Update payment method"): a Stripe customer portal session, opened in this tab. */
+async function openBillingPortal() {
+  $('#manage-billing-status').textContent = '';
+  const response = await api('billing/portal', { method: 'POST' });
+  const body = await response.json().catch(() => ({}));
+  if (response.ok && body.url) return location.assign(body.url);
+  $('#manage-billing-status').textContent = body.message ?? 'Billing management could not be opened; try again shortly.';
+  $('#manage-billing-button').focus();
 }
 
 /** A table row; a cell is text or the nodes to put in it. */
@@ -346,6 +407,8 @@ document.addEventListener('DOMContentLoaded', () => {
     $('#upgraded').hidden = false;
     $('#upgraded').textContent = body.message ?? 'The upgrade could not be started.';
   });
+  $('#manage-billing-button').addEventListener('click', () => void openBillingPortal());
+  $('#payment-issue-update').addEventListener('click', () => void openBillingPortal());
   $('#report-problem').addEventListener('click', (event) => {
     event.preventDefault();
     $('#report-form').hidden = false;
