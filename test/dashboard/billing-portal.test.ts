@@ -157,6 +157,11 @@ describe('dashboard billing self-service in headless Chromium against the local 
     expect(await page.locator('#payment-issue').isHidden()).toBe(true);
     expect(await row.locator('[data-field="invoice"]').textContent()).toBe(`${invoice.number} · Paid · $49.00`);
     await page.screenshot({ path: join(SCREENSHOTS, 'invoices.png'), fullPage: true });
+    // On a phone the invoices stay readable without widening the page.
+    await page.setViewportSize({ width: 375, height: 812 });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    await page.screenshot({ path: join(SCREENSHOTS, 'invoices-phone.png'), fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 720 });
     await row.getByRole('link', { name: 'View invoice' }).click();
     await page.getByText('Status: paid').waitFor();
     await page.close();
