@@ -1,3 +1,4 @@
+import { invoiceSource } from '../../lambdas/core/customer-billing.ts';
 import type { Command } from 'commander';
 import { DynamoRecountSources } from '../../lambdas/adapters/recount-sources.ts';
 import { recountMonth } from '../../lambdas/core/recount.ts';
@@ -57,7 +58,9 @@ export function registerUsageCommand(program: Command, connect: () => Promise<Cl
       const context = await connect();
       const customer = await context.store.getCustomer(options.customer);
       if (!customer) throw new CliError(`no customer ${options.customer}`);
-      const report = await usageReport(customer, dynamoUsageHistory(context.doc, context.tables), context.billing.config, Date.now());
+      // With the customer's Stripe invoices, as the usage API lists them.
+      const history = dynamoUsageHistory(context.doc, context.tables, invoiceSource(context.billing.provider));
+      const report = await usageReport(customer, history, context.billing.config, Date.now());
       if (options.json) return void console.log(JSON.stringify(report, null, 2));
       printRecord(
         {
@@ -71,6 +74,7 @@ export function registerUsageCommand(program: Command, connect: () => Promise<Cl
           estimate: `$${(report.estimate.totalCents / 100).toFixed(2)}`,
           cap: `${report.cap.usedPercent}% of $${(report.cap.capCents / 100).toFixed(2)} (${report.cap.state}, ${report.cap.behaviour})`,
           reconciliation: reconciliationLine(report.reconciliation),
+          ...(report.paymentIssue && { payment: report.paymentIssue.message }),
         },
         false,
       );
