@@ -1,4 +1,5 @@
 /** Stripe through the official SDK, with the API version pinned. Secret keys come from the caller (env or Secrets Manager). */
+import { createHash } from 'node:crypto';
 import Stripe from 'stripe';
 import {
   METER_EVENT_NAME,
@@ -91,7 +92,8 @@ export class StripeBillingProvider implements BillingProvider {
       }
       const created = await this.stripe.billingPortal.configurations.create(
         { features, name: 'api-billing', metadata: { api_billing: spec.marker } },
-        { idempotencyKey: `portal-configuration-${spec.marker}` },
+        // Keyed by the features too: a changed spec within Stripe's 24 hours of key memory is a new request, not a mismatch.
+        { idempotencyKey: `portal-configuration-${spec.marker}-${createHash('sha256').update(JSON.stringify(features)).digest('hex').slice(0, 8)}` },
       );
       return created.id;
     } catch (error) {

@@ -96,11 +96,12 @@ export function paymentIssue(
   const late = invoices.filter((i) => i.status === 'past_due');
   if (customer.paymentIssueSince === undefined && late.length === 0) return null;
   const amountDueCents = late.reduce((sum, i) => sum + i.amountDueCents, 0);
-  const owed = amountDueCents > 0 ? `Your payment of ${money(amountDueCents)} failed.` : 'Your last payment failed.';
   const fix = 'Update your payment method in Manage billing and pay the invoice';
   const invoiceUrl = late.at(-1)?.hostedInvoiceUrl ?? null;
+  // Only an invoice is late (one sent to be paid, past its due date): no subscription status, so no grace.
   if (customer.paymentIssueSince === undefined)
-    return { amountDueCents, since: null, graceEndsAt: null, state: 'invoice-overdue', invoiceUrl, message: `${owed} ${fix}.` };
+    return { amountDueCents, since: null, graceEndsAt: null, state: 'invoice-overdue', invoiceUrl, message: `${money(amountDueCents)} is past due. ${fix}.` };
+  const owed = amountDueCents > 0 ? `Your payment of ${money(amountDueCents)} failed.` : 'Your last payment failed.';
   const ends = graceEndsAt(customer.paymentIssueSince, config);
   const base = { amountDueCents, since: new Date(customer.paymentIssueSince).toISOString(), graceEndsAt: new Date(ends).toISOString(), invoiceUrl };
   // The grace is over (the scheduled run moved the account) or the account was on Free already: paying restores the paid tier.

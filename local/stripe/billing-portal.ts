@@ -227,8 +227,7 @@ export function localBillingPortal(ctx: LocalStripeContext): LocalBillingPortal 
     const card = TEST_CARDS[token];
     const existing = paymentMethods.get(token);
     if (!card && !existing) throw ctx.notFound('payment_method', token);
-    if (card?.charges === 'declined-on-attach')
-      throw ctx.cardError('Your card was declined.', { code: 'card_declined', decline_code: 'generic_decline', param: '' });
+    if (card?.charges === 'declined-on-attach') throw ctx.cardError('Your card was declined.', { code: 'card_declined', decline_code: 'generic_decline' });
     if (existing?.customer && existing.customer !== customerId)
       throw ctx.invalid('The payment method you provided has already been attached to a customer.', { param: 'payment_method' });
     // A test token stands for a new card each time: Stripe creates a new PaymentMethod from it.

@@ -113,7 +113,12 @@ describe('the past-due banner', () => {
   });
 
   it('an invoice past its due date without a subscription behind: no grace date', () => {
-    expect(paymentIssue({ tier: 'pro' }, [late], billingConfig, NOW)).toMatchObject({ state: 'invoice-overdue', graceEndsAt: null, amountDueCents: 4900 });
+    expect(paymentIssue({ tier: 'pro' }, [late], billingConfig, NOW)).toMatchObject({
+      state: 'invoice-overdue',
+      graceEndsAt: null,
+      amountDueCents: 4900,
+      message: '$49.00 is past due. Update your payment method in Manage billing and pay the invoice.',
+    });
   });
 });
 
