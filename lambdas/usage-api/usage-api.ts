@@ -26,6 +26,10 @@ const json = (statusCode: number, body: unknown): APIGatewayProxyResult => ({
  * a reconciliation, a tier change or a survey answer; a DynamoDB counter per customer would add a
  * write to every honest call. Neither stops one key from filling the stage throttle: only a per-key
  * throttle in front of the Lambda can, which is the gateway's job, not this handler's.
+ * The one exception is Stripe: the report's invoices are one Stripe list request, which shares the
+ * account's rate limit with the sync, so that read (and only it) is cached per customer for 30 s in
+ * each instance (#core/customer-billing.ts invoiceSource), keyed by the customer's last subscription
+ * event and payment issue so a failed or recovered payment is never shown stale.
  */
 export function createUsageApi(deps: {
   registry: Pick<CustomerRegistry, 'getCustomer'>;
