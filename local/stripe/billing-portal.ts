@@ -152,6 +152,10 @@ const schemas = {
     .strict(),
 };
 
+/** Stripe's dunning, as a custom retry schedule of the account: four attempts in all, three days apart. */
+const RETRY_ATTEMPTS = 4;
+const RETRY_EVERY_SEC = 3 * 86_400;
+
 /** Stripe's test tokens, by what a charge to them does. */
 const TEST_CARDS: Readonly<Record<string, { brand: string; last4: string; charges: 'succeed' | 'fail' | 'declined-on-attach' }>> = {
   pm_card_visa: { brand: 'visa', last4: '4242', charges: 'succeed' },
@@ -201,6 +205,8 @@ export interface LocalBillingPortal {
    * collects automatically; `false` (and the failure's effects) when the charge fails.
    */
   collect(invoice: Obj): boolean;
+  /** Stripe's automatic retries: charges again each open invoice whose next payment attempt is due. */
+  retryDueInvoices(): void;
   /** The portal page and its forms (`/_local/portal/...`); `undefined` for other paths. */
   page(method: string, path: string, form: Record<string, FormValue>): { status: number; headers: Record<string, string>; body: string } | undefined;
 }
@@ -275,8 +281,9 @@ export function localBillingPortal(ctx: LocalStripeContext): LocalBillingPortal 
     invoice.attempt_count = ((invoice.attempt_count as number | undefined) ?? 0) + 1;
     invoice.attempted = true;
     if (pm?.failsCharges) {
-      // Stripe's Smart Retries would try again over the following days; the next attempt is shown, not made.
-      invoice.next_payment_attempt = ctx.nowSec() + 3 * 86_400;
+      // Stripe's dunning tries again on its schedule (retryDueInvoices); after the last attempt the
+      // subscription is left past_due (one of the account's dunning settings): our grace decides.
+      invoice.next_payment_attempt = (invoice.attempt_count as number) < RETRY_ATTEMPTS ? ctx.nowSec() + RETRY_EVERY_SEC : null;
       ctx.emit('invoice.payment_failed', invoice);
       if (subscription && subscription.status === 'active') {
         subscription.status = 'past_due';
@@ -548,5 +555,12 @@ export function localBillingPortal(ctx: LocalStripeContext): LocalBillingPortal 
     return html('This portal does not allow that.', 403);
   }
 
-  return { route, collect: (invoice) => collect(invoice), page };
+  function retryDueInvoices() {
+    for (const invoice of [...ctx.invoices.values()]) {
+      const next = invoice.next_payment_attempt as number | null | undefined;
+      if (invoice.object === 'invoice' && invoice.status === 'open' && next != null && next <= ctx.nowSec()) collect(invoice);
+    }
+  }
+
+  return { route, collect: (invoice) => collect(invoice), retryDueInvoices, page };
 }

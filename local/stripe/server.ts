@@ -1131,6 +1131,8 @@ export async function startLocalStripe(options: LocalStripeOptions = {}): Promis
       const now = nowSec();
       // Stripe expires Checkout sessions on its own clock too, not only when one is read.
       for (const session of checkoutSessions.values()) expireIfDue(session);
+      // Its dunning retries failed payments on its own clock as well.
+      portal.retryDueInvoices();
       for (const invoice of [...invoices.values()]) {
         if (invoice.object === 'invoice' && invoice.status === 'draft' && (invoice.created as number) <= now - 3600) {
           // Finalized with whatever usage has reached Stripe by now; then paid, when charged automatically.

@@ -205,6 +205,26 @@ describe('local Stripe: billing portal, payment methods and failed payments', ()
       expect((await events('invoice.paid')).map((i) => i.id)).toEqual([invoice.id]);
       await expect(client.invoices.pay(invoice.id!)).rejects.toMatchObject({ statusCode: 400 });
     });
+
+    it("retries a failed payment on Stripe's schedule: three days later with a good card it is paid and the subscription is active again", async () => {
+      const { customer, subscription } = await subscriber();
+      const failing = await client.paymentMethods.attach('pm_card_chargeCustomerFail', { customer: customer.id });
+      await client.customers.update(customer.id, { invoice_settings: { default_payment_method: failing.id } });
+      const invoice = await renew();
+      expect(invoice.next_payment_attempt).toBe(Date.UTC(2026, 11, 1, 1, 10) / 1000 + 3 * 86_400);
+
+      stripe.setNow(Date.UTC(2026, 11, 4, 1, 10)); // the retry is due; the card still fails
+      await stripe.advanceBillingPeriods();
+      expect(await client.invoices.retrieve(invoice.id!)).toMatchObject({ status: 'open', attempt_count: 2 });
+      expect(await events('invoice.payment_failed')).toHaveLength(2);
+
+      const card = await client.paymentMethods.attach('pm_card_visa', { customer: customer.id });
+      await client.customers.update(customer.id, { invoice_settings: { default_payment_method: card.id } });
+      stripe.setNow(Date.UTC(2026, 11, 7, 1, 10));
+      await stripe.advanceBillingPeriods();
+      expect(await client.invoices.retrieve(invoice.id!)).toMatchObject({ status: 'paid', attempt_count: 3, next_payment_attempt: null });
+      expect((await client.subscriptions.retrieve(subscription.id)).status).toBe('active');
+    });
   });
 
   describe('the portal page', () => {
