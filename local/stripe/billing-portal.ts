@@ -517,18 +517,18 @@ export function localBillingPortal(ctx: LocalStripeContext): LocalBillingPortal 
     const done = (notice: string) => ({ status: 303, headers: { location: `${base}?notice=${encodeURIComponent(notice)}` }, body: '' });
     if (method === 'GET' && !m[2]) return html(renderPortal(session, typeof form.notice === 'string' ? form.notice : undefined));
     if (method !== 'POST') return html('Method not allowed', 405);
-    const features = (configurations.get(session.configuration as string)!.features as Features) ?? DEFAULT_FEATURES;
+    const allowed = configurations.get(session.configuration as string)!.features as Features;
     const customer = ctx.customers.get(session.customer as string)!;
     try {
-      if (m[2] === 'payment-method' && features.payment_method_update.enabled) {
+      if (m[2] === 'payment-method' && allowed.payment_method_update.enabled) {
         const pm = attach(String(form.card ?? ''), customer.id);
         setDefaultPaymentMethod(customer, pm.id, 'payment_method');
         return done('Payment method updated.');
       }
-      if (m[2] === 'cancel' && features.subscription_cancel.enabled) {
+      if (m[2] === 'cancel' && allowed.subscription_cancel.enabled) {
         const subscription = ctx.subscriptions.get(String(form.subscription ?? ''));
         if (subscription?.customer !== customer.id || subscription.status === 'canceled') return html('No such subscription.', 404);
-        if (features.subscription_cancel.mode === 'immediately') {
+        if (allowed.subscription_cancel.mode === 'immediately') {
           Object.assign(subscription, { status: 'canceled', canceled_at: ctx.nowSec(), ended_at: ctx.nowSec() });
           ctx.emit('customer.subscription.deleted', subscription);
           return done('Your plan is canceled.');
@@ -543,7 +543,7 @@ export function localBillingPortal(ctx: LocalStripeContext): LocalBillingPortal 
         ctx.emit('customer.subscription.updated', subscription);
         return done(`Your plan will be canceled on ${day(end)}.`);
       }
-      if (m[2] === 'pay' && features.invoice_history.enabled) {
+      if (m[2] === 'pay' && allowed.invoice_history.enabled) {
         const invoice = ctx.invoices.get(String(form.invoice ?? ''));
         if (invoice?.object !== 'invoice' || invoice.customer !== customer.id) return html('No such invoice.', 404);
         payInvoice(invoice);
