@@ -16,6 +16,7 @@ export default {
     'lambdas/core/upgrade.ts',
     'lambdas/core/outcomes.ts',
     'lambdas/core/routes.ts',
+    'lambdas/core/customer-billing.ts',
   ],
   // The sandbox needs only the sources the tests import and the configuration. No tsconfig.json:
   // swc does not read it, and Stryker would parse it with the TypeScript API, which TypeScript 7 has not.

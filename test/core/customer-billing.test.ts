@@ -3,6 +3,8 @@ import {
   cachedInvoiceSource,
   customerInvoices,
   customerInvoiceStatus,
+  INVOICE_LIST_LIMIT,
+  invoiceSource,
   invoiceMonth,
   paymentIssue,
   startBillingPortal,
@@ -45,6 +47,7 @@ describe('customer invoice status', () => {
     ['open, its charge failed', invoice({ paymentFailed: true }), false, 'past_due'],
     ['open, due date passed', invoice({ dueDateSec: NOW / 1000 - 60 }), false, 'past_due'],
     ['open, due date ahead', invoice({ dueDateSec: NOW / 1000 + 60 }), false, 'open'],
+    ['open, due this very second', invoice({ dueDateSec: NOW / 1000 }), false, 'open'],
     ['open, its subscription behind', invoice(), true, 'past_due'],
     ['open one-off while the subscription is behind', invoice({ fromSubscription: false }), true, 'open'],
   ] as const)('%s', (_name, summary, behind, status) => {
@@ -53,7 +56,12 @@ describe('customer invoice status', () => {
 
   it('assigns a period invoice to the month it bills and a one-off to the month it was created', () => {
     expect(invoiceMonth(invoice())).toBe('2026-11');
-    expect(invoiceMonth(invoice({ periodStartSec: DEC_1 + 3600, periodEndSec: DEC_1 + 3600, createdSec: DEC_1 + 3600 }))).toBe('2026-12');
+    expect(invoiceMonth(invoice({ periodStartSec: DEC_1, periodEndSec: DEC_1, createdSec: DEC_1 }))).toBe('2026-12');
+  });
+
+  it('shows an open invoice past due while the customer is behind on payment (the webhook recorded it)', () => {
+    expect(customerInvoices([invoice()], { paymentIssueSince: NOW - DAY }, NOW).map((i) => i.status)).toEqual(['past_due']);
+    expect(customerInvoices([invoice()], {}, NOW).map((i) => i.status)).toEqual(['open']);
   });
 
   it('lists newest first, with what is left to pay only on open invoices', () => {
@@ -112,6 +120,13 @@ describe('the past-due banner', () => {
     expect(issue!.message).toContain(`moved to Free on ${new Date(ends).toISOString().slice(0, 10)}`);
   });
 
+  it('at the grace end a paid customer the scheduled run has not moved yet is told it moved; a customer on Free during the grace too', () => {
+    const ends = since + billingConfig.pastDueGraceDays * DAY;
+    expect(paymentIssue({ tier: 'pro', paymentIssueSince: since }, [late], billingConfig, ends - 1)?.state).toBe('grace');
+    expect(paymentIssue({ tier: 'pro', paymentIssueSince: since }, [late], billingConfig, ends)?.state).toBe('moved-to-free');
+    expect(paymentIssue({ tier: 'free', paymentIssueSince: since }, [late], billingConfig, since + DAY)?.state).toBe('moved-to-free');
+  });
+
   it('an invoice past its due date without a subscription behind: no grace date', () => {
     expect(paymentIssue({ tier: 'pro' }, [late], billingConfig, NOW)).toMatchObject({
       state: 'invoice-overdue',
@@ -142,8 +157,25 @@ describe('the invoice source', () => {
     now += 30_001;
     await source({ ...customer, paymentIssueSince: NOW });
     expect(asked).toHaveLength(3);
+    await source({ ...customer, paymentIssueSince: NOW, lastSubscriptionEventAt: 2 });
+    expect(asked).toHaveLength(4);
+    await source({ ...customer, paymentIssueSince: undefined, lastSubscriptionEventAt: 2 });
+    expect(asked).toHaveLength(5);
     expect(await source({ customerId: 'c2' })).toEqual([]);
-    expect(asked).toHaveLength(3);
+    expect(asked).toHaveLength(5);
+  });
+
+  it('lists the latest INVOICE_LIST_LIMIT invoices in one request', async () => {
+    const asked: Array<[string, number]> = [];
+    const source = invoiceSource({
+      listInvoices: async (id, limit) => {
+        asked.push([id, limit]);
+        return [];
+      },
+    });
+    await source({ customerId: 'c1', stripeCustomerId: 'cus_1' });
+    await source({ customerId: 'c1', stripeCustomerId: 'cus_1' });
+    expect(asked).toEqual([['cus_1', INVOICE_LIST_LIMIT]]);
   });
 });
 
@@ -173,7 +205,7 @@ describe('the customer portal', () => {
     ['a setup that has not created the configuration', { stripeCustomerId: 'cus_1' }, undefined, 'PORTAL_NOT_SET_UP'],
   ])('refuses %s', async (_name, customer, configurationId, code) => {
     const { sessions, setup: s } = setup(configurationId);
-    expect(await startBillingPortal(customer, 'https://x/d', s)).toMatchObject({ ok: false, code });
+    expect(await startBillingPortal(customer, 'https://x/d', s)).toMatchObject({ ok: false, code, message: expect.stringMatching(/^[A-Z].{20,}\.$/) });
     expect(sessions).toEqual([]);
   });
 });
