@@ -24,10 +24,11 @@ export async function loadStripeSecrets(env: NodeJS.ProcessEnv = process.env): P
 }
 
 /**
- * The key of the billing routes any customer can call: `POST /billing/upgrade` starts Checkout and
- * `POST|DELETE /billing/downgrade` sets or lifts the customer's own subscription's cancellation at period end.
- * `STRIPE_CHECKOUT_SECRET_ARN` names a JSON secret `{ "secretKey": "rk_…" }` (a restricted key with
- * Checkout Sessions and Subscriptions write and nothing else); there is no fallback to the sync's wider key. Locally, where
+ * The customer-facing key, for the Stripe calls any customer can cause: `POST /billing/upgrade` starts Checkout,
+ * `POST|DELETE /billing/downgrade` sets or lifts the customer's own subscription's cancellation at period end,
+ * `POST /billing/portal` opens a customer portal session, and `GET /usage` lists the customer's invoices.
+ * `STRIPE_CHECKOUT_SECRET_ARN` names a JSON secret `{ "secretKey": "rk_…" }` (a restricted key with Checkout Sessions,
+ * Subscriptions and Customer portal write and Invoices read, nothing else); there is no fallback to the sync's wider key. Locally, where
  * the one test-mode or local Stripe key serves every function, `STRIPE_SECRET_KEY`.
  */
 export async function loadCheckoutKey(env: NodeJS.ProcessEnv = process.env): Promise<string> {
@@ -35,7 +36,7 @@ export async function loadCheckoutKey(env: NodeJS.ProcessEnv = process.env): Pro
     const parsed = CheckoutSecretSchema.safeParse(await readJsonSecret(env.STRIPE_CHECKOUT_SECRET_ARN));
     if (!parsed.success)
       throw new Error(
-        'the upgrade Stripe secret must be JSON { "secretKey": "rk_…" }: a restricted key with Checkout Sessions and Subscriptions write only (README, Stripe keys)',
+        'the customer-facing Stripe secret must be JSON { "secretKey": "rk_…" }: a restricted key with Checkout Sessions, Subscriptions and Customer portal write and Invoices read only (README, Stripe keys)',
       );
     return parsed.data.secretKey;
   }

@@ -196,7 +196,9 @@ describe('Stripe secrets loader', () => {
 
       const error = await loadCheckoutKey({ STRIPE_CHECKOUT_SECRET_ARN: arn(`checkout-bad-${name.replace(/\W+/g, '-')}`) }).catch((e: unknown) => e as Error);
 
-      expect((error as Error).message).toContain('{ "secretKey": "rk_…" }: a restricted key with Checkout Sessions and Subscriptions write only');
+      expect((error as Error).message).toContain(
+        '{ "secretKey": "rk_…" }: a restricted key with Checkout Sessions, Subscriptions and Customer portal write and Invoices read only',
+      );
       expect(leaked(`${(error as Error).message}\n${(error as Error).stack}`)).toEqual([]);
       expect(leaked(output.join('\n'))).toEqual([]);
     });

@@ -558,9 +558,11 @@ describe('deployed handler modules, each with its environment, against DynamoDB 
     expect([undone.statusCode, JSON.parse(undone.body)]).toEqual([200, { pendingChange: null }]);
     expect(await f.stripe.client().subscriptions.retrieve(c.subscriptionId!)).toMatchObject({ cancel_at_period_end: false });
     expect((await f.services.state.auditLog(c.customerId)).map((e) => e.by)).toEqual(['the customer', 'the customer']);
+  });
+
   it("billing-api: POST /billing/portal opens a customer portal session with the product's configuration, returning to the dashboard", async () => {
     const { customer: c } = await customer('pro');
-    const { handler, mocks } = loadHandler<APIGatewayProxyEvent, APIGatewayProxyResult>('billing-api', environmentOf('billing-api'), stripeSecret());
+    const { handler, mocks } = loadHandler<APIGatewayProxyEvent, APIGatewayProxyResult>('billing-api', environmentOf('billing-api'), checkoutSecret);
     const response = await handler(
       proxyEvent({ method: 'POST', path: '/billing/portal', resource: '/billing/portal', authorizer: { customerId: c.customerId } }),
       lambdaContext('billing-api'),
@@ -568,20 +570,20 @@ describe('deployed handler modules, each with its environment, against DynamoDB 
     expect(response.statusCode).toBe(200);
     const { url } = JSON.parse(response.body) as { url: string };
     expect(url.startsWith(`${f.stripe.url}/_local/portal/bps_`)).toBe(true);
-    expect(requestsOf(mocks.secrets)).toEqual([['GetSecretValueCommand', expect.objectContaining({ SecretId: SECRET_ARN })]]);
+    expect(requestsOf(mocks.secrets)).toEqual([['GetSecretValueCommand', expect.objectContaining({ SecretId: CHECKOUT_SECRET_ARN })]]);
     const page = await (await fetch(url)).text();
     expect(page).toContain('href="https://abc123.execute-api.us-east-1.amazonaws.com/prod/dashboard"');
     expect(page).toContain('Cancel plan');
   });
 
-  it("usage-api: GET /usage lists the customer's Stripe invoices, read with the stack's Stripe secret", async () => {
+  it("usage-api: GET /usage lists the customer's Stripe invoices, read with the customer-facing restricted key, never the sync's", async () => {
     const { customer: c } = await customer('pro');
     // Stripe's clock passes the period's end: the invoice is drafted, then finalized and paid an hour later.
     const subscription = await f.stripe.client().subscriptions.retrieve(c.subscriptionId!);
     f.stripe.setNow((subscription.items.data[0]!.current_period_end + 70 * 60) * 1000);
     await f.stripe.advanceBillingPeriods();
     await f.stripe.advanceBillingPeriods();
-    const { handler, mocks } = loadHandler<APIGatewayProxyEvent, APIGatewayProxyResult>('usage-api', environmentOf('usage-api'), stripeSecret());
+    const { handler, mocks } = loadHandler<APIGatewayProxyEvent, APIGatewayProxyResult>('usage-api', environmentOf('usage-api'), checkoutSecret);
     const listed = f.stripe.requests.filter((r) => r.path === '/v1/invoices').length;
     const response = await handler(
       proxyEvent({ method: 'GET', path: '/usage', resource: '/usage', authorizer: { customerId: c.customerId, principalId: c.customerId } }),
@@ -603,7 +605,7 @@ describe('deployed handler modules, each with its environment, against DynamoDB 
       ],
       paymentIssue: null,
     });
-    expect(requestsOf(mocks.secrets)).toEqual([['GetSecretValueCommand', expect.objectContaining({ SecretId: SECRET_ARN })]]);
+    expect(requestsOf(mocks.secrets)).toEqual([['GetSecretValueCommand', expect.objectContaining({ SecretId: CHECKOUT_SECRET_ARN })]]);
   });
 
   it("stripe-sync: a scheduled event pushes the settled usage to the local Stripe as a meter event and alerts at 80% of the cap (and the anomaly) on the stack's topic", async () => {
