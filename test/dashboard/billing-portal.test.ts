@@ -97,10 +97,15 @@ describe('dashboard billing self-service in headless Chromium against the local 
     expect(subscription).toMatchObject({ status: 'active', cancel_at_period_end: true, cancel_at: startOfNextUtcMonth(now()) / 1000 });
     await page.screenshot({ path: join(SCREENSHOTS, 'portal-cancelled.png'), fullPage: true });
 
-    // Back to the dashboard, still signed in (the key is in this tab's session storage).
+    // Back to the dashboard, still signed in (the key is in this tab's session storage): the webhook of
+    // Stripe's cancellation at period end made it the customer's pending move to Free.
+    await stack.billing!.localStripe!.webhooksDelivered();
     await page.getByRole('link', { name: /^Return to / }).click();
     await page.waitForURL(`${stack.gateway.url}/dashboard`);
     await page.locator('#usage').waitFor();
+    await page.locator('#plan-pending').waitFor();
+    expect(await page.locator('[data-field="plan-pending-message"]').textContent()).toContain(`You are moving to Free on ${periodEnd}`);
+    await page.screenshot({ path: join(SCREENSHOTS, 'portal-returned.png'), fullPage: true });
     await page.close();
   });
 
