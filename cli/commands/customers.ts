@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { TIER_NAMES, type TierName } from '../../lambdas/core/config.ts';
+import { unpaidInvoices as unpaid } from '../../lambdas/core/customer-billing.ts';
 import { createCustomer, issueKey, revokeKey } from '../../lambdas/core/customers.ts';
 import type { CapBehaviour } from '../../lambdas/core/model.ts';
 import { pendingChange } from '../../lambdas/core/downgrade.ts';
@@ -73,7 +74,8 @@ export function registerCustomerCommands(program: Command, connect: () => Promis
       const customer = await store.getCustomer(customerId);
       if (!customer) throw new CliError(`no customer ${customerId}`);
       const keys = await store.listKeys(customerId);
-      const unpaidInvoices = customer.stripeCustomerId ? await billing.provider.unpaidInvoices(customer.stripeCustomerId) : [];
+      // Stripe's largest page, one request: an unpaid invoice older than the latest 100 (eight years of monthly ones) is not shown.
+      const unpaidInvoices = customer.stripeCustomerId ? unpaid(await billing.provider.listInvoices(customer.stripeCustomerId, 100)) : [];
       const pendingDowngrade = pendingChange(customer);
       const { gatewayKeyValue: _secret, downgradeAt: _shownAsPending, ...shown } = customer;
       if (options.json)

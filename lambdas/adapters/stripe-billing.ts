@@ -11,7 +11,7 @@ import {
   type CatalogPrice,
 } from '#core/catalog.ts';
 import { ApiBillingError } from '#core/errors.ts';
-import type { BillingProvider, CatalogIds, InvoiceSummary, MeterEventPush, PeriodInvoice, UnpaidInvoice } from '#core/ports.ts';
+import type { BillingProvider, CatalogIds, InvoiceSummary, MeterEventPush, PeriodInvoice } from '#core/ports.ts';
 
 /** The Stripe API version this code was written and tested against. */
 export const STRIPE_API_VERSION = '2026-10-28.endive' as const;
@@ -230,27 +230,6 @@ export class StripeBillingProvider implements BillingProvider {
       return { cancelAtSec: subscription.cancel_at };
     } catch (error) {
       throw asBillingError(error, cancel ? 'cancellation at period end' : 'lifting the cancellation at period end');
-    }
-  }
-
-  async unpaidInvoices(stripeCustomerId: string): Promise<UnpaidInvoice[]> {
-    try {
-      const unpaid: UnpaidInvoice[] = [];
-      for (const status of ['open', 'uncollectible'] as const) {
-        for await (const invoice of this.stripe.invoices.list({ customer: stripeCustomerId, status, limit: 100 })) {
-          unpaid.push({
-            invoiceId: invoice.id!,
-            status,
-            periodStartSec: invoice.period_start,
-            periodEndSec: invoice.period_end,
-            amountRemainingCents: invoice.amount_remaining,
-            hostedInvoiceUrl: invoice.hosted_invoice_url ?? null,
-          });
-        }
-      }
-      return unpaid.sort((a, b) => b.periodStartSec - a.periodStartSec);
-    } catch (error) {
-      throw asBillingError(error, 'unpaid invoice list');
     }
   }
 

@@ -64,6 +64,11 @@ export function customerInvoices(invoices: readonly InvoiceSummary[], customer: 
     }));
 }
 
+/** The invoices still to be paid (Stripe's `open`, past due or not, and `uncollectible` ones it gave up collecting), newest period first. */
+export function unpaidInvoices(invoices: readonly InvoiceSummary[]): InvoiceSummary[] {
+  return invoices.filter((i) => i.status === 'open' || i.status === 'uncollectible').sort((a, b) => b.periodStartSec - a.periodStartSec);
+}
+
 /** The past-due banner: what is owed, where to pay it, and what happens when, in words. */
 export interface PaymentIssue {
   readonly amountDueCents: number;

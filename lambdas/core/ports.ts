@@ -140,8 +140,6 @@ export interface BillingProvider {
    * period (a customer's opt-out to Free); returns when it will end, `null` once lifted. Repeating it is harmless.
    */
   setCancelAtPeriodEnd(subscriptionId: string, cancel: boolean): Promise<{ cancelAtSec: number | null }>;
-  /** The customer's finalized invoices still to be paid (`open`, and `uncollectible` ones Stripe gave up collecting), newest first. */
-  unpaidInvoices(stripeCustomerId: string): Promise<UnpaidInvoice[]>;
   /**
    * Takes `amountCents` off a draft invoice (a correction Stripe's meter cannot make: no negative
    * events). The same `idempotencyKey` never credits twice.
@@ -163,16 +161,6 @@ export interface BillingProvider {
   listInvoices(stripeCustomerId: string, limit: number): Promise<InvoiceSummary[]>;
   /** A customer portal session ("Manage billing") with the product's configuration; returns its URL. */
   createPortalSession(input: { stripeCustomerId: string; configurationId: string; returnUrl: string }): Promise<{ url: string }>;
-}
-
-/** An invoice the customer has not paid, as an operator sees it. */
-export interface UnpaidInvoice {
-  readonly invoiceId: string;
-  readonly status: 'open' | 'uncollectible';
-  readonly periodStartSec: number;
-  readonly periodEndSec: number;
-  readonly amountRemainingCents: number;
-  readonly hostedInvoiceUrl: string | null;
 }
 
 /** A subscription's invoice for one billing period, as reconciliation reads it. */

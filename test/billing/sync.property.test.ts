@@ -212,7 +212,6 @@ class FaultyStripe {
       createCheckoutSession: (i) => p.createCheckoutSession(i),
       cancelSubscription: (s) => p.cancelSubscription(s),
       setCancelAtPeriodEnd: (s, cancel) => p.setCancelAtPeriodEnd(s, cancel),
-      unpaidInvoices: (c) => p.unpaidInvoices(c),
       creditDraftInvoice: (i) => p.creditDraftInvoice(i),
       creditInvoice: (i) => p.creditInvoice(i),
       cancelMeterEvent: (identifier) => p.cancelMeterEvent(identifier),

@@ -8,6 +8,7 @@ import {
   invoiceMonth,
   paymentIssue,
   startBillingPortal,
+  unpaidInvoices,
   type CustomerInvoice,
 } from '../../lambdas/core/customer-billing.ts';
 import type { BillingProvider, InvoiceSummary } from '../../lambdas/core/ports.ts';
@@ -57,6 +58,17 @@ describe('customer invoice status', () => {
   it('assigns a period invoice to the month it bills and a one-off to the month it was created', () => {
     expect(invoiceMonth(invoice())).toBe('2026-11');
     expect(invoiceMonth(invoice({ periodStartSec: DEC_1, periodEndSec: DEC_1, createdSec: DEC_1 }))).toBe('2026-12');
+  });
+
+  it('keeps the invoices still to be paid (open, past due or not, and uncollectible), newest period first', () => {
+    const invoices = [
+      invoice({ invoiceId: 'in_old', status: 'uncollectible', periodStartSec: NOV_1 - 30 * 86_400 }),
+      invoice({ invoiceId: 'in_paid', status: 'paid' }),
+      invoice({ invoiceId: 'in_draft', status: 'draft', periodStartSec: DEC_1 }),
+      invoice({ invoiceId: 'in_void', status: 'void' }),
+      invoice({ invoiceId: 'in_late', paymentFailed: true }),
+    ];
+    expect(unpaidInvoices(invoices).map((i) => i.invoiceId)).toEqual(['in_late', 'in_old']);
   });
 
   it('shows an open invoice past due while the customer is behind on payment (the webhook recorded it)', () => {

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { billingConfig } from '../../lambdas/core/config.ts';
+import { unpaidInvoices } from '../../lambdas/core/customer-billing.ts';
 import { createCustomer } from '../../lambdas/core/customers.ts';
 import { estimateBill } from '../../lambdas/core/pricing.ts';
 import { startOfNextUtcMonth, utcHour, utcMonth } from '../../lambdas/core/time.ts';
@@ -96,7 +97,7 @@ describe('opting out to Free from the dashboard, in headless Chromium against th
       .waitFor();
     expect(await page.locator('#plan-pending').textContent()).toContain(`You are moving to Free on ${day(monthEnd)} at 00:00 UTC`);
     expect((await usageApi(apiKey.key)).plan).toEqual({ pendingChange: { to: 'free', at: new Date(monthEnd).toISOString() }, optOut: null });
-    expect(await stripe.provider.unpaidInvoices(customer.stripeCustomerId!)).toEqual([]);
+    expect(unpaidInvoices(await stripe.provider.listInvoices(customer.stripeCustomerId!, 100))).toEqual([]);
     const subscription = () => localStripe.client().subscriptions.retrieve(customer.subscriptionId!);
     expect(await subscription()).toMatchObject({ status: 'active', cancel_at_period_end: true, cancel_at: monthEnd / 1000 });
     expect(await text(page, 'tier')).toBe('Pro');

@@ -7,6 +7,7 @@ import type Stripe from 'stripe';
 import { StripeBillingProvider, stripeClient } from '../../lambdas/adapters/stripe-billing.ts';
 import { stripeCatalog } from '../../lambdas/core/catalog.ts';
 import { billingConfig } from '../../lambdas/core/config.ts';
+import { unpaidInvoices } from '../../lambdas/core/customer-billing.ts';
 import { estimateBill } from '../../lambdas/core/pricing.ts';
 import { priceIdsOfTier, stripeSetup } from '../../lambdas/core/subscriptions.ts';
 import { startLocalStripe, type LocalStripe } from '../../local/stripe/server.ts';
@@ -86,7 +87,7 @@ describe.each(targets)('Stripe adapter contract against %s', (_name, enabled, co
       expect(await provider.setCancelAtPeriodEnd(subscriptionId, true)).toEqual({ cancelAtSec: nextMonth }); // repeated: harmless
       expect((await stripe.subscriptions.retrieve(subscriptionId)).status).toBe('active');
       expect(await provider.setCancelAtPeriodEnd(subscriptionId, false)).toEqual({ cancelAtSec: null });
-      expect(await provider.unpaidInvoices(stripeCustomerId)).toEqual([]);
+      expect(unpaidInvoices(await provider.listInvoices(stripeCustomerId, 100))).toEqual([]);
       await stripe.subscriptions.cancel(subscriptionId);
     });
 
