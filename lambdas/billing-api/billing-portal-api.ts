@@ -1,15 +1,9 @@
 /** POST /billing/portal: a free route (key-authenticated, never metered) that opens Stripe's customer portal ("Manage billing"). */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { startBillingPortal } from '#core/customer-billing.ts';
-import { apiBasePath } from '#core/gateway-contract.ts';
 import type { CustomerRegistry } from '#core/ports.ts';
 import type { StripeSetup } from '#core/subscriptions.ts';
-
-const json = (statusCode: number, body: unknown): APIGatewayProxyResult => ({
-  statusCode,
-  headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
-  body: JSON.stringify(body),
-});
+import { callingCustomer, dashboardUrl, json, UNAUTHORIZED } from './http.ts';
 
 export function createBillingPortalApi(deps: {
   registry: Pick<CustomerRegistry, 'getCustomer'>;
@@ -21,12 +15,10 @@ export function createBillingPortalApi(deps: {
   dashboardUrl?: string;
 }) {
   return async (event: Pick<APIGatewayProxyEvent, 'requestContext' | 'path'>): Promise<APIGatewayProxyResult> => {
-    const customerId = event.requestContext.authorizer?.customerId as string | undefined;
-    const customer = customerId ? await deps.registry.getCustomer(customerId) : undefined;
-    if (!customer) return json(401, { error: 'unauthorized', message: 'Missing, malformed or unknown API key.' });
+    const customer = await callingCustomer(event, deps.registry);
+    if (!customer) return UNAUTHORIZED;
     // A suspended customer still manages its billing: updating the card is how a past-due account pays what it owes.
-    const dashboardUrl = deps.dashboardUrl ?? `https://${event.requestContext.domainName}${apiBasePath(event)}dashboard`;
-    const started = await startBillingPortal(customer, dashboardUrl, await deps.stripe());
+    const started = await startBillingPortal(customer, dashboardUrl(event, deps.dashboardUrl), await deps.stripe());
     return started.ok ? json(200, { url: started.url }) : json(409, { error: started.code.toLowerCase(), message: started.message });
   };
 }

@@ -6,20 +6,13 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import * as z from 'zod';
 import { cancelDowngrade, scheduleDowngrade, type DowngradeDeps, type DowngradeOutcome } from '#core/downgrade.ts';
-import { parseBoundedJson } from '#core/customer-text.ts';
 import type { CustomerRegistry } from '#core/ports.ts';
-
-const json = (statusCode: number, body: unknown): APIGatewayProxyResult => ({
-  statusCode,
-  headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
-  body: JSON.stringify(body),
-});
+import { callingCustomer, json, readBody, UNAUTHORIZED } from './http.ts';
 
 /** The terms the customer confirmed: when Free applies, as `plan.optOut.takesEffectAt` of GET /usage said. */
 const DowngradeRequestSchema = z.object({ takesEffectAt: z.iso.datetime() }).strict();
 /** `{"takesEffectAt": "2026-12-01T00:00:00.000Z"}` is 45 bytes: anything near this bound is not a confirmation. */
 const MAX_DOWNGRADE_BODY_BYTES = 1_024;
-const BAD_REQUEST = json(400, { error: 'bad_request', message: 'The body must be JSON: {"takesEffectAt": "<plan.optOut.takesEffectAt of GET /usage>"}.' });
 
 function answer(outcome: DowngradeOutcome): APIGatewayProxyResult {
   if (!outcome.ok) return json(409, { error: outcome.code.toLowerCase(), message: outcome.message });
@@ -28,9 +21,8 @@ function answer(outcome: DowngradeOutcome): APIGatewayProxyResult {
 
 export function createDowngradeApi(deps: DowngradeDeps & { registry: Pick<CustomerRegistry, 'getCustomer' | 'updateCustomer'> }) {
   return async (event: Pick<APIGatewayProxyEvent, 'requestContext' | 'body' | 'httpMethod'>): Promise<APIGatewayProxyResult> => {
-    const customerId = event.requestContext.authorizer?.customerId as string | undefined;
-    const customer = customerId ? await deps.registry.getCustomer(customerId) : undefined;
-    if (!customer) return json(401, { error: 'unauthorized', message: 'Missing, malformed or unknown API key.' });
+    const customer = await callingCustomer(event, deps.registry);
+    if (!customer) return UNAUTHORIZED;
     // A suspended account's billing is in billing support's hands (a chargeback, a dispute): changes go through them.
     if (customer.status === 'suspended')
       return json(403, {
@@ -41,13 +33,13 @@ export function createDowngradeApi(deps: DowngradeDeps & { registry: Pick<Custom
       const undone = await cancelDowngrade(customer, deps);
       return undone.ok ? json(200, { pendingChange: null }) : answer(undone);
     }
-    const read = parseBoundedJson(event.body, MAX_DOWNGRADE_BODY_BYTES);
-    if (!read.ok)
-      return read.code === 'BODY_TOO_LARGE'
-        ? json(413, { error: 'payload_too_large', message: `The body must be at most ${read.maxBytes} bytes.` })
-        : BAD_REQUEST;
-    const request = DowngradeRequestSchema.safeParse(read.json);
-    if (!request.success) return BAD_REQUEST;
+    const request = readBody(
+      event.body,
+      MAX_DOWNGRADE_BODY_BYTES,
+      DowngradeRequestSchema,
+      'The body must be JSON: {"takesEffectAt": "<plan.optOut.takesEffectAt of GET /usage>"}.',
+    );
+    if (!request.ok) return request.response;
     return answer(await scheduleDowngrade(customer, request.data.takesEffectAt, deps));
   };
 }
