@@ -97,6 +97,16 @@ const businessProfile = z
   .strict()
   .optional();
 
+/** What a portal configuration's create and update both take (they differ in `active` and in which features are required). */
+const configurationFields = {
+  business_profile: businessProfile,
+  default_return_url: emptyable(z.string().url()).optional(),
+  login_page: z.object({ enabled: bool }).strict().optional(),
+  metadata,
+  name: emptyable(z.string()).optional(),
+  expand,
+};
+
 const schemas = {
   customerUpdate: z
     .object({
@@ -109,29 +119,8 @@ const schemas = {
     .strict(),
   attach: z.object({ customer: z.string(), expand }).strict(),
   invoicePay: z.object({ payment_method: z.string().optional(), expand }).strict(),
-  configurationCreate: z
-    .object({
-      features: features(true),
-      business_profile: businessProfile,
-      default_return_url: emptyable(z.string().url()).optional(),
-      login_page: z.object({ enabled: bool }).strict().optional(),
-      metadata,
-      name: emptyable(z.string()).optional(),
-      expand,
-    })
-    .strict(),
-  configurationUpdate: z
-    .object({
-      active: bool.optional(),
-      features: features(false).optional(),
-      business_profile: businessProfile,
-      default_return_url: emptyable(z.string().url()).optional(),
-      login_page: z.object({ enabled: bool }).strict().optional(),
-      metadata,
-      name: emptyable(z.string()).optional(),
-      expand,
-    })
-    .strict(),
+  configurationCreate: z.object({ features: features(true), ...configurationFields }).strict(),
+  configurationUpdate: z.object({ active: bool.optional(), features: features(false).optional(), ...configurationFields }).strict(),
   configurationList: z
     .object({
       active: bool.optional(),
