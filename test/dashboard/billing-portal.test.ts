@@ -1,18 +1,14 @@
-import { mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import type Stripe from 'stripe';
 import { billingConfig } from '../../lambdas/core/config.ts';
 import { createCustomer } from '../../lambdas/core/customers.ts';
 import { startOfNextUtcMonth, utcMonth } from '../../lambdas/core/time.ts';
 import type { UsageReport } from '../../lambdas/core/usage-report.ts';
-import { startLocalStack, type LocalStack } from '../../local/stack.ts';
-import { launchChromium } from '../harness/browser.ts';
+import type { LocalStack } from '../../local/stack.ts';
+import { SCREENSHOTS, startDashboardStack } from '../harness/browser.ts';
 import { midMonthClock } from '../harness/clock.ts';
 
-const SCREENSHOTS = resolve(__dirname, '../../test-output/screenshots');
 const DAY = 86_400_000;
 
 /** "Manage billing" (Stripe's customer portal, the local one), invoices on the dashboard and the past-due banner, in headless Chromium. */
@@ -27,18 +23,7 @@ describe('dashboard billing self-service in headless Chromium against the local 
   let stripe: Stripe;
 
   beforeAll(async () => {
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    [stack, browser] = await Promise.all([
-      startLocalStack({
-        dir: mkdtempSync(join(tmpdir(), 'portal-')),
-        dynamoDbEndpoint: process.env.TEST_DYNAMODB_ENDPOINT,
-        tablePrefix: `bp${randomUUID().slice(0, 8)}-`,
-        stripe: 'local',
-        syncIntervalMs: 3_600_000,
-        now,
-      }),
-      launchChromium(),
-    ]);
+    [stack, browser] = await startDashboardStack('portal', now);
     stripe = stack.billing!.localStripe!.client();
   });
   afterAll(async () => {

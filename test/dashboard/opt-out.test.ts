@@ -1,7 +1,4 @@
-import { mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { billingConfig } from '../../lambdas/core/config.ts';
 import { unpaidInvoices } from '../../lambdas/core/customer-billing.ts';
@@ -9,12 +6,11 @@ import { createCustomer } from '../../lambdas/core/customers.ts';
 import { estimateBill } from '../../lambdas/core/pricing.ts';
 import { startOfNextUtcMonth, utcHour, utcMonth } from '../../lambdas/core/time.ts';
 import type { UsageReport } from '../../lambdas/core/usage-report.ts';
-import { startLocalStack, type LocalStack } from '../../local/stack.ts';
-import { launchChromium } from '../harness/browser.ts';
+import type { LocalStack } from '../../local/stack.ts';
+import { SCREENSHOTS, startDashboardStack } from '../harness/browser.ts';
 import { midMonthClock } from '../harness/clock.ts';
 import { addHourCounts } from '../harness/counters.ts';
 
-const SCREENSHOTS = resolve(__dirname, '../../test-output/screenshots');
 const HOUR = 3_600_000;
 const usd = (cents: number) => new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' }).format(cents / 100);
 const day = (epochMs: number) => new Date(epochMs).toISOString().slice(0, 10);
@@ -29,18 +25,7 @@ describe('opting out to Free from the dashboard, in headless Chromium against th
   let browser: Browser;
 
   beforeAll(async () => {
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    [stack, browser] = await Promise.all([
-      startLocalStack({
-        dir: mkdtempSync(join(tmpdir(), 'optout-')),
-        dynamoDbEndpoint: process.env.TEST_DYNAMODB_ENDPOINT,
-        tablePrefix: `o${randomUUID().slice(0, 8)}-`,
-        stripe: 'local',
-        syncIntervalMs: 3_600_000,
-        now,
-      }),
-      launchChromium(),
-    ]);
+    [stack, browser] = await startDashboardStack('optout', now);
   });
   afterAll(async () => {
     await browser?.close();
