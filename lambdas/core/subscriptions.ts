@@ -73,7 +73,11 @@ export async function changeTier(customerId: string, tier: TierName, deps: TierC
   // The experiment's upgrades and churn are read from these (#core/experiment.ts).
   const at = deps.now();
   if (customer.tier === 'free') await deps.registry.updateCustomer(customerId, { upgradedAt: at, paidSince: at });
-  else if (tier === 'free') await deps.registry.updateCustomer(customerId, { downgradedAt: at, downgradedFrom: customer.tier, paidSince: undefined });
+  // When Stripe made the change (a subscription that ended with its period: the opt-out), the
+  // period that just ended was invoiced at the tier left, and #core/downgrade.ts tierBilledIn prices
+  // it so. An operator's change replaces the prices of the running period: it is priced at the new tier.
+  else if (tier === 'free')
+    await deps.registry.updateCustomer(customerId, { downgradedAt: at, downgradedFrom: deps.stripe ? undefined : customer.tier, paidSince: undefined });
   return { ok: true, from: customer.tier, to: tier, changed: true };
 }
 
