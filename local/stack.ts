@@ -98,7 +98,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   let dynamo: RunningDynamoDbLocal | undefined;
   const dynamoDbEndpoint = options.dynamoDbEndpoint ?? (dynamo = await startDynamoDbLocal()).endpoint;
   const connection = connectDynamoDb({ endpoint: dynamoDbEndpoint });
-  const tables = await createTables(connection.client, synthesizeTableDefinitions(), options.tablePrefix ?? 'local-');
+  // With a clock of its own (a test's), DynamoDB Local's real-time TTL would disagree with it: TTL off (see createTables).
+  const tables = await createTables(connection.client, synthesizeTableDefinitions(), options.tablePrefix ?? 'local-', {
+    timeToLive: options.now === undefined,
+  });
 
   const store = new DynamoCustomerStore(connection.doc, tables);
   const gatewayKeys = new LocalGatewayKeyRegistry(gatewayKeysFile);

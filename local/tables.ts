@@ -56,14 +56,25 @@ export function synthesizeTableDefinitions(): TableDefinition[] {
   return definitions;
 }
 
-/** Creates every table under `prefix` and returns their names by role. */
-export async function createTables(client: DynamoDBClient, definitions: readonly TableDefinition[], prefix: string): Promise<TableNames> {
+/**
+ * Creates every table under `prefix` and returns their names by role. `timeToLive: false` leaves
+ * TTL off: DynamoDB Local deletes expired items by the real clock, so under a simulated clock (the
+ * tests', often days in the past) it would delete items mid-run that the simulation still holds
+ * live. AWS deletes them "typically within a couple of days", and the product never relies on the
+ * deletion (each reader checks its own expiry), so leaving it off changes no outcome.
+ */
+export async function createTables(
+  client: DynamoDBClient,
+  definitions: readonly TableDefinition[],
+  prefix: string,
+  options: { readonly timeToLive?: boolean } = {},
+): Promise<TableNames> {
   const names = {} as Record<TableRole, string>;
   await Promise.all(
     definitions.map(async (definition) => {
       const TableName = `${prefix}${definition.role}`;
       await client.send(new CreateTableCommand({ ...definition.create, TableName }));
-      if (definition.ttlAttribute) {
+      if (definition.ttlAttribute && options.timeToLive !== false) {
         await client.send(new UpdateTimeToLiveCommand({ TableName, TimeToLiveSpecification: { AttributeName: definition.ttlAttribute, Enabled: true } }));
       }
       names[definition.role] = TableName;

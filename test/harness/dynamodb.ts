@@ -19,7 +19,8 @@ export async function freshTables(): Promise<TestTables> {
   if (!endpoint || !file) throw new Error('DynamoDB Local is not running: run the tests through jest (globalSetup starts it)');
   definitions ??= JSON.parse(readFileSync(file, 'utf8')) as TableDefinition[];
   const connection = connectDynamoDb({ endpoint });
-  const tables = await createTables(connection.client, definitions, `t${randomUUID().slice(0, 8)}-`);
+  // Tests run on simulated clocks: TTL off (see createTables).
+  const tables = await createTables(connection.client, definitions, `t${randomUUID().slice(0, 8)}-`, { timeToLive: false });
   return { ...connection, endpoint, tables };
 }
 
