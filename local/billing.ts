@@ -35,6 +35,12 @@ export interface LocalBillingOptions {
   readonly testModeSecretKey?: string;
   /** @default 10000 - the deployed schedule runs every 5 minutes */
   readonly syncIntervalMs?: number;
+  /**
+   * Hold the scheduled runs until `resume()`: `npm start` seeds a month of usage first, and a daily
+   * reconciliation run while the aggregator is still counting it would page about calls not yet pushed.
+   * @default false
+   */
+  readonly held?: boolean;
   readonly alerts: AlertSink;
   readonly tickets: TicketStore;
 }
@@ -47,6 +53,8 @@ export interface LocalBilling {
   readonly routes: LocalRoute[];
   /** Registers the gateway's webhook URL with the local Stripe (Stripe test mode cannot reach localhost). */
   attachWebhook(gatewayUrl: string): Promise<void>;
+  /** Starts the scheduled runs of a billing started `held`. */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -107,10 +115,11 @@ export async function startLocalBilling(options: LocalBillingOptions): Promise<L
   ];
 
   let running = false;
+  let held = options.held ?? false;
   const reported = new Set<string>();
   let reconciledDay = '';
   const tick = async () => {
-    if (running) return;
+    if (running || held) return;
     running = true;
     try {
       // The local Stripe's clock closes periods and drafts invoices, as Stripe does on its own.
@@ -144,6 +153,9 @@ export async function startLocalBilling(options: LocalBillingOptions): Promise<L
     localStripe,
     stripeApiBase: localStripe?.url,
     routes,
+    resume() {
+      held = false;
+    },
     async attachWebhook(url) {
       gatewayUrl = url;
       if (!localStripe) return;

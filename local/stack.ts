@@ -64,6 +64,8 @@ export interface LocalStackOptions {
   readonly stripe?: 'local' | { readonly testModeSecretKey: string };
   /** @default 10000 */
   readonly syncIntervalMs?: number;
+  /** Start billing's scheduled runs held, until `billing.resume()`. @default false */
+  readonly billingHeld?: boolean;
   /** Print alerts as well as logging them to the alerts file. @default false */
   readonly echoAlerts?: boolean;
 }
@@ -190,6 +192,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         now,
         testModeSecretKey: options.stripe === 'local' ? undefined : options.stripe.testModeSecretKey,
         syncIntervalMs: options.syncIntervalMs,
+        held: options.billingHeld,
         alerts,
         tickets,
       })

@@ -21,12 +21,16 @@ async function main(): Promise<void> {
 
   console.log('Starting DynamoDB Local and creating the tables from the synthesized template…');
   const testModeSecretKey = process.env.STRIPE_SECRET_KEY;
-  const stack = await startLocalStack({ dir: LOCAL_DIR, port, stripe: testModeSecretKey ? { testModeSecretKey } : 'local', echoAlerts: true }).catch(
-    (error: unknown) => {
-      const message = error instanceof Error ? error.message : String(error);
-      return fail(/EADDRINUSE/.test(message) ? `port ${port} is in use: set PORT to another one (PORT=3001 npm start)` : message);
-    },
-  );
+  const stack = await startLocalStack({
+    dir: LOCAL_DIR,
+    port,
+    stripe: testModeSecretKey ? { testModeSecretKey } : 'local',
+    echoAlerts: true,
+    billingHeld: true,
+  }).catch((error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    return fail(/EADDRINUSE/.test(message) ? `port ${port} is in use: set PORT to another one (PORT=3001 npm start)` : message);
+  });
   writeLocalState(stack.state());
 
   const stripe = (await stack.billing!.services.ready()).stripe;
@@ -36,7 +40,9 @@ async function main(): Promise<void> {
     stack.gateway,
     Date.now(),
   );
+  // The demo month counted, the scheduled runs (sync, daily reconciliation) start from a settled stack.
   await stack.settle();
+  stack.billing!.resume();
   const api = `${stack.gateway.url}/api/hello`;
   console.log(`
 api-billing is running locally.
