@@ -22,28 +22,32 @@ import { join } from 'node:path';
 
 const TTL_MS = billingConfig.keyCacheTtlSeconds * 1000;
 
+/** Fresh tables, a Pro customer, and the authorizer's own connection with every request it sends to the keys table recorded. */
+async function keyCacheFixture() {
+  const tables = await freshTables();
+  const clock = { now: Date.UTC(2026, 10, 25, 6, 30) };
+  const now = () => clock.now;
+  const admin = new DynamoCustomerStore(tables.doc, tables.tables);
+  const { customer, apiKey } = await createCustomer(
+    { name: 'Acme', tier: 'pro' },
+    { registry: admin, gatewayKeys: new LocalGatewayKeyRegistry(join(mkdtempSync(join(tmpdir(), 'gw-')), 'keys.json')), now },
+  );
+  const reader = connectDynamoDb({ endpoint: tables.endpoint });
+  const keyReads: string[] = [];
+  reader.doc.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as { TableName?: string; Key?: { keyHash?: string } };
+      if (input.TableName === tables.tables.apiKeys) keyReads.push(`${context.commandName} ${input.Key?.keyHash ?? ''}`);
+      return next(args);
+    },
+    { step: 'initialize', name: 'recordKeyReads' },
+  );
+  return { tables, clock, now, admin, customer, apiKey, reader, keyReads };
+}
+
 describe("the authorizer's negative key cache (DynamoDB Local)", () => {
   it('reads an unknown key once per TTL, and lets a key issued after the cached miss in once the TTL has passed', async () => {
-    const tables = await freshTables();
-    const clock = { now: Date.UTC(2026, 10, 25, 6, 30) };
-    const now = () => clock.now;
-    const admin = new DynamoCustomerStore(tables.doc, tables.tables);
-    const { customer } = await createCustomer(
-      { name: 'Acme', tier: 'pro' },
-      { registry: admin, gatewayKeys: new LocalGatewayKeyRegistry(join(mkdtempSync(join(tmpdir(), 'gw-')), 'keys.json')), now },
-    );
-
-    // The authorizer's own connection, with every request it sends to the keys table recorded.
-    const reader = connectDynamoDb({ endpoint: tables.endpoint });
-    const keyReads: string[] = [];
-    reader.doc.middlewareStack.add(
-      (next, context) => async (args) => {
-        const input = args.input as { TableName?: string; Key?: { keyHash?: string } };
-        if (input.TableName === tables.tables.apiKeys) keyReads.push(`${context.commandName} ${input.Key?.keyHash ?? ''}`);
-        return next(args);
-      },
-      { step: 'initialize', name: 'recordKeyReads' },
-    );
+    const { tables, clock, now, admin, customer, reader, keyReads } = await keyCacheFixture();
     const authorize = createAuthorizer({
       directory: cachedKeyDirectory(new DynamoCustomerStore(reader.doc, tables.tables), keyCaches(billingConfig, now)),
       events: new DynamoUsageEventLog(tables.doc, tables.tables.usageEvents),
@@ -97,24 +101,7 @@ describe("the authorizer's negative key cache (DynamoDB Local)", () => {
   });
 
   it("keeps a real key cached through a flood of random keys many times the unknown cache's bound: one read per distinct random key, none for the real one", async () => {
-    const tables = await freshTables();
-    const clock = { now: Date.UTC(2026, 10, 25, 6, 30) };
-    const now = () => clock.now;
-    const admin = new DynamoCustomerStore(tables.doc, tables.tables);
-    const { apiKey } = await createCustomer(
-      { name: 'Acme', tier: 'pro' },
-      { registry: admin, gatewayKeys: new LocalGatewayKeyRegistry(join(mkdtempSync(join(tmpdir(), 'gw-')), 'keys.json')), now },
-    );
-    const reader = connectDynamoDb({ endpoint: tables.endpoint });
-    const keyReads: string[] = [];
-    reader.doc.middlewareStack.add(
-      (next, context) => async (args) => {
-        const input = args.input as { TableName?: string; Key?: { keyHash?: string } };
-        if (input.TableName === tables.tables.apiKeys) keyReads.push(`${context.commandName} ${input.Key?.keyHash ?? ''}`);
-        return next(args);
-      },
-      { step: 'initialize', name: 'recordKeyReads' },
-    );
+    const { tables, now, apiKey, reader, keyReads } = await keyCacheFixture();
     // Small bounds keep the flood quick; the found cache is as small as can still hold the one real key.
     const bound = 8;
     const authorize = createAuthorizer({
