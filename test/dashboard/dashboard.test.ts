@@ -1,7 +1,5 @@
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { billingConfig } from '../../lambdas/core/config.ts';
 import type { Alert } from '../../lambdas/core/alerts.ts';
@@ -9,13 +7,12 @@ import { createCustomer } from '../../lambdas/core/customers.ts';
 import { monthBounds, syncCustomerMonth } from '../../lambdas/core/sync.ts';
 import type { UsageReport } from '../../lambdas/core/usage-report.ts';
 import { utcHour, utcMonth } from '../../lambdas/core/time.ts';
-import { startLocalStack, type LocalStack } from '../../local/stack.ts';
-import { launchChromium } from '../harness/browser.ts';
+import type { LocalStack } from '../../local/stack.ts';
+import { SCREENSHOTS, startDashboardStack } from '../harness/browser.ts';
 import { midMonthClock } from '../harness/clock.ts';
 import { addHourCounts } from '../harness/counters.ts';
 import { DynamoFeedbackStore } from '../../lambdas/adapters/feedback-store.ts';
 
-const SCREENSHOTS = resolve(__dirname, '../../test-output/screenshots');
 const HOUR = 3_600_000;
 
 describe('dashboard in headless Chromium against the local stack', () => {
@@ -28,18 +25,7 @@ describe('dashboard in headless Chromium against the local stack', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    [stack, browser] = await Promise.all([
-      startLocalStack({
-        dir: mkdtempSync(join(tmpdir(), 'dash-')),
-        dynamoDbEndpoint: process.env.TEST_DYNAMODB_ENDPOINT,
-        tablePrefix: `d${randomUUID().slice(0, 8)}-`,
-        stripe: 'local',
-        syncIntervalMs: 3_600_000,
-        now,
-      }),
-      launchChromium(),
-    ]);
+    [stack, browser] = await startDashboardStack('d', now);
   });
 
   /** A Free customer of its own for each test (no test depends on another's state), with `calls` this month over the last three hours. */
